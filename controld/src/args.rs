@@ -1,0 +1,166 @@
+//! Command-line flags. Every flag has a `LATTICE_*` environment equivalent;
+//! the names live here and nowhere else.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// `lattice-controld`: the Lattice control plane.
+#[derive(Debug, Parser)]
+#[command(name = "lattice-controld", version, about)]
+pub struct Args {
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// What to do; with none, serve.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Flags shared by serving and the maintenance subcommands.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonArgs {
+    /// Where the CA, keys and (by default) the SQLite database live.
+    #[arg(long, env = "LATTICE_DATA_DIR", default_value = "./.lattice/control", global = true)]
+    pub data_dir: PathBuf,
+
+    /// State store: `sqlite://PATH?mode=rwc` or `postgres://USER:PASS@HOST/DB`.
+    /// Default: a SQLite file in the data dir.
+    #[arg(long, env = "LATTICE_DATABASE_URL", hide_env_values = true, global = true)]
+    pub database_url: Option<String>,
+
+    /// Log format.
+    #[arg(long, env = "LATTICE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+/// Output format of the logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API (the default).
+    Serve(ServeArgs),
+    /// Inspect or apply schema migrations.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+    /// Account administration on the server host (talks to the database directly).
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+}
+
+/// `migrate` actions.
+#[derive(Debug, Subcommand)]
+pub enum MigrateAction {
+    /// List migrations and whether each is applied.
+    Status,
+    /// Apply pending migrations.
+    Up,
+}
+
+/// `admin` actions.
+#[derive(Debug, Subcommand)]
+pub enum AdminAction {
+    /// Make an existing account an admin.
+    Grant {
+        /// The account's email.
+        email: String,
+    },
+}
+
+/// Flags for serving.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address the gRPC API listens on (port 0 picks a free port; the bound
+    /// address is written to `<data-dir>/controld.addr`).
+    #[arg(long, env = "LATTICE_LISTEN", default_value = "127.0.0.1:7443")]
+    pub listen: SocketAddr,
+
+    /// Name clients and agents use to reach this server; added to the
+    /// certificate and used in workload URLs.
+    #[arg(long, env = "LATTICE_PUBLIC_HOST")]
+    pub public_host: Option<String>,
+
+    /// PEM certificate chain to serve instead of the generated one.
+    #[arg(long, env = "LATTICE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key for `--tls-cert`.
+    #[arg(long, env = "LATTICE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Lifetime of access tokens (at most 15m).
+    #[arg(long, env = "LATTICE_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = humantime::parse_duration)]
+    pub access_token_ttl: Duration,
+
+    /// Idle lifetime of a session: a refresh token unused this long expires.
+    #[arg(long, env = "LATTICE_REFRESH_TOKEN_TTL", default_value = "30d", value_parser = humantime::parse_duration)]
+    pub refresh_token_ttl: Duration,
+
+    /// Failed logins for one account within `--lockout-window` that lock it.
+    #[arg(long, env = "LATTICE_LOCKOUT_THRESHOLD", default_value_t = 5)]
+    pub lockout_threshold: u32,
+
+    /// Window in which failed logins are counted.
+    #[arg(long, env = "LATTICE_LOCKOUT_WINDOW", default_value = "15m", value_parser = humantime::parse_duration)]
+    pub lockout_window: Duration,
+
+    /// How long a locked account stays locked.
+    #[arg(long, env = "LATTICE_LOCKOUT_DURATION", default_value = "15m", value_parser = humantime::parse_duration)]
+    pub lockout_duration: Duration,
+
+    /// Login and register attempts allowed per client address per minute.
+    #[arg(long, env = "LATTICE_AUTH_RATE_PER_MINUTE", default_value_t = 30)]
+    pub auth_rate_per_minute: u32,
+}
+
+impl Default for ServeArgs {
+    fn default() -> Self {
+        // Parsing an empty command line yields the documented defaults, so the
+        // defaults are written once, in the attributes above.
+        #[derive(Parser)]
+        struct Only {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        match Only::try_parse_from(["serve"]) {
+            Ok(o) => o.serve,
+            Err(e) => unreachable!("defaults of ServeArgs must parse: {e}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_invocation_serves_with_defaults() {
+        let a = Args::try_parse_from(["lattice-controld", "--data-dir", "/tmp/x"]).unwrap();
+        assert!(a.command.is_none());
+        assert_eq!(a.common.data_dir, PathBuf::from("/tmp/x"));
+        let s = ServeArgs::default();
+        assert_eq!(s.listen.port(), 7443);
+        assert_eq!(s.access_token_ttl, Duration::from_secs(900));
+        assert_eq!(s.lockout_threshold, 5);
+    }
+
+    #[test]
+    fn tls_cert_requires_key() {
+        let r = Args::try_parse_from(["lattice-controld", "serve", "--tls-cert", "a.pem"]);
+        assert!(r.is_err());
+    }
+}

@@ -1,0 +1,18 @@
+//! Failed-login counter per email (existing or not, so lockout reveals nothing).
+use sea_orm::entity::prelude::*;
+
+/// `login_throttle` row.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "login_throttle")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub email: String,
+    pub failures: i32,
+    pub window_started_at: i64,
+    pub locked_until: Option<i64>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

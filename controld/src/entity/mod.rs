@@ -1,0 +1,7 @@
+//! SeaORM entities, one per table. Times are Unix milliseconds.
+
+pub mod api_token;
+pub mod login_throttle;
+pub mod refresh_token;
+pub mod session;
+pub mod user;

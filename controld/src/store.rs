@@ -1,0 +1,217 @@
+//! The state store: one code path for SQLite (default, WAL mode) and
+//! Postgres. Opening it refuses a schema newer than this binary, then applies
+//! pending migrations. [`retry`] wraps every operation so transient failures
+//! (a busy SQLite file, a dropped Postgres connection) are retried with
+//! bounded exponential backoff and jitter instead of failing the request.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use backon::{ExponentialBuilder, Retryable};
+use lattice_migrations::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, EntityTrait, RuntimeErr, SqlErr};
+
+/// Resolves the database URL: the flag, or a SQLite file in the data dir.
+pub fn database_url(flag: Option<&str>, data_dir: &Path) -> String {
+    match flag {
+        Some(u) if !u.trim().is_empty() => u.trim().to_string(),
+        _ => format!("sqlite://{}?mode=rwc", data_dir.join("lattice.db").display()),
+    }
+}
+
+/// The URL with any password replaced, for logs and errors.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Connects, with bounded retries for a database that is still starting.
+pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
+    let mut opts = ConnectOptions::new(url.to_string());
+    opts.sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10));
+    if url.starts_with("sqlite:") {
+        // One writer at a time is SQLite's rule; a small pool avoids
+        // needless lock contention.
+        opts.max_connections(4);
+    }
+    let db = (|| async { Database::connect(opts.clone()).await })
+        .retry(backoff())
+        .when(is_transient)
+        .notify(|e, d| tracing::warn!(error = %e, retry_in = ?d, "database not reachable yet"))
+        .await
+        .with_context(|| format!("could not connect to the database {}", redact_url(url)))?;
+    if url.starts_with("sqlite:") {
+        db.execute_unprepared("PRAGMA journal_mode=WAL;").await?;
+        db.execute_unprepared("PRAGMA foreign_keys=ON;").await?;
+    }
+    Ok(db)
+}
+
+/// Migrations applied to the database that this binary does not know.
+pub async fn unknown_applied_migrations(db: &DatabaseConnection) -> anyhow::Result<Vec<String>> {
+    let applied = applied_migrations(db).await?;
+    let known: Vec<String> = Migrator::migrations().iter().map(|m| m.name().to_string()).collect();
+    Ok(applied.into_iter().filter(|a| !known.contains(a)).collect())
+}
+
+/// Names of the migrations recorded as applied (empty for a fresh database).
+pub async fn applied_migrations(db: &DatabaseConnection) -> anyhow::Result<Vec<String>> {
+    let manager = lattice_migrations::SchemaManager::new(db);
+    if !manager.has_table("seaql_migrations").await? {
+        return Ok(Vec::new());
+    }
+    let rows = sea_orm_migration_table::Entity::find().all(db).await?;
+    Ok(rows.into_iter().map(|r| r.version).collect())
+}
+
+/// Refuses a newer schema, then applies pending migrations.
+pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
+    ensure_not_newer(db).await?;
+    Migrator::up(db, None).await.context("could not apply migrations")?;
+    Ok(())
+}
+
+/// Fails with a clear error when the database was migrated by a newer build.
+pub async fn ensure_not_newer(db: &DatabaseConnection) -> anyhow::Result<()> {
+    let unknown = unknown_applied_migrations(db).await?;
+    if !unknown.is_empty() {
+        let newest_known = Migrator::migrations()
+            .last()
+            .map(|m| m.name().to_string())
+            .unwrap_or_default();
+        bail!(
+            "the database schema is newer than this lattice-controld: it has migrations this build does not know ({}), \
+             while this build knows up to {newest_known}. Refusing to touch it: run a lattice-controld at least as new \
+             as the one that migrated it, or point --database-url at another database",
+            unknown.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Opens the store for serving: connect, guard, migrate.
+pub async fn open(url: &str) -> anyhow::Result<DatabaseConnection> {
+    let db = connect(url).await?;
+    migrate(&db).await?;
+    Ok(db)
+}
+
+fn backoff() -> ExponentialBuilder {
+    ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(50))
+        .with_max_delay(Duration::from_secs(2))
+        .with_max_times(6)
+        .with_jitter()
+}
+
+/// Runs a database operation, retrying transient failures (bounded).
+pub async fn retry<T, F, Fut>(op: F) -> Result<T, DbErr>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, DbErr>>,
+{
+    op.retry(backoff())
+        .when(is_transient)
+        .notify(|e, d| tracing::warn!(error = %e, retry_in = ?d, "transient database error; retrying"))
+        .await
+}
+
+/// Whether an error is worth retrying: lost connections, pool timeouts, a
+/// busy SQLite file, Postgres serialization failures and restarts.
+pub fn is_transient(e: &DbErr) -> bool {
+    match e {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(s)) | DbErr::Query(RuntimeErr::SqlxError(s)) => {
+            sqlx_transient(s)
+        }
+        _ => false,
+    }
+}
+
+fn sqlx_transient(s: &sea_orm::sqlx::Error) -> bool {
+    use sea_orm::sqlx::Error as X;
+    match s {
+        X::Io(_) | X::PoolTimedOut | X::PoolClosed | X::WorkerCrashed => true,
+        X::Database(d) => {
+            let code = d.code().map(|c| c.to_string()).unwrap_or_default();
+            // SQLite: 5 BUSY, 6 LOCKED (and extended codes ending in them).
+            // Postgres: 40001 serialization failure, 40P01 deadlock,
+            // 57P01..57P03 shutdown / cannot connect now, 08xxx connection.
+            matches!(code.as_str(), "5" | "6" | "261" | "517" | "40001" | "40P01" | "57P01" | "57P02" | "57P03")
+                || code.starts_with("08")
+        }
+        _ => false,
+    }
+}
+
+/// Whether an error is a unique-constraint violation (→ ALREADY_EXISTS).
+pub fn is_unique_violation(e: &DbErr) -> bool {
+    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+/// The `seaql_migrations` table, read to compare with the binary's list.
+mod sea_orm_migration_table {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "seaql_migrations")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub version: String,
+        pub applied_at: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        assert_eq!(
+            redact_url("postgres://lattice:s3cret@db.example:5432/lattice"),
+            "postgres://lattice:***@db.example:5432/lattice"
+        );
+        assert_eq!(redact_url("sqlite:///x.db?mode=rwc"), "sqlite:///x.db?mode=rwc");
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+    }
+
+    #[test]
+    fn default_url_is_sqlite_in_data_dir() {
+        let u = database_url(None, Path::new("/d"));
+        assert_eq!(u, "sqlite:///d/lattice.db?mode=rwc");
+        assert_eq!(database_url(Some(" postgres://x/y "), Path::new("/d")), "postgres://x/y");
+    }
+
+    #[tokio::test]
+    async fn fresh_sqlite_migrates_and_refuses_newer_schema() {
+        let d = tempfile::tempdir().unwrap();
+        let url = database_url(None, d.path());
+        let db = open(&url).await.unwrap();
+        assert!(unknown_applied_migrations(&db).await.unwrap().is_empty());
+        db.execute_unprepared(
+            "INSERT INTO seaql_migrations (version, applied_at) VALUES ('m29990101_000001_future', 0)",
+        )
+        .await
+        .unwrap();
+        let err = migrate(&db).await.unwrap_err().to_string();
+        assert!(err.contains("newer than this lattice-controld"), "{err}");
+        assert!(err.contains("m29990101_000001_future"), "{err}");
+    }
+}

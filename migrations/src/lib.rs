@@ -1,0 +1,20 @@
+//! The state store's schema, one file per migration. Names are the file stems
+//! (`mYYYYMMDD_NNNNNN_what`), which is what sea-orm-migration records in its
+//! `seaql_migrations` table; controld compares that table with
+//! [`Migrator::migrations`] to refuse a database newer than itself.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261126_000001_accounts;
+
+/// Every migration this build knows, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261126_000001_accounts::Migration)]
+    }
+}

@@ -1,0 +1,50 @@
+//! The Lattice v1 contract: generated tonic/prost code for every service and
+//! the validation rules that the CLI, controld and agentd all apply, so a bad
+//! value is refused with the same sentence wherever it is first seen.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod validate;
+
+/// Generated code for package `lattice.v1`.
+#[allow(missing_docs, clippy::all, clippy::pedantic)]
+pub mod v1 {
+    tonic::include_proto!("lattice.v1");
+
+    /// Encoded `FileDescriptorSet` of the whole contract, for server reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        include_bytes!(concat!(env!("OUT_DIR"), "/lattice_descriptor.bin"));
+}
+
+pub use validate::ValidationError;
+
+/// Metadata key carrying how many seconds a refused caller should wait.
+pub const RETRY_AFTER_METADATA: &str = "retry-after-seconds";
+
+/// Largest gRPC message either side accepts. Generous enough that an
+/// oversized field reaches validation (and gets INVALID_ARGUMENT naming the
+/// field) instead of a transport error, small enough to bound memory.
+pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+
+impl v1::Timestamp {
+    /// A timestamp from Unix milliseconds.
+    pub fn from_millis(unix_millis: i64) -> Self {
+        Self { unix_millis }
+    }
+}
+
+/// The fingerprint of a DER certificate as Lattice shows it everywhere:
+/// `sha256:` followed by the lower-case hex SHA-256 of the DER bytes. Users
+/// compare what `lattice-controld` printed at start with what the CLI shows.
+pub fn fingerprint(der: &[u8]) -> String {
+    use sha2::Digest;
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(der)))
+}
+
+/// Normalises a fingerprint typed by a person: case, `SHA256:` prefix and
+/// `:` separators are ignored.
+pub fn normalise_fingerprint(raw: &str) -> String {
+    let lower = raw.trim().to_ascii_lowercase();
+    let hexpart = lower.strip_prefix("sha256:").unwrap_or(&lower);
+    format!("sha256:{}", hexpart.replace(':', ""))
+}

@@ -1,0 +1,170 @@
+//! Validation rules shared by every program. Each rule returns a
+//! [`ValidationError`] whose message names the field and the rule, so the
+//! CLI can refuse before sending and controld/agentd can refuse with the same
+//! words as INVALID_ARGUMENT.
+
+use std::fmt;
+
+/// A value broke a rule. `Display` is a sentence a person can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field} {rule}")]
+pub struct ValidationError {
+    /// The field (flag or request field) that is wrong.
+    pub field: &'static str,
+    /// What the field must be, phrased to follow the field name.
+    pub rule: String,
+}
+
+impl ValidationError {
+    fn new(field: &'static str, rule: impl fmt::Display) -> Self {
+        Self {
+            field,
+            rule: rule.to_string(),
+        }
+    }
+}
+
+impl From<ValidationError> for tonic::Status {
+    fn from(e: ValidationError) -> Self {
+        tonic::Status::invalid_argument(e.to_string())
+    }
+}
+
+/// Longest email address accepted (RFC 5321 path limit).
+pub const EMAIL_MAX: usize = 254;
+/// Shortest password accepted, in characters.
+pub const PASSWORD_MIN: usize = 12;
+/// Longest password accepted, in characters.
+pub const PASSWORD_MAX: usize = 256;
+
+/// Checks an email address and returns its normalised (trimmed, lower-case)
+/// form, which is what accounts are keyed by.
+pub fn email(raw: &str) -> Result<String, ValidationError> {
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        return Err(ValidationError::new("email", "is required"));
+    }
+    if trimmed.len() > EMAIL_MAX {
+        return Err(ValidationError::new(
+            "email",
+            format!("must be at most {EMAIL_MAX} characters"),
+        ));
+    }
+    let normalised = trimmed.to_lowercase();
+    let parsed = email_address::EmailAddress::parse_with_options(
+        &normalised,
+        email_address::Options::default()
+            .without_display_text()
+            .without_domain_literal(),
+    );
+    match parsed {
+        Ok(_) if normalised.contains('@') && !normalised.ends_with('@') => Ok(normalised),
+        _ => Err(ValidationError::new(
+            "email",
+            "must be an address like ada@example.com",
+        )),
+    }
+}
+
+/// Checks the password policy: 12 to 256 characters. Never echoes the value.
+pub fn password(raw: &str) -> Result<(), ValidationError> {
+    let n = raw.chars().count();
+    if n < PASSWORD_MIN {
+        return Err(ValidationError::new(
+            "password",
+            format!("must be at least {PASSWORD_MIN} characters (got {n})"),
+        ));
+    }
+    if n > PASSWORD_MAX {
+        return Err(ValidationError::new(
+            "password",
+            format!("must be at most {PASSWORD_MAX} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a password presented at login: only its length bound, so that an
+/// account created under an older policy can still log in, and a 10 MB value
+/// is refused before it is hashed.
+pub fn login_password(raw: &str) -> Result<(), ValidationError> {
+    if raw.is_empty() {
+        return Err(ValidationError::new("password", "is required"));
+    }
+    if raw.chars().count() > PASSWORD_MAX {
+        return Err(ValidationError::new(
+            "password",
+            format!("must be at most {PASSWORD_MAX} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a name of a workload, node or API token: a DNS label.
+pub fn name(field: &'static str, raw: &str) -> Result<(), ValidationError> {
+    let ok = (1..=63).contains(&raw.len())
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !raw.starts_with('-')
+        && !raw.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ValidationError::new(
+            field,
+            "must be 1-63 chars of a-z, 0-9, - (not starting or ending with -)",
+        ))
+    }
+}
+
+/// Checks an opaque token field (refresh token, API token) for size only.
+pub fn token(field: &'static str, raw: &str) -> Result<(), ValidationError> {
+    if raw.is_empty() {
+        return Err(ValidationError::new(field, "is required"));
+    }
+    if raw.len() > 4096 {
+        return Err(ValidationError::new(field, "must be at most 4096 bytes"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_is_normalised() {
+        assert_eq!(email("  Ada@Example.COM ").unwrap(), "ada@example.com");
+    }
+
+    #[test]
+    fn bad_emails_are_refused_with_field_name() {
+        for bad in ["", "ada", "ada@", "@example.com", "a b@example.com"] {
+            let e = email(bad).unwrap_err();
+            assert_eq!(e.field, "email", "{bad:?}");
+        }
+        let long = format!("{}@example.com", "a".repeat(300));
+        assert!(email(&long).unwrap_err().to_string().contains("at most 254"));
+    }
+
+    #[test]
+    fn password_policy() {
+        assert!(password("short").unwrap_err().to_string().contains("at least 12"));
+        assert!(password(&"x".repeat(257)).is_err());
+        assert!(password("correct horse battery").is_ok());
+        // counted in characters, not bytes
+        assert!(password("ééééééééééé").is_err());
+        assert!(password("éééééééééééé").is_ok());
+    }
+
+    #[test]
+    fn names_are_dns_labels() {
+        for good in ["a", "mydb", "web-1", &"a".repeat(63)] {
+            assert!(name("name", good).is_ok(), "{good}");
+        }
+        for bad in ["", "-a", "a-", "A", "a_b", "a.b", &"a".repeat(64)] {
+            assert!(name("name", bad).is_err(), "{bad}");
+        }
+    }
+}
