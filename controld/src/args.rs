@@ -11,8 +11,13 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "lattice-controld", version, about)]
 pub struct Args {
+    /// Flags every subcommand takes.
     #[command(flatten)]
     pub common: CommonArgs,
+
+    /// Serving flags, when no subcommand is given.
+    #[command(flatten)]
+    pub serve: ServeArgs,
 
     /// What to do; with none, serve.
     #[command(subcommand)]
@@ -23,12 +28,22 @@ pub struct Args {
 #[derive(Debug, Clone, clap::Args)]
 pub struct CommonArgs {
     /// Where the CA, keys and (by default) the SQLite database live.
-    #[arg(long, env = "LATTICE_DATA_DIR", default_value = "./.lattice/control", global = true)]
+    #[arg(
+        long,
+        env = "LATTICE_DATA_DIR",
+        default_value = "./.lattice/control",
+        global = true
+    )]
     pub data_dir: PathBuf,
 
     /// State store: `sqlite://PATH?mode=rwc` or `postgres://USER:PASS@HOST/DB`.
     /// Default: a SQLite file in the data dir.
-    #[arg(long, env = "LATTICE_DATABASE_URL", hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "LATTICE_DATABASE_URL",
+        hide_env_values = true,
+        global = true
+    )]
     pub database_url: Option<String>,
 
     /// Log format.
@@ -52,11 +67,13 @@ pub enum Command {
     Serve(ServeArgs),
     /// Inspect or apply schema migrations.
     Migrate {
+        /// What to do.
         #[command(subcommand)]
         action: MigrateAction,
     },
     /// Account administration on the server host (talks to the database directly).
     Admin {
+        /// What to do.
         #[command(subcommand)]
         action: AdminAction,
     },

@@ -78,7 +78,9 @@ impl From<Error> for Status {
             Error::Db(db) => {
                 if crate::store::is_transient(&db) {
                     tracing::warn!(error = %db, "database unavailable");
-                    Status::unavailable("the control plane's database is unavailable; try again shortly")
+                    Status::unavailable(
+                        "the control plane's database is unavailable; try again shortly",
+                    )
                 } else {
                     tracing::error!(error = %db, "database error");
                     Status::internal("internal error (logged on the server)")

@@ -1,1 +1,113 @@
-fn main() {}
+//! `lattice-controld` binary: parse flags, set up logging, dispatch.
+
+use clap::Parser;
+use lattice_controld::args::{AdminAction, Args, Command, MigrateAction};
+use lattice_controld::{Config, Server, accounts::Accounts, store, telemetry};
+use lattice_migrations::MigratorTrait;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    telemetry::init(args.common.log_format);
+    let serving = matches!(args.command, None | Some(Command::Serve(_)));
+    match run(args).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // A server's failure belongs in its (possibly JSON) log; a
+            // maintenance command's goes to the person who typed it.
+            if serving {
+                tracing::error!("{e:#}");
+            } else {
+                eprintln!("error: {e:#}");
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let url = store::database_url(args.common.database_url.as_deref(), &args.common.data_dir);
+    match args.command {
+        None => serve(args.common.data_dir, url, args.serve).await,
+        Some(Command::Serve(s)) => serve(args.common.data_dir, url, s).await,
+        Some(Command::Migrate { action }) => {
+            let db = store::connect(&url).await?;
+            match action {
+                MigrateAction::Status => {
+                    let applied = store::applied_migrations(&db).await?;
+                    for name in lattice_migrations::Migrator::migrations()
+                        .iter()
+                        .map(|m| m.name().to_string())
+                    {
+                        let state = if applied.contains(&name) {
+                            "applied"
+                        } else {
+                            "pending"
+                        };
+                        println!("{state:8} {name}");
+                    }
+                    for unknown in store::unknown_applied_migrations(&db).await? {
+                        println!("{:8} {unknown}  (newer than this binary)", "unknown");
+                    }
+                    Ok(())
+                }
+                MigrateAction::Up => {
+                    store::migrate(&db).await?;
+                    println!("database is up to date");
+                    Ok(())
+                }
+            }
+        }
+        Some(Command::Admin { action }) => match action {
+            AdminAction::Grant { email } => {
+                let email = lattice_proto::validate::email(&email)?;
+                let db = store::connect(&url).await?;
+                store::ensure_not_newer(&db).await?;
+                if Accounts::new(db).grant_admin(&email).await? {
+                    println!("{email} is now an admin");
+                    Ok(())
+                } else {
+                    anyhow::bail!(
+                        "no account with email {email}; they must `lattice register` first"
+                    )
+                }
+            }
+        },
+    }
+}
+
+async fn serve(
+    data_dir: std::path::PathBuf,
+    database_url: String,
+    serve: lattice_controld::ServeArgs,
+) -> anyhow::Result<()> {
+    let server = Server::bind(Config {
+        data_dir,
+        database_url,
+        serve,
+    })
+    .await?;
+    eprintln!(
+        "lattice-controld listening on {} — certificate fingerprint {}",
+        server.local_addr(),
+        server.fingerprint()
+    );
+    server.run(shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without signal handlers we can only run until killed.
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received; shutting down"),
+        _ = int.recv() => tracing::info!("SIGINT received; shutting down"),
+    }
+}

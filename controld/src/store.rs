@@ -10,13 +10,19 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use backon::{ExponentialBuilder, Retryable};
 use lattice_migrations::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, EntityTrait, RuntimeErr, SqlErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, EntityTrait, RuntimeErr,
+    SqlErr,
+};
 
 /// Resolves the database URL: the flag, or a SQLite file in the data dir.
 pub fn database_url(flag: Option<&str>, data_dir: &Path) -> String {
     match flag {
         Some(u) if !u.trim().is_empty() => u.trim().to_string(),
-        _ => format!("sqlite://{}?mode=rwc", data_dir.join("lattice.db").display()),
+        _ => format!(
+            "sqlite://{}?mode=rwc",
+            data_dir.join("lattice.db").display()
+        ),
     }
 }
 
@@ -61,7 +67,10 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
 /// Migrations applied to the database that this binary does not know.
 pub async fn unknown_applied_migrations(db: &DatabaseConnection) -> anyhow::Result<Vec<String>> {
     let applied = applied_migrations(db).await?;
-    let known: Vec<String> = Migrator::migrations().iter().map(|m| m.name().to_string()).collect();
+    let known: Vec<String> = Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_string())
+        .collect();
     Ok(applied.into_iter().filter(|a| !known.contains(a)).collect())
 }
 
@@ -78,7 +87,9 @@ pub async fn applied_migrations(db: &DatabaseConnection) -> anyhow::Result<Vec<S
 /// Refuses a newer schema, then applies pending migrations.
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
     ensure_not_newer(db).await?;
-    Migrator::up(db, None).await.context("could not apply migrations")?;
+    Migrator::up(db, None)
+        .await
+        .context("could not apply migrations")?;
     Ok(())
 }
 
@@ -123,7 +134,9 @@ where
 {
     op.retry(backoff())
         .when(is_transient)
-        .notify(|e, d| tracing::warn!(error = %e, retry_in = ?d, "transient database error; retrying"))
+        .notify(
+            |e, d| tracing::warn!(error = %e, retry_in = ?d, "transient database error; retrying"),
+        )
         .await
 }
 
@@ -148,8 +161,10 @@ fn sqlx_transient(s: &sea_orm::sqlx::Error) -> bool {
             // SQLite: 5 BUSY, 6 LOCKED (and extended codes ending in them).
             // Postgres: 40001 serialization failure, 40P01 deadlock,
             // 57P01..57P03 shutdown / cannot connect now, 08xxx connection.
-            matches!(code.as_str(), "5" | "6" | "261" | "517" | "40001" | "40P01" | "57P01" | "57P02" | "57P03")
-                || code.starts_with("08")
+            matches!(
+                code.as_str(),
+                "5" | "6" | "261" | "517" | "40001" | "40P01" | "57P01" | "57P02" | "57P03"
+            ) || code.starts_with("08")
         }
         _ => false,
     }
@@ -188,7 +203,10 @@ mod tests {
             redact_url("postgres://lattice:s3cret@db.example:5432/lattice"),
             "postgres://lattice:***@db.example:5432/lattice"
         );
-        assert_eq!(redact_url("sqlite:///x.db?mode=rwc"), "sqlite:///x.db?mode=rwc");
+        assert_eq!(
+            redact_url("sqlite:///x.db?mode=rwc"),
+            "sqlite:///x.db?mode=rwc"
+        );
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
     }
 
@@ -196,7 +214,10 @@ mod tests {
     fn default_url_is_sqlite_in_data_dir() {
         let u = database_url(None, Path::new("/d"));
         assert_eq!(u, "sqlite:///d/lattice.db?mode=rwc");
-        assert_eq!(database_url(Some(" postgres://x/y "), Path::new("/d")), "postgres://x/y");
+        assert_eq!(
+            database_url(Some(" postgres://x/y "), Path::new("/d")),
+            "postgres://x/y"
+        );
     }
 
     #[tokio::test]

@@ -190,13 +190,21 @@ mod tests {
         assert_eq!(a.fingerprint, b.fingerprint);
         assert_eq!(a.chain_pem, b.chain_pem);
         // a new public host reissues the leaf under the same CA
-        let more = vec!["localhost".into(), "127.0.0.1".into(), "lattice.example.net".into()];
+        let more = vec![
+            "localhost".into(),
+            "127.0.0.1".into(),
+            "lattice.example.net".into(),
+        ];
         let c = load_or_create(d.path(), &more, None).unwrap();
         assert_eq!(a.fingerprint, c.fingerprint);
         assert_ne!(a.chain_pem, c.chain_pem);
         let mode = |p: &str| {
             use std::os::unix::fs::PermissionsExt;
-            fs::metadata(d.path().join("tls").join(p)).unwrap().permissions().mode() & 0o777
+            fs::metadata(d.path().join("tls").join(p))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777
         };
         assert_eq!(mode("ca.key"), 0o600);
         assert_eq!(mode("server.key"), 0o600);
@@ -207,10 +215,19 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let sans = vec!["localhost".to_string()];
         let gen_id = load_or_create(d.path(), &sans, None).unwrap();
-        let op = load_operator(&d.path().join("tls/server.pem"), &d.path().join("tls/server.key"))
-            .unwrap();
+        let op = load_operator(
+            &d.path().join("tls/server.pem"),
+            &d.path().join("tls/server.key"),
+        )
+        .unwrap();
         // server.pem alone holds only the leaf: it is its own anchor
         assert_ne!(op.fingerprint, gen_id.fingerprint);
-        assert!(load_operator(&d.path().join("tls/server.key"), &d.path().join("tls/server.key")).is_err());
+        assert!(
+            load_operator(
+                &d.path().join("tls/server.key"),
+                &d.path().join("tls/server.key")
+            )
+            .is_err()
+        );
     }
 }

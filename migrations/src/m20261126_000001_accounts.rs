@@ -67,8 +67,18 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(Users::Table)
-                    .col(ColumnDef::new(Users::Id).string_len(36).not_null().primary_key())
-                    .col(ColumnDef::new(Users::Email).string_len(254).not_null().unique_key())
+                    .col(
+                        ColumnDef::new(Users::Id)
+                            .string_len(36)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(Users::Email)
+                            .string_len(254)
+                            .not_null()
+                            .unique_key(),
+                    )
                     .col(ColumnDef::new(Users::PasswordHash).string().not_null())
                     .col(ColumnDef::new(Users::Role).string_len(16).not_null())
                     .col(ColumnDef::new(Users::CreatedAt).big_integer().not_null())
@@ -79,7 +89,12 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(Sessions::Table)
-                    .col(ColumnDef::new(Sessions::Id).string_len(36).not_null().primary_key())
+                    .col(
+                        ColumnDef::new(Sessions::Id)
+                            .string_len(36)
+                            .not_null()
+                            .primary_key(),
+                    )
                     .col(ColumnDef::new(Sessions::UserId).string_len(36).not_null())
                     .col(ColumnDef::new(Sessions::CreatedAt).big_integer().not_null())
                     .col(ColumnDef::new(Sessions::ExpiresAt).big_integer().not_null())
@@ -113,9 +128,21 @@ impl MigrationTrait for Migration {
                             .not_null()
                             .primary_key(),
                     )
-                    .col(ColumnDef::new(RefreshTokens::SessionId).string_len(36).not_null())
-                    .col(ColumnDef::new(RefreshTokens::CreatedAt).big_integer().not_null())
-                    .col(ColumnDef::new(RefreshTokens::ExpiresAt).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(RefreshTokens::SessionId)
+                            .string_len(36)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(RefreshTokens::CreatedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(RefreshTokens::ExpiresAt)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(RefreshTokens::UsedAt).big_integer().null())
                     .foreign_key(
                         ForeignKey::create()
@@ -146,8 +173,16 @@ impl MigrationTrait for Migration {
                             .primary_key(),
                     )
                     .col(ColumnDef::new(LoginThrottle::Failures).integer().not_null())
-                    .col(ColumnDef::new(LoginThrottle::WindowStartedAt).big_integer().not_null())
-                    .col(ColumnDef::new(LoginThrottle::LockedUntil).big_integer().null())
+                    .col(
+                        ColumnDef::new(LoginThrottle::WindowStartedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(LoginThrottle::LockedUntil)
+                            .big_integer()
+                            .null(),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -155,12 +190,26 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(ApiTokens::Table)
-                    .col(ColumnDef::new(ApiTokens::Id).string_len(36).not_null().primary_key())
+                    .col(
+                        ColumnDef::new(ApiTokens::Id)
+                            .string_len(36)
+                            .not_null()
+                            .primary_key(),
+                    )
                     .col(ColumnDef::new(ApiTokens::UserId).string_len(36).not_null())
                     .col(ColumnDef::new(ApiTokens::Name).string_len(63).not_null())
-                    .col(ColumnDef::new(ApiTokens::TokenHash).string_len(64).not_null().unique_key())
+                    .col(
+                        ColumnDef::new(ApiTokens::TokenHash)
+                            .string_len(64)
+                            .not_null()
+                            .unique_key(),
+                    )
                     .col(ColumnDef::new(ApiTokens::Scope).string_len(16).not_null())
-                    .col(ColumnDef::new(ApiTokens::CreatedAt).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(ApiTokens::CreatedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(ApiTokens::ExpiresAt).big_integer().null())
                     .col(ColumnDef::new(ApiTokens::LastUsedAt).big_integer().null())
                     .foreign_key(
@@ -193,7 +242,9 @@ impl MigrationTrait for Migration {
             Sessions::Table.into_iden(),
             Users::Table.into_iden(),
         ] {
-            manager.drop_table(Table::drop().table(t).to_owned()).await?;
+            manager
+                .drop_table(Table::drop().table(t).to_owned())
+                .await?;
         }
         Ok(())
     }

@@ -145,12 +145,22 @@ mod tests {
             assert_eq!(e.field, "email", "{bad:?}");
         }
         let long = format!("{}@example.com", "a".repeat(300));
-        assert!(email(&long).unwrap_err().to_string().contains("at most 254"));
+        assert!(
+            email(&long)
+                .unwrap_err()
+                .to_string()
+                .contains("at most 254")
+        );
     }
 
     #[test]
     fn password_policy() {
-        assert!(password("short").unwrap_err().to_string().contains("at least 12"));
+        assert!(
+            password("short")
+                .unwrap_err()
+                .to_string()
+                .contains("at least 12")
+        );
         assert!(password(&"x".repeat(257)).is_err());
         assert!(password("correct horse battery").is_ok());
         // counted in characters, not bytes

@@ -87,8 +87,20 @@ mod tests {
         let p = PasswordHasherPool::default();
         let h = p.hash("correct horse battery".into()).await.unwrap();
         assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
-        assert!(p.verify("correct horse battery".into(), Some(h.clone())).await.unwrap());
-        assert!(!p.verify("wrong horse battery".into(), Some(h)).await.unwrap());
-        assert!(!p.verify("lattice-no-such-account".into(), None).await.unwrap());
+        assert!(
+            p.verify("correct horse battery".into(), Some(h.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !p.verify("wrong horse battery".into(), Some(h))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !p.verify("lattice-no-such-account".into(), None)
+                .await
+                .unwrap()
+        );
     }
 }

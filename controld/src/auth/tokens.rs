@@ -61,7 +61,13 @@ impl AccessTokens {
     }
 
     /// A token for `user_id` in `session_id`, valid until `exp_ms`.
-    pub fn issue(&self, user_id: &str, session_id: &str, now_ms: i64, exp_ms: i64) -> Result<String> {
+    pub fn issue(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        now_ms: i64,
+        exp_ms: i64,
+    ) -> Result<String> {
         let claims = Claims {
             sub: user_id.to_string(),
             sid: session_id.to_string(),
@@ -69,7 +75,8 @@ impl AccessTokens {
             exp: exp_ms / 1000,
             iss: ISSUER.to_string(),
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.enc).map_err(Error::internal)
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.enc)
+            .map_err(Error::internal)
     }
 
     /// Verifies signature, algorithm, issuer and expiry.
@@ -117,8 +124,15 @@ mod tests {
         let tok = t.issue("u1", "s1", now, far).unwrap();
         let c = t.verify(&tok).unwrap();
         assert_eq!((c.sub.as_str(), c.sid.as_str()), ("u1", "s1"));
-        let expired = t.issue("u1", "s1", now, chrono_like_now_ms() - 5_000).unwrap();
-        assert!(t.verify(&expired).unwrap_err().to_string().contains("expired"));
+        let expired = t
+            .issue("u1", "s1", now, chrono_like_now_ms() - 5_000)
+            .unwrap();
+        assert!(
+            t.verify(&expired)
+                .unwrap_err()
+                .to_string()
+                .contains("expired")
+        );
     }
 
     #[test]
@@ -132,7 +146,10 @@ mod tests {
         let none = format!(
             "{}.{}.",
             b64.encode(r#"{"alg":"none","typ":"JWT"}"#),
-            b64.encode(format!(r#"{{"sub":"u","sid":"s","exp":{},"iat":0,"iss":"lattice-controld"}}"#, far / 1000))
+            b64.encode(format!(
+                r#"{{"sub":"u","sid":"s","exp":{},"iat":0,"iss":"lattice-controld"}}"#,
+                far / 1000
+            ))
         );
         assert!(t.verify(&none).is_err());
     }

@@ -1,0 +1,229 @@
+//! lattice-controld: the Lattice control plane.
+//!
+//! [`Server::bind`] prepares everything (data dir, TLS identity, state store,
+//! listener) and [`Server::run`] serves until the given shutdown future
+//! resolves, so tests start it in-process on port 0 and the binary is a thin
+//! wrapper that wires signals.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod accounts;
+pub mod args;
+pub mod auth;
+pub mod clock;
+#[allow(missing_docs)]
+pub mod entity;
+pub mod error;
+pub mod fsutil;
+pub mod store;
+pub mod telemetry;
+pub mod tls;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use lattice_proto::v1;
+use tokio::net::TcpListener;
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Identity, ServerTlsConfig};
+use tracing::info;
+
+use accounts::{Accounts, LockoutPolicy};
+use auth::Authenticator;
+use auth::limiter::AddressLimiter;
+use auth::service::{AuthApi, AuthPolicy};
+use auth::tokens::AccessTokens;
+
+pub use args::ServeArgs;
+
+/// Longest access-token lifetime accepted: tokens cannot be recalled, so
+/// they must be short.
+pub const MAX_ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
+
+/// Everything needed to serve.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Data directory (CA, keys, default SQLite file).
+    pub data_dir: PathBuf,
+    /// State store URL (see [`store::database_url`]).
+    pub database_url: String,
+    /// Serving flags.
+    pub serve: ServeArgs,
+}
+
+impl Config {
+    /// Config for `data_dir` with the documented defaults.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        let data_dir = data_dir.into();
+        Self {
+            database_url: store::database_url(None, &data_dir),
+            data_dir,
+            serve: ServeArgs::default(),
+        }
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        let s = &self.serve;
+        if s.access_token_ttl.is_zero() || s.access_token_ttl > MAX_ACCESS_TTL {
+            bail!("--access-token-ttl must be between 1s and 15m");
+        }
+        if s.refresh_token_ttl < s.access_token_ttl {
+            bail!("--refresh-token-ttl must be at least --access-token-ttl");
+        }
+        if s.lockout_threshold == 0 {
+            bail!("--lockout-threshold must be at least 1");
+        }
+        Ok(())
+    }
+
+    fn sans(&self) -> Vec<String> {
+        let mut v = vec![
+            "localhost".to_string(),
+            "127.0.0.1".to_string(),
+            "::1".to_string(),
+        ];
+        let ip = self.serve.listen.ip();
+        if !ip.is_unspecified() {
+            v.push(ip.to_string());
+        }
+        if let Some(h) = &self.serve.public_host {
+            v.push(h.clone());
+        }
+        v.dedup();
+        let mut seen = std::collections::HashSet::new();
+        v.retain(|x| seen.insert(x.clone()));
+        v
+    }
+}
+
+/// A bound, ready-to-run control plane.
+pub struct Server {
+    listener: TcpListener,
+    tls: tls::TlsIdentity,
+    auth: AuthApi,
+    limiter: AddressLimiter,
+    data_dir: PathBuf,
+    addr: SocketAddr,
+}
+
+impl Server {
+    /// Creates the data dir, TLS identity and keys, opens and migrates the
+    /// store, and binds the listener.
+    pub async fn bind(cfg: Config) -> anyhow::Result<Self> {
+        cfg.validate()?;
+        fsutil::create_private_dir(&cfg.data_dir)?;
+        let operator = cfg
+            .serve
+            .tls_cert
+            .as_deref()
+            .zip(cfg.serve.tls_key.as_deref());
+        let tls = tls::load_or_create(&cfg.data_dir, &cfg.sans(), operator)?;
+        tls::publish(&cfg.data_dir, &tls)?;
+        let jwt = AccessTokens::load_or_create(&cfg.data_dir)?;
+        let db = store::open(&cfg.database_url).await?;
+        let accounts = Accounts::new(db);
+        let limiter = AddressLimiter::new(cfg.serve.auth_rate_per_minute);
+        let policy = AuthPolicy {
+            access_ttl: cfg.serve.access_token_ttl,
+            refresh_ttl: cfg.serve.refresh_token_ttl,
+            lockout: LockoutPolicy {
+                threshold: cfg.serve.lockout_threshold,
+                window: cfg.serve.lockout_window,
+                duration: cfg.serve.lockout_duration,
+            },
+        };
+        let authn = Authenticator::new(accounts.clone(), jwt.clone());
+        let auth = AuthApi::new(accounts, authn, jwt, limiter.clone(), policy);
+
+        let listener = TcpListener::bind(cfg.serve.listen)
+            .await
+            .with_context(|| format!("could not listen on {}", cfg.serve.listen))?;
+        let addr = listener.local_addr()?;
+        fsutil::write_private(
+            &cfg.data_dir.join("controld.addr"),
+            addr.to_string().as_bytes(),
+        )?;
+        Ok(Self {
+            listener,
+            tls,
+            auth,
+            limiter,
+            data_dir: cfg.data_dir,
+            addr,
+        })
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `sha256:…` of the certificate clients pin.
+    pub fn fingerprint(&self) -> &str {
+        &self.tls.fingerprint
+    }
+
+    /// PEM of the certificate clients pin.
+    pub fn ca_pem(&self) -> &str {
+        &self.tls.anchor_pem
+    }
+
+    /// Serves until `shutdown` resolves, then drains in-flight calls.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (health, health_svc) = tonic_health::server::health_reporter();
+        health
+            .set_serving::<v1::auth_service_server::AuthServiceServer<AuthApi>>()
+            .await;
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(v1::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .context("could not build the reflection service")?;
+        let auth = v1::auth_service_server::AuthServiceServer::new(self.auth)
+            .max_decoding_message_size(lattice_proto::MAX_MESSAGE_BYTES);
+
+        let limiter = self.limiter.clone();
+        let housekeeping = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                limiter.shrink();
+            }
+        });
+
+        info!(
+            addr = %self.addr,
+            fingerprint = %self.tls.fingerprint,
+            "lattice-controld listening (clients verify this certificate fingerprint)"
+        );
+        let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
+        let result = tonic::transport::Server::builder()
+            .tls_config(ServerTlsConfig::new().identity(Identity::from_pem(
+                self.tls.chain_pem.as_bytes(),
+                self.tls.key_pem.as_bytes(),
+            )))
+            .context("invalid TLS configuration")?
+            .http2_keepalive_interval(Some(Duration::from_secs(20)))
+            .http2_keepalive_timeout(Some(Duration::from_secs(20)))
+            .add_service(health_svc)
+            .add_service(reflection)
+            .add_service(auth)
+            .serve_with_incoming_shutdown(incoming, shutdown)
+            .await;
+        housekeeping.abort();
+        let _ = std::fs::remove_file(self.data_dir.join("controld.addr"));
+        info!("lattice-controld stopped");
+        result.context("the gRPC server failed")
+    }
+}
+
+/// Where the bound address of a running controld is written.
+pub fn addr_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("controld.addr")
+}
