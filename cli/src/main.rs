@@ -1,1 +1,52 @@
-fn main() {}
+//! `lattice`: parse, run, map errors to exit codes.
+#![forbid(unsafe_code)]
+
+mod api;
+mod args;
+mod cmd;
+mod config;
+mod env;
+mod error;
+mod output;
+mod server;
+mod token_store;
+mod trust;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use args::{Cli, Command, Output};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let format = cli.global.output;
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.chain().any(|c| c.is::<output::BrokenPipe>()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let (code, kind) = error::classify(&e);
+            match format {
+                Output::Json => eprintln!(
+                    "{}",
+                    serde_json::json!({"error": {"kind": kind, "message": format!("{e:#}"), "exit_code": code}})
+                ),
+                Output::Table => eprintln!("error: {e:#}"),
+            }
+            ExitCode::from(code)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let ctx = api::Ctx::new(cli.global)?;
+    match cli.command {
+        Command::Register(a) => cmd::auth::register(ctx, a).await,
+        Command::Login(a) => cmd::auth::login(ctx, a).await,
+        Command::Logout => cmd::auth::logout(ctx).await,
+        Command::Whoami => cmd::auth::whoami(ctx).await,
+        Command::Trust(a) => cmd::auth::trust(ctx, a).await,
+    }
+}

@@ -88,7 +88,7 @@ pub fn load_or_create(
     Ok(TlsIdentity {
         chain_pem: format!("{leaf_pem}{ca_pem}"),
         key_pem: leaf_key_pem,
-        fingerprint: lattice_proto::fingerprint(&anchor),
+        fingerprint: lattice_proto::pki::fingerprint(&anchor),
         anchor_pem: ca_pem,
     })
 }
@@ -104,9 +104,9 @@ fn load_operator(cert: &Path, key: &Path) -> anyhow::Result<TlsIdentity> {
     };
     rustls::pki_types::PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
         .with_context(|| format!("{} is not a PEM private key", key.display()))?;
-    let anchor_pem = pem_of(anchor);
+    let anchor_pem = lattice_proto::pki::certificate_pem(anchor);
     Ok(TlsIdentity {
-        fingerprint: lattice_proto::fingerprint(anchor),
+        fingerprint: lattice_proto::pki::fingerprint(anchor),
         chain_pem,
         key_pem,
         anchor_pem,
@@ -155,18 +155,6 @@ fn read(p: &Path) -> anyhow::Result<String> {
 
 fn first_der(pem: &str) -> anyhow::Result<CertificateDer<'static>> {
     CertificateDer::from_pem_slice(pem.as_bytes()).context("invalid PEM certificate")
-}
-
-fn pem_of(der: &CertificateDer<'_>) -> String {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
-    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(chunk));
-        out.push('\n');
-    }
-    out.push_str("-----END CERTIFICATE-----\n");
-    out
 }
 
 /// Writes the anchor next to the data so operators can hand it out

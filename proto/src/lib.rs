@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod pki;
 pub mod validate;
 
 /// Generated code for package `lattice.v1`.
@@ -31,20 +32,4 @@ impl v1::Timestamp {
     pub fn from_millis(unix_millis: i64) -> Self {
         Self { unix_millis }
     }
-}
-
-/// The fingerprint of a DER certificate as Lattice shows it everywhere:
-/// `sha256:` followed by the lower-case hex SHA-256 of the DER bytes. Users
-/// compare what `lattice-controld` printed at start with what the CLI shows.
-pub fn fingerprint(der: &[u8]) -> String {
-    use sha2::Digest;
-    format!("sha256:{}", hex::encode(sha2::Sha256::digest(der)))
-}
-
-/// Normalises a fingerprint typed by a person: case, `SHA256:` prefix and
-/// `:` separators are ignored.
-pub fn normalise_fingerprint(raw: &str) -> String {
-    let lower = raw.trim().to_ascii_lowercase();
-    let hexpart = lower.strip_prefix("sha256:").unwrap_or(&lower);
-    format!("sha256:{}", hexpart.replace(':', ""))
 }

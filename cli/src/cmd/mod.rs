@@ -1,0 +1,3 @@
+//! What each command does. One module per command group.
+
+pub mod auth;
