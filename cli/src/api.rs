@@ -14,7 +14,7 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use tonic::{Code, Request, Response, Status};
 
 use crate::args::GlobalArgs;
-use crate::config::{self, Config, ServerEntry};
+use crate::config::{self, Config};
 use crate::env;
 use crate::error::{self, CliError};
 use crate::server::ServerAddr;
@@ -241,11 +241,7 @@ async fn trusted_anchor(
 
 /// Records `p` as the pinned certificate of `addr`.
 pub fn pin(ctx: &mut Ctx, addr: &ServerAddr, p: &trust::Presented) -> anyhow::Result<()> {
-    let entry = ctx
-        .config
-        .servers
-        .entry(addr.url.clone())
-        .or_insert_with(ServerEntry::default);
+    let entry = ctx.config.servers.entry(addr.url.clone()).or_default();
     entry.fingerprint = p.fingerprint.clone();
     entry.ca_pem = p.pem.clone();
     ctx.config.save(&ctx.dir)

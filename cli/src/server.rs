@@ -25,11 +25,8 @@ impl ServerAddr {
         if raw.is_empty() {
             bail!("the server address is empty; pass --server https://HOST:{DEFAULT_PORT}");
         }
-        if raw.starts_with("http://") {
-            bail!(
-                "Lattice servers only speak TLS: use https://{}",
-                &raw["http://".len()..]
-            );
+        if let Some(rest) = raw.strip_prefix("http://") {
+            bail!("Lattice servers only speak TLS: use https://{rest}");
         }
         let with_scheme = if raw.contains("://") {
             raw.to_string()

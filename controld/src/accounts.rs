@@ -46,7 +46,7 @@ pub struct NewSession {
 /// What presenting a refresh token led to.
 pub enum Rotation {
     /// A fresh token for the same session.
-    Rotated(user::Model, NewSession),
+    Rotated(Box<(user::Model, NewSession)>),
     /// The token had already been rotated: the session is now revoked.
     Reused,
     /// Unknown, expired or revoked.
@@ -259,14 +259,14 @@ impl Accounts {
             sa.expires_at = Set(exp);
             let s = sa.update(&txn).await?;
             txn.commit().await?;
-            Ok(Rotation::Rotated(
+            Ok(Rotation::Rotated(Box::new((
                 u,
                 NewSession {
                     session: s,
                     refresh_token: new,
                     refresh_expires_at: exp,
                 },
-            ))
+            ))))
         })
         .await?)
     }

@@ -39,8 +39,7 @@ mod tests {
         let f = fingerprint(b"abc");
         assert_eq!(f.len(), "sha256:".len() + 64);
         assert_eq!(normalise_fingerprint(&f.to_uppercase()), f);
-        let colons = f["sha256:".len()..]
-            .as_bytes()
+        let colons = f.as_bytes()["sha256:".len()..]
             .chunks(2)
             .map(|c| String::from_utf8_lossy(c).into_owned())
             .collect::<Vec<_>>()

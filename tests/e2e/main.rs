@@ -1,1 +1,5 @@
+//! End-to-end tests: one test binary (fast to link), one module per area.
+//! Every test starts the real binaries against real TLS and a real store.
 
+mod auth;
+mod store;

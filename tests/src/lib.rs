@@ -1,1 +1,394 @@
+//! Helpers for the end-to-end tests: start the real `lattice-controld`
+//! binary on port 0 in a temp dir, run the real `lattice` CLI against it with
+//! an isolated config dir, and collect every byte either printed so tests
+//! can search it for secrets.
+#![forbid(unsafe_code)]
 
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+/// Path of a workspace binary built next to this test executable.
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    // target/debug/deps/e2e-xxxx → target/debug/<name>
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let p = dir.join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo build --workspace` first (make test does)",
+        p.display()
+    );
+    p
+}
+
+/// Polls `f` until it returns Some or `timeout` passes.
+pub fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// A running `lattice-controld`.
+pub struct Controld {
+    /// Its data dir.
+    pub data_dir: PathBuf,
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+    /// `sha256:…` clients pin.
+    pub fingerprint: String,
+    args: Vec<String>,
+    child: Option<Child>,
+    log: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl Controld {
+    /// Starts controld in a fresh temp data dir with extra flags.
+    pub fn start(extra: &[&str]) -> anyhow::Result<Self> {
+        let tmp = tempfile::tempdir()?;
+        let data_dir = tmp.path().join("control");
+        let mut c = Self::start_in(&data_dir, "127.0.0.1:0", extra)?;
+        c._tmp = Some(tmp);
+        Ok(c)
+    }
+
+    /// Starts controld with `data_dir` on `listen`.
+    pub fn start_in(data_dir: &Path, listen: &str, extra: &[&str]) -> anyhow::Result<Self> {
+        let mut c = Self {
+            data_dir: data_dir.to_path_buf(),
+            addr: String::new(),
+            fingerprint: String::new(),
+            args: extra.iter().map(|s| s.to_string()).collect(),
+            child: None,
+            log: data_dir.with_extension("log"),
+            _tmp: None,
+        };
+        c.spawn(listen)?;
+        Ok(c)
+    }
+
+    fn spawn(&mut self, listen: &str) -> anyhow::Result<()> {
+        let addr_file = self.data_dir.join("controld.addr");
+        let _ = fs::remove_file(&addr_file);
+        fs::create_dir_all(self.data_dir.parent().context("no parent")?)?;
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)?;
+        let mut child = Command::new(bin("lattice-controld"))
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .arg("--listen")
+            .arg(listen)
+            .args(&self.args)
+            .env(
+                "LATTICE_LOG",
+                std::env::var("LATTICE_TEST_CONTROLD_LOG").unwrap_or_else(|_| "debug".into()),
+            )
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("could not start lattice-controld")?;
+        let ready = wait_for(Duration::from_secs(30), || {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(Err(status));
+            }
+            fs::read_to_string(&addr_file)
+                .ok()
+                .filter(|s| !s.is_empty())
+                .map(Ok)
+        });
+        match ready {
+            Some(Ok(addr)) => self.addr = addr.trim().to_string(),
+            Some(Err(status)) => bail!("lattice-controld exited with {status}:\n{}", self.logs()),
+            None => {
+                let _ = child.kill();
+                bail!("lattice-controld did not start in 30s:\n{}", self.logs())
+            }
+        }
+        self.fingerprint = fs::read_to_string(self.data_dir.join("ca-fingerprint"))?
+            .trim()
+            .to_string();
+        self.child = Some(child);
+        Ok(())
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn stop(&mut self) -> anyhow::Result<()> {
+        if let Some(mut child) = self.child.take() {
+            Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status()?;
+            let exited = wait_for(Duration::from_secs(20), || child.try_wait().ok().flatten());
+            match exited {
+                Some(s) if s.success() => {}
+                Some(s) => bail!("controld exited with {s} on SIGTERM:\n{}", self.logs()),
+                None => {
+                    let _ = child.kill();
+                    bail!("controld did not stop within 20s of SIGTERM")
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops and starts again on the same port and data dir.
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        let listen = self.addr.clone();
+        self.stop()?;
+        self.spawn(&listen)
+    }
+
+    /// Everything controld has logged so far.
+    pub fn logs(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// `https://ADDR`.
+    pub fn url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    /// The URL of the SQLite database (when not on Postgres).
+    pub fn sqlite_url(&self) -> String {
+        format!(
+            "sqlite://{}?mode=ro",
+            self.data_dir.join("lattice.db").display()
+        )
+    }
+
+    /// The CA PEM, for raw gRPC clients.
+    pub fn ca_pem(&self) -> String {
+        fs::read_to_string(self.data_dir.join("tls/ca.pem")).unwrap_or_default()
+    }
+
+    /// A raw TLS gRPC channel, as a client that knows the CA would open.
+    pub async fn channel(&self) -> anyhow::Result<tonic::transport::Channel> {
+        let tls = tonic::transport::ClientTlsConfig::new()
+            .ca_certificate(tonic::transport::Certificate::from_pem(self.ca_pem()))
+            .domain_name("localhost");
+        Ok(tonic::transport::Endpoint::from_shared(self.url())?
+            .tls_config(tls)?
+            .connect()
+            .await?)
+    }
+}
+
+impl Drop for Controld {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Result of one CLI run.
+#[derive(Debug)]
+pub struct Run {
+    /// Exit code (-1 if killed).
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Run {
+    /// Panics with both streams unless the run succeeded.
+    #[track_caller]
+    pub fn ok(self) -> Self {
+        assert_eq!(
+            self.code, 0,
+            "expected success\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// Panics unless the run failed with `code`.
+    #[track_caller]
+    pub fn fails_with(self, code: i32) -> Self {
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// Parses stdout as JSON.
+    #[track_caller]
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
+    }
+}
+
+/// A `lattice` user on some machine: its own config dir (and so its own
+/// pins and tokens), with every run's output recorded.
+#[derive(Clone)]
+pub struct Cli {
+    /// The config dir (`LATTICE_CONFIG_DIR`).
+    pub config_dir: PathBuf,
+    server: Option<String>,
+    env: Vec<(String, String)>,
+    transcript: Arc<Mutex<String>>,
+    _tmp: Arc<tempfile::TempDir>,
+}
+
+impl Cli {
+    /// A new user pointed at `server` (pass None to rely on the saved current server).
+    pub fn new(server: Option<&str>) -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        Self {
+            config_dir: tmp.path().join("cli"),
+            server: server.map(str::to_string),
+            env: vec![("LATTICE_TOKEN_STORE".into(), "file".into())],
+            transcript: Arc::new(Mutex::new(String::new())),
+            _tmp: Arc::new(tmp),
+        }
+    }
+
+    /// Adds an environment variable to every run.
+    pub fn with_env(mut self, k: &str, v: &str) -> Self {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    /// Runs `lattice ARGS`, with `stdin` piped in (no TTY either way).
+    pub fn run(&self, args: &[&str], stdin: Option<&str>) -> Run {
+        let mut cmd = Command::new(bin("lattice"));
+        if let Some(s) = &self.server {
+            cmd.arg("--server").arg(s);
+        }
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env(
+                "HOME",
+                self.config_dir.parent().unwrap_or(Path::new("/tmp")),
+            )
+            .env("LATTICE_CONFIG_DIR", &self.config_dir)
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn lattice");
+        if let Some(input) = stdin {
+            let mut si = child.stdin.take().expect("stdin");
+            let _ = si.write_all(input.as_bytes());
+        }
+        let out = child.wait_with_output().expect("wait lattice");
+        let run = Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        if let Ok(mut t) = self.transcript.lock() {
+            t.push_str(&format!(
+                "$ lattice {}\n{}{}",
+                args.join(" "),
+                run.stdout,
+                run.stderr
+            ));
+        }
+        run
+    }
+
+    /// Registers (and so signs in) `email` with `password`, trusting `fp`.
+    #[track_caller]
+    pub fn register(&self, email: &str, password: &str, fp: &str) -> Run {
+        self.run(
+            &[
+                "register",
+                "--email",
+                email,
+                "--password-stdin",
+                "--trust-fingerprint",
+                fp,
+            ],
+            Some(&format!("{password}\n")),
+        )
+        .ok()
+    }
+
+    /// Signs in.
+    pub fn login(&self, email: &str, password: &str) -> Run {
+        self.run(
+            &["login", "--email", email, "--password-stdin"],
+            Some(&format!("{password}\n")),
+        )
+    }
+
+    /// Everything printed by every run so far.
+    pub fn transcript(&self) -> String {
+        self.transcript
+            .lock()
+            .map(|t| t.clone())
+            .unwrap_or_default()
+    }
+
+    /// The stored session for `url` (file token store), as JSON.
+    pub fn stored_session(&self, url: &str) -> Option<serde_json::Value> {
+        let s = fs::read_to_string(self.config_dir.join("credentials.json")).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&s).ok()?;
+        v.get(url).cloned()
+    }
+
+    /// Path of the file token store.
+    pub fn credentials_file(&self) -> PathBuf {
+        self.config_dir.join("credentials.json")
+    }
+}
+
+/// A fresh, empty Postgres database for one test, on the server named by
+/// `LATTICE_TEST_POSTGRES_URL` (make test starts one). Fails loudly when
+/// none is configured: the Postgres backend is part of what we ship.
+pub async fn fresh_postgres_database() -> anyhow::Result<String> {
+    use sea_orm::ConnectionTrait;
+    let admin = std::env::var("LATTICE_TEST_POSTGRES_URL").context(
+        "LATTICE_TEST_POSTGRES_URL is not set: run the tests with `make test`, which starts a throwaway Postgres \
+         (scripts/test-postgres.sh), or point it at a server where you may create databases",
+    )?;
+    let name = format!("lattice_e2e_{}", uuid::Uuid::new_v4().simple());
+    let db = sea_orm::Database::connect(&admin).await?;
+    db.execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await?;
+    db.close().await?;
+    let base = admin
+        .rsplit_once('/')
+        .map(|(b, _)| b)
+        .context("LATTICE_TEST_POSTGRES_URL needs a /database")?;
+    Ok(format!("{base}/{name}"))
+}
+
+/// Strings that must never be printed, and where each came from.
+pub fn leaked<'a>(haystack: &str, secrets: &'a [(String, &'a str)]) -> Vec<&'a str> {
+    secrets
+        .iter()
+        .filter(|(s, _)| !s.is_empty() && haystack.contains(s.as_str()))
+        .map(|(_, what)| *what)
+        .collect()
+}

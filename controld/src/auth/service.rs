@@ -60,7 +60,9 @@ impl AuthApi {
 
     fn session_reply(&self, u: &user::Model, s: NewSession) -> Result<v1::Session> {
         let now = clock::now_ms();
-        let access_exp = (now + clock::ms(self.policy.access_ttl)).min(s.session.expires_at);
+        // JWT `exp` is in whole seconds: report exactly what the token says.
+        let access_exp =
+            (now + clock::ms(self.policy.access_ttl)).min(s.session.expires_at) / 1000 * 1000;
         let access = self.jwt.issue(&u.id, &s.session.id, now, access_exp)?;
         Ok(v1::Session {
             access_token: access,
@@ -184,7 +186,10 @@ impl v1::auth_service_server::AuthService for AuthApi {
             .rotate(&r.refresh_token, now, self.policy.refresh_ttl)
             .await?
         {
-            Rotation::Rotated(u, s) => Ok(Response::new(self.session_reply(&u, s)?)),
+            Rotation::Rotated(rotated) => {
+                let (u, s) = *rotated;
+                Ok(Response::new(self.session_reply(&u, s)?))
+            }
             Rotation::Reused => {
                 warn!("a rotated refresh token was presented again; session revoked");
                 Err(Error::Unauthenticated(
