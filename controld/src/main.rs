@@ -29,8 +29,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let url = store::database_url(args.common.database_url.as_deref(), &args.common.data_dir);
     match args.command {
-        None => serve(args.common.data_dir, url, args.serve).await,
-        Some(Command::Serve(s)) => serve(args.common.data_dir, url, s).await,
+        None => serve(args.common, url, args.serve).await,
+        Some(Command::Serve(s)) => serve(args.common, url, s).await,
         Some(Command::Migrate { action }) => {
             let db = store::connect(&url).await?;
             match action {
@@ -78,21 +78,25 @@ async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 async fn serve(
-    data_dir: std::path::PathBuf,
+    common: lattice_controld::args::CommonArgs,
     database_url: String,
     serve: lattice_controld::ServeArgs,
 ) -> anyhow::Result<()> {
     let server = Server::bind(Config {
-        data_dir,
+        data_dir: common.data_dir,
         database_url,
         serve,
     })
     .await?;
-    eprintln!(
-        "lattice-controld listening on {} — certificate fingerprint {}",
-        server.local_addr(),
-        server.fingerprint()
-    );
+    // The same facts are in the log; this line is for the person at the
+    // terminal, and would break a JSON log stream.
+    if common.log_format == lattice_controld::args::LogFormat::Text {
+        eprintln!(
+            "lattice-controld listening on {} — certificate fingerprint {}",
+            server.local_addr(),
+            server.fingerprint()
+        );
+    }
     server.run(shutdown_signal()).await
 }
 

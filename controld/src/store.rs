@@ -221,6 +221,64 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn transient_errors_are_retried_a_bounded_number_of_times() {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        let calls = AtomicU32::new(0);
+        let r: Result<u32, DbErr> = retry(|| async {
+            let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
+            if n < 3 {
+                Err(DbErr::Conn(RuntimeErr::Internal("connection reset".into())))
+            } else {
+                Ok(n)
+            }
+        })
+        .await;
+        assert_eq!(r.unwrap(), 3);
+
+        calls.store(0, Ordering::SeqCst);
+        let r: Result<(), DbErr> = retry(|| async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(DbErr::Conn(RuntimeErr::Internal("down".into())))
+        })
+        .await;
+        assert!(r.is_err());
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            7,
+            "one try plus six bounded retries"
+        );
+
+        calls.store(0, Ordering::SeqCst);
+        let r: Result<(), DbErr> = retry(|| async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(DbErr::RecordNotFound("x".into()))
+        })
+        .await;
+        assert!(r.is_err());
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            1,
+            "permanent errors are not retried"
+        );
+    }
+
+    #[tokio::test]
+    async fn sqlite_runs_in_wal_mode() {
+        let d = tempfile::tempdir().unwrap();
+        let db = open(&database_url(None, d.path())).await.unwrap();
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                "PRAGMA journal_mode",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let mode: String = row.try_get_by_index(0).unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[tokio::test]
     async fn fresh_sqlite_migrates_and_refuses_newer_schema() {
         let d = tempfile::tempdir().unwrap();
         let url = database_url(None, d.path());

@@ -30,6 +30,20 @@ fn journey(extra: &[&str]) {
             .is_some_and(|s| s.ends_with('Z'))
     );
 
+    // The same email again: ALREADY_EXISTS in words, nothing changed.
+    let dup = cli
+        .run(
+            &["register", "--email", "ada@example.com", "--password-stdin"],
+            Some(&format!("{PW}\n")),
+        )
+        .fails_with(1);
+    assert!(
+        dup.stderr
+            .contains("an account with this email already exists"),
+        "{}",
+        dup.stderr
+    );
+
     // A second account is a plain user; login works from a second machine.
     let bob = Cli::new(Some(&c.url()));
     let r = bob.register("bob@example.com", PW, &c.fingerprint);
@@ -420,8 +434,39 @@ fn admins_are_granted_on_the_server_host() {
 }
 
 #[test]
-fn health_service_answers_over_tls() {
-    let c = Controld::start(&[]).unwrap();
+fn health_and_reflection_answer_over_tls_and_logs_are_json() {
+    let c = Controld::start(&["--log-format", "json"]).unwrap();
+    tokio_rt().block_on(async {
+        use tonic_reflection::pb::v1::{
+            ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+            server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+        };
+        let mut r = ServerReflectionClient::new(c.channel().await.unwrap());
+        let req = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut stream = r
+            .server_reflection_info(tokio_stream::iter([req]))
+            .await
+            .unwrap()
+            .into_inner();
+        let resp = stream.message().await.unwrap().unwrap();
+        let Some(MessageResponse::ListServicesResponse(list)) = resp.message_response else {
+            panic!("unexpected reflection answer")
+        };
+        let names: Vec<_> = list.service.iter().map(|s| s.name.as_str()).collect();
+        assert!(names.contains(&"lattice.v1.AuthService"), "{names:?}");
+        assert!(names.contains(&"grpc.health.v1.Health"), "{names:?}");
+    });
+    for line in c.logs().lines().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(
+            v.get("level").is_some() && v.get("message").is_some(),
+            "{line}"
+        );
+    }
     tokio_rt().block_on(async {
         let mut h = tonic_health::pb::health_client::HealthClient::new(c.channel().await.unwrap());
         let r = h
@@ -513,4 +558,69 @@ fn no_password_hash_or_token_is_ever_printed_or_logged() {
     assert!(found.is_empty(), "controld logged: {found:?}");
     let found = leaked(&cli.transcript(), &secrets);
     assert!(found.is_empty(), "the CLI printed: {found:?}");
+}
+
+#[test]
+fn operator_certificates_are_served_and_pinned() {
+    // Make a CA-signed chain the way an operator would have one: here, from
+    // a first controld's generated files.
+    let first = Controld::start(&[]).unwrap();
+    let tls = first.data_dir.join("tls");
+    let chain = tls.with_file_name("chain.pem");
+    let chain_pem = std::fs::read_to_string(tls.join("server.pem")).unwrap()
+        + &std::fs::read_to_string(tls.join("ca.pem")).unwrap();
+    std::fs::write(&chain, chain_pem).unwrap();
+    let key = tls.join("server.key");
+    let tmp = tempfile::tempdir().unwrap();
+    let c = Controld::start_in(
+        &tmp.path().join("control"),
+        "127.0.0.1:0",
+        &[
+            "--tls-cert",
+            chain.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        c.fingerprint, first.fingerprint,
+        "the chain's CA is what clients pin"
+    );
+    let cli = Cli::new(Some(&c.url()));
+    cli.register("ada@example.com", PW, &c.fingerprint);
+    cli.run(&["whoami"], None).ok();
+    // --ca-cert works instead of pinning.
+    let other = Cli::new(Some(&c.url()));
+    other
+        .run(
+            &[
+                "--ca-cert",
+                tls.join("ca.pem").to_str().unwrap(),
+                "login",
+                "--email",
+                "ada@example.com",
+                "--password-stdin",
+            ],
+            Some(&format!("{PW}\n")),
+        )
+        .ok();
+}
+
+#[test]
+fn signing_in_again_ends_the_previous_session() {
+    let c = Controld::start(&[]).unwrap();
+    let cli = Cli::new(Some(&c.url()));
+    cli.register("ada@example.com", PW, &c.fingerprint);
+    let old = cli.stored_session(&c.url()).unwrap();
+    cli.login("ada@example.com", PW).ok();
+    let rt = old["refresh_token"].as_str().unwrap().to_string();
+    let e = tokio_rt().block_on(async {
+        AuthServiceClient::new(c.channel().await.unwrap())
+            .refresh(v1::RefreshRequest { refresh_token: rt })
+            .await
+            .unwrap_err()
+    });
+    assert_eq!(e.code(), Code::Unauthenticated);
+    cli.run(&["whoami"], None).ok();
 }

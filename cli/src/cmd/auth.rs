@@ -63,6 +63,7 @@ async fn sign_in(
     email: &str,
     password: String,
 ) -> anyhow::Result<v1::Session> {
+    let previous = api.session().map(|s| s.refresh_token.clone());
     let s = AuthServiceClient::new(api.channel())
         .login(v1::LoginRequest {
             email: email.to_string(),
@@ -72,6 +73,12 @@ async fn sign_in(
         .map_err(|s| api.status(&s))?
         .into_inner();
     api.save_session(&s)?;
+    if let Some(refresh_token) = previous {
+        // The session this one replaces should not linger on the server.
+        let _ = AuthServiceClient::new(api.channel())
+            .logout(v1::LogoutRequest { refresh_token })
+            .await;
+    }
     ctx.config.current = Some(api.addr.url.clone());
     if let Some(e) = ctx.config.servers.get_mut(&api.addr.url) {
         e.email = Some(s.email.clone());
