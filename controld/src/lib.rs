@@ -15,6 +15,7 @@ pub mod clock;
 pub mod entity;
 pub mod error;
 pub mod fsutil;
+pub mod secrets;
 pub mod store;
 pub mod telemetry;
 pub mod tls;

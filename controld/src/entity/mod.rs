@@ -1,7 +1,11 @@
 //! SeaORM entities, one per table. Times are Unix milliseconds.
 
 pub mod api_token;
+pub mod join_token;
 pub mod login_throttle;
+pub mod node;
 pub mod refresh_token;
 pub mod session;
 pub mod user;
+pub mod workload;
+pub mod workload_event;

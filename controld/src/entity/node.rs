@@ -1,0 +1,27 @@
+//! A machine lending capacity.
+use sea_orm::entity::prelude::*;
+
+/// `nodes` row.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "nodes")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub name: String,
+    pub secret_hash: String,
+    pub created_at: i64,
+    pub last_seen_at: Option<i64>,
+    pub connected: bool,
+    pub docker_ok: bool,
+    pub docker_error: Option<String>,
+    pub draining: bool,
+    pub cpu_millis_capacity: i64,
+    pub memory_bytes_capacity: i64,
+    pub address: Option<String>,
+    pub agent_version: Option<String>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

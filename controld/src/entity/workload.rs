@@ -1,0 +1,35 @@
+//! A workload: desired state from the API, observed state from its agent.
+use sea_orm::entity::prelude::*;
+
+/// `workloads` row.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "workloads")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub owner_id: String,
+    pub name: String,
+    pub kind: String,
+    pub image: String,
+    pub spec: String,
+    pub credentials: Option<String>,
+    pub desired: String,
+    pub purge: bool,
+    pub generation: i64,
+    pub status: String,
+    pub status_message: String,
+    pub progress_percent: i32,
+    pub node_id: Option<String>,
+    pub container_id: Option<String>,
+    pub published_ports: String,
+    pub last_log_lines: String,
+    pub cpu_millis: i64,
+    pub memory_bytes: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

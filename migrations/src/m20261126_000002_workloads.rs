@@ -1,0 +1,334 @@
+//! Nodes, join tokens, workloads and their status history.
+
+use sea_orm_migration::prelude::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum JoinTokens {
+    Table,
+    TokenHash,
+    CreatedBy,
+    CreatedAt,
+    ExpiresAt,
+    UsedAt,
+    NodeId,
+}
+
+#[derive(DeriveIden)]
+enum Nodes {
+    Table,
+    Id,
+    Name,
+    SecretHash,
+    CreatedAt,
+    LastSeenAt,
+    Connected,
+    DockerOk,
+    DockerError,
+    Draining,
+    CpuMillisCapacity,
+    MemoryBytesCapacity,
+    Address,
+    AgentVersion,
+}
+
+#[derive(DeriveIden)]
+enum Workloads {
+    Table,
+    Id,
+    OwnerId,
+    Name,
+    Kind,
+    Image,
+    Spec,
+    Credentials,
+    Desired,
+    Purge,
+    Generation,
+    Status,
+    StatusMessage,
+    ProgressPercent,
+    NodeId,
+    ContainerId,
+    PublishedPorts,
+    LastLogLines,
+    CpuMillis,
+    MemoryBytes,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum WorkloadEvents {
+    Table,
+    Id,
+    WorkloadId,
+    At,
+    Status,
+    Message,
+}
+
+#[derive(DeriveIden)]
+enum Users {
+    Table,
+    Id,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(JoinTokens::Table)
+                    .col(
+                        ColumnDef::new(JoinTokens::TokenHash)
+                            .string_len(64)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(JoinTokens::CreatedBy)
+                            .string_len(36)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(JoinTokens::CreatedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(JoinTokens::ExpiresAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(JoinTokens::UsedAt).big_integer().null())
+                    .col(ColumnDef::new(JoinTokens::NodeId).string_len(36).null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Nodes::Table)
+                    .col(
+                        ColumnDef::new(Nodes::Id)
+                            .string_len(36)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(Nodes::Name)
+                            .string_len(63)
+                            .not_null()
+                            .unique_key(),
+                    )
+                    .col(ColumnDef::new(Nodes::SecretHash).string_len(64).not_null())
+                    .col(ColumnDef::new(Nodes::CreatedAt).big_integer().not_null())
+                    .col(ColumnDef::new(Nodes::LastSeenAt).big_integer().null())
+                    .col(
+                        ColumnDef::new(Nodes::Connected)
+                            .boolean()
+                            .not_null()
+                            .default(false),
+                    )
+                    .col(
+                        ColumnDef::new(Nodes::DockerOk)
+                            .boolean()
+                            .not_null()
+                            .default(false),
+                    )
+                    .col(ColumnDef::new(Nodes::DockerError).text().null())
+                    .col(
+                        ColumnDef::new(Nodes::Draining)
+                            .boolean()
+                            .not_null()
+                            .default(false),
+                    )
+                    .col(
+                        ColumnDef::new(Nodes::CpuMillisCapacity)
+                            .big_integer()
+                            .not_null()
+                            .default(0),
+                    )
+                    .col(
+                        ColumnDef::new(Nodes::MemoryBytesCapacity)
+                            .big_integer()
+                            .not_null()
+                            .default(0),
+                    )
+                    .col(ColumnDef::new(Nodes::Address).string_len(255).null())
+                    .col(ColumnDef::new(Nodes::AgentVersion).string_len(64).null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Workloads::Table)
+                    .col(
+                        ColumnDef::new(Workloads::Id)
+                            .string_len(36)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(Workloads::OwnerId).string_len(36).not_null())
+                    .col(ColumnDef::new(Workloads::Name).string_len(63).not_null())
+                    .col(ColumnDef::new(Workloads::Kind).string_len(16).not_null())
+                    .col(ColumnDef::new(Workloads::Image).string_len(512).not_null())
+                    .col(ColumnDef::new(Workloads::Spec).text().not_null())
+                    .col(ColumnDef::new(Workloads::Credentials).text().null())
+                    .col(ColumnDef::new(Workloads::Desired).string_len(16).not_null())
+                    .col(
+                        ColumnDef::new(Workloads::Purge)
+                            .boolean()
+                            .not_null()
+                            .default(false),
+                    )
+                    .col(
+                        ColumnDef::new(Workloads::Generation)
+                            .big_integer()
+                            .not_null()
+                            .default(0),
+                    )
+                    .col(ColumnDef::new(Workloads::Status).string_len(16).not_null())
+                    .col(
+                        ColumnDef::new(Workloads::StatusMessage)
+                            .text()
+                            .not_null()
+                            .default(""),
+                    )
+                    .col(
+                        ColumnDef::new(Workloads::ProgressPercent)
+                            .integer()
+                            .not_null()
+                            .default(0),
+                    )
+                    .col(ColumnDef::new(Workloads::NodeId).string_len(36).null())
+                    .col(
+                        ColumnDef::new(Workloads::ContainerId)
+                            .string_len(128)
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(Workloads::PublishedPorts)
+                            .text()
+                            .not_null()
+                            .default("{}"),
+                    )
+                    .col(
+                        ColumnDef::new(Workloads::LastLogLines)
+                            .text()
+                            .not_null()
+                            .default("[]"),
+                    )
+                    .col(
+                        ColumnDef::new(Workloads::CpuMillis)
+                            .big_integer()
+                            .not_null()
+                            .default(0),
+                    )
+                    .col(
+                        ColumnDef::new(Workloads::MemoryBytes)
+                            .big_integer()
+                            .not_null()
+                            .default(0),
+                    )
+                    .col(
+                        ColumnDef::new(Workloads::CreatedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Workloads::UpdatedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(Workloads::Table, Workloads::OwnerId)
+                            .to(Users::Table, Users::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_workloads_owner_name")
+                    .table(Workloads::Table)
+                    .col(Workloads::OwnerId)
+                    .col(Workloads::Name)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_workloads_node")
+                    .table(Workloads::Table)
+                    .col(Workloads::NodeId)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(WorkloadEvents::Table)
+                    .col(
+                        ColumnDef::new(WorkloadEvents::Id)
+                            .big_integer()
+                            .not_null()
+                            .auto_increment()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(WorkloadEvents::WorkloadId)
+                            .string_len(36)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(WorkloadEvents::At).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(WorkloadEvents::Status)
+                            .string_len(16)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(WorkloadEvents::Message).text().not_null())
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(WorkloadEvents::Table, WorkloadEvents::WorkloadId)
+                            .to(Workloads::Table, Workloads::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_workload_events_workload")
+                    .table(WorkloadEvents::Table)
+                    .col(WorkloadEvents::WorkloadId)
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for t in [
+            WorkloadEvents::Table.into_iden(),
+            Workloads::Table.into_iden(),
+            Nodes::Table.into_iden(),
+            JoinTokens::Table.into_iden(),
+        ] {
+            manager
+                .drop_table(Table::drop().table(t).to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}
