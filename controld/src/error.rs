@@ -29,6 +29,9 @@ pub enum Error {
     /// The system is not in a state that allows this.
     #[error("{0}")]
     FailedPrecondition(String),
+    /// A dependency (a node, the database) is unavailable right now.
+    #[error("{0}")]
+    Unavailable(String),
     /// Too many attempts; try again after the given time.
     #[error("{message}")]
     TooManyAttempts {
@@ -64,6 +67,7 @@ impl From<Error> for Status {
             Error::NotFound(m) => Status::not_found(m),
             Error::AlreadyExists(m) => Status::already_exists(m),
             Error::FailedPrecondition(m) => Status::failed_precondition(m),
+            Error::Unavailable(m) => Status::unavailable(m),
             Error::TooManyAttempts {
                 message,
                 retry_after,

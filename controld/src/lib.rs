@@ -10,12 +10,16 @@
 pub mod accounts;
 pub mod args;
 pub mod auth;
+pub mod catalog;
 pub mod clock;
 #[allow(missing_docs)]
 pub mod entity;
 pub mod error;
+pub mod fleet;
 pub mod fsutil;
+pub mod repo;
 pub mod secrets;
+pub mod status;
 pub mod store;
 pub mod telemetry;
 pub mod tls;

@@ -1,0 +1,362 @@
+//! Service templates. A deploy request names a kind; the catalogue turns it
+//! into a fully resolved container spec (image, env with freshly generated
+//! credentials, ports, volume, readiness) so the agent stays a generic
+//! executor. Which image each kind uses is controld configuration.
+
+use std::collections::BTreeMap;
+
+use lattice_proto::{v1, validate};
+use rand::TryRngCore;
+use rand::distr::{Alphanumeric, SampleString};
+use rand::rngs::OsRng;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Images per kind (flags `--postgres-image`, `--s3-image`).
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    /// Image for `postgres`.
+    pub postgres_image: String,
+    /// Image for `s3` (alias `minio`).
+    pub s3_image: String,
+}
+
+/// The kinds Lattice knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// PostgreSQL.
+    Postgres,
+    /// S3-compatible object storage.
+    S3,
+    /// Any image.
+    Custom,
+}
+
+impl Kind {
+    /// Parses a kind as typed (`minio` is an alias of `s3`).
+    pub fn parse(raw: &str) -> Result<Self> {
+        match raw {
+            "postgres" | "postgresql" => Ok(Kind::Postgres),
+            "s3" | "minio" => Ok(Kind::S3),
+            "custom" => Ok(Kind::Custom),
+            other => Err(Error::Invalid(lattice_proto::ValidationError {
+                field: "kind",
+                rule: format!(
+                    "must be postgres, s3 (alias minio) or custom, got {:?}",
+                    other.chars().take(32).collect::<String>()
+                ),
+            })),
+        }
+    }
+
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Postgres => "postgres",
+            Kind::S3 => "s3",
+            Kind::Custom => "custom",
+        }
+    }
+}
+
+/// The non-secret part of a resolved spec, stored as JSON.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SpecDoc {
+    /// Command override.
+    pub command: Vec<String>,
+    /// Container ports.
+    pub ports: Vec<u32>,
+    /// Data volume mount path ("" = none).
+    pub volume_path: String,
+    /// Readiness kind.
+    pub readiness: String,
+    /// Readiness arguments.
+    pub readiness_args: Vec<String>,
+}
+
+/// The secret part, stored encrypted: every env var (user-given values may
+/// be secrets too) and the generated credentials shown by `access`.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SecretDoc {
+    /// Environment, in order.
+    pub env: Vec<(String, String)>,
+    /// Named credentials (user, password, db / access_key, secret_key).
+    pub credentials: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for SecretDoc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretDoc(***)")
+    }
+}
+
+/// A resolved deploy.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// Kind.
+    pub kind: Kind,
+    /// Image.
+    pub image: String,
+    /// Non-secret spec.
+    pub spec: SpecDoc,
+    /// Secret spec.
+    pub secret: SecretDoc,
+    /// Resources (millicores, bytes).
+    pub cpu_millis: u32,
+    /// Memory limit.
+    pub memory_bytes: u64,
+}
+
+fn random(len: usize) -> Result<String> {
+    let mut rng = OsRng.unwrap_err();
+    Ok(Alphanumeric.sample_string(&mut rng, len))
+}
+
+fn random_upper(len: usize) -> Result<String> {
+    Ok(random(len * 2)?
+        .to_ascii_uppercase()
+        .chars()
+        .take(len)
+        .collect())
+}
+
+/// An identifier safe for Postgres (`my-db` → `my_db`).
+fn pg_ident(name: &str) -> String {
+    name.replace('-', "_")
+}
+
+impl Catalog {
+    /// Validates a deploy request and resolves it.
+    pub fn resolve(&self, r: &v1::DeployRequest) -> Result<Resolved> {
+        validate::name("name", &r.name)?;
+        let kind = Kind::parse(&r.kind)?;
+        let res = r.resources.unwrap_or_default();
+        validate::resources(res.cpu_millis, res.memory_bytes)?;
+        validate::command(&r.command)?;
+        validate::env(r.env.iter().map(|e| (e.key.as_str(), e.value.as_str())))?;
+        let mut ports = Vec::new();
+        for p in &r.ports {
+            validate::port(*p)?;
+            if !ports.contains(p) {
+                ports.push(*p);
+            }
+        }
+        if ports.len() > 16 {
+            return Err(Error::Invalid(lattice_proto::ValidationError {
+                field: "port",
+                rule: "at most 16 ports".into(),
+            }));
+        }
+        if !r.volume_path.is_empty() {
+            validate::volume_path(&r.volume_path)?;
+        }
+        if !r.image.is_empty() {
+            validate::image(&r.image)?;
+        }
+        let user_env: Vec<(String, String)> = r
+            .env
+            .iter()
+            .map(|e| (e.key.clone(), e.value.clone()))
+            .collect();
+        let mut out = Resolved {
+            kind,
+            image: String::new(),
+            spec: SpecDoc::default(),
+            secret: SecretDoc::default(),
+            cpu_millis: res.cpu_millis,
+            memory_bytes: res.memory_bytes,
+        };
+        match kind {
+            Kind::Postgres => {
+                let user = format!("u_{}", pg_ident(&r.name));
+                let db = pg_ident(&r.name);
+                let password = random(32)?;
+                out.image = pick(&r.image, &self.postgres_image);
+                out.secret.env = vec![
+                    ("POSTGRES_USER".into(), user.clone()),
+                    ("POSTGRES_PASSWORD".into(), password.clone()),
+                    ("POSTGRES_DB".into(), db.clone()),
+                ];
+                out.secret.credentials = BTreeMap::from([
+                    ("user".into(), user),
+                    ("password".into(), password),
+                    ("database".into(), db),
+                ]);
+                out.spec = SpecDoc {
+                    command: r.command.clone(),
+                    ports: vec![5432],
+                    volume_path: "/var/lib/postgresql/data".into(),
+                    readiness: "exec".into(),
+                    // Ready means a real login with the generated credentials
+                    // works over TCP, not just that the process is up. The
+                    // values come from the container's own env.
+                    readiness_args: vec![
+                        "sh".into(),
+                        "-c".into(),
+                        "pg_isready -q -h 127.0.0.1 -U \"$POSTGRES_USER\" -d \"$POSTGRES_DB\" && \
+                         PGPASSWORD=\"$POSTGRES_PASSWORD\" psql -h 127.0.0.1 -U \"$POSTGRES_USER\" -d \"$POSTGRES_DB\" -tAc 'select 1' >/dev/null"
+                            .into(),
+                    ],
+                };
+            }
+            Kind::S3 => {
+                let access = random_upper(20)?;
+                let secret = random(40)?;
+                out.image = pick(&r.image, &self.s3_image);
+                out.secret.env = vec![
+                    ("RUSTFS_ACCESS_KEY".into(), access.clone()),
+                    ("RUSTFS_SECRET_KEY".into(), secret.clone()),
+                ];
+                out.secret.credentials =
+                    BTreeMap::from([("access_key".into(), access), ("secret_key".into(), secret)]);
+                out.spec = SpecDoc {
+                    command: r.command.clone(),
+                    ports: vec![9000],
+                    volume_path: "/data".into(),
+                    readiness: "http".into(),
+                    readiness_args: vec!["/".into()],
+                };
+            }
+            Kind::Custom => {
+                if r.image.is_empty() {
+                    return Err(Error::Invalid(lattice_proto::ValidationError {
+                        field: "image",
+                        rule: "is required for custom workloads (--image nginx:1.27)".into(),
+                    }));
+                }
+                out.image = r.image.clone();
+                out.spec = SpecDoc {
+                    command: r.command.clone(),
+                    readiness: if ports.is_empty() {
+                        "none".into()
+                    } else {
+                        "tcp".into()
+                    },
+                    ports,
+                    volume_path: r.volume_path.clone(),
+                    readiness_args: Vec::new(),
+                };
+            }
+        }
+        out.secret.env.extend(user_env);
+        validate::env(out.secret.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+        Ok(out)
+    }
+}
+
+fn pick(requested: &str, default: &str) -> String {
+    if requested.is_empty() {
+        default.to_string()
+    } else {
+        requested.to_string()
+    }
+}
+
+/// Whether a custom port is conventionally HTTP (for `access` formatting).
+pub fn is_http_port(kind: &str, port: u32) -> bool {
+    match kind {
+        "s3" => true,
+        "custom" => matches!(port, 80 | 443 | 3000 | 5000 | 8000 | 8080 | 8888),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cat() -> Catalog {
+        Catalog {
+            postgres_image: "postgres:16".into(),
+            s3_image: "rustfs/rustfs:latest".into(),
+        }
+    }
+
+    fn req(kind: &str) -> v1::DeployRequest {
+        v1::DeployRequest {
+            name: "my-db".into(),
+            kind: kind.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn postgres_gets_fresh_credentials_and_a_real_readiness_check() {
+        let a = cat().resolve(&req("postgres")).unwrap();
+        let b = cat().resolve(&req("postgres")).unwrap();
+        assert_eq!(a.image, "postgres:16");
+        assert_eq!(a.secret.credentials["user"], "u_my_db");
+        assert_eq!(a.secret.credentials["database"], "my_db");
+        assert_eq!(a.secret.credentials["password"].len(), 32);
+        assert_ne!(
+            a.secret.credentials["password"],
+            b.secret.credentials["password"]
+        );
+        assert_eq!(a.spec.ports, vec![5432]);
+        assert_eq!(a.spec.volume_path, "/var/lib/postgresql/data");
+        assert!(a.spec.readiness_args[2].contains("psql"));
+        assert!(
+            !format!("{a:?}").contains(&a.secret.credentials["password"]),
+            "Debug must hide secrets"
+        );
+    }
+
+    #[test]
+    fn minio_is_an_alias_and_image_overrides() {
+        let mut r = req("minio");
+        r.image = "lattice-local/s3:latest".into();
+        let s = cat().resolve(&r).unwrap();
+        assert_eq!(s.kind, Kind::S3);
+        assert_eq!(s.image, "lattice-local/s3:latest");
+        assert_eq!(s.secret.credentials["access_key"].len(), 20);
+        assert!(
+            s.secret.credentials["access_key"]
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        );
+    }
+
+    #[test]
+    fn custom_needs_an_image_and_validates_everything() {
+        let e = cat().resolve(&req("custom")).unwrap_err().to_string();
+        assert!(e.contains("image is required"), "{e}");
+        let mut r = req("custom");
+        r.image = "nginx:1.27".into();
+        r.ports = vec![80];
+        r.env = vec![v1::EnvVar {
+            key: "GREETING".into(),
+            value: "hi".into(),
+        }];
+        let c = cat().resolve(&r).unwrap();
+        assert_eq!(c.spec.readiness, "tcp");
+        assert_eq!(
+            c.secret.env,
+            vec![("GREETING".to_string(), "hi".to_string())]
+        );
+        r.ports = vec![0];
+        assert!(
+            cat()
+                .resolve(&r)
+                .unwrap_err()
+                .to_string()
+                .contains("port must be")
+        );
+        r.ports = vec![80];
+        r.name = "Bad_Name".into();
+        assert!(
+            cat()
+                .resolve(&r)
+                .unwrap_err()
+                .to_string()
+                .starts_with("name must be")
+        );
+        assert!(
+            cat()
+                .resolve(&req("redis"))
+                .unwrap_err()
+                .to_string()
+                .starts_with("kind must be")
+        );
+    }
+}

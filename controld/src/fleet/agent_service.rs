@@ -1,0 +1,228 @@
+//! `AgentService`: join with a one-time token, then one long-lived control
+//! stream per node, plus agent-opened byte streams.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lattice_proto::v1;
+use subtle::ConstantTimeEq;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::{Stream, StreamExt};
+use tonic::{Request, Response, Status, Streaming};
+use tracing::{info, instrument, warn};
+
+use super::Fleet;
+use super::streams::Opened;
+use crate::auth::tokens::{random_token, token_hash};
+use crate::entity::node;
+use crate::error::{Error, Result};
+
+/// Prefix of join tokens.
+pub const JOIN_PREFIX: &str = "LJT";
+/// Prefix of node secrets.
+const NODE_SECRET_PREFIX: &str = "lns_";
+
+/// The AgentService implementation.
+#[derive(Clone)]
+pub struct AgentApi {
+    fleet: Arc<Fleet>,
+}
+
+impl AgentApi {
+    /// New service over the fleet.
+    pub fn new(fleet: Arc<Fleet>) -> Self {
+        Self { fleet }
+    }
+
+    /// The node presenting `authorization: Node <id>.<secret>`.
+    async fn node<T>(&self, req: &Request<T>) -> Result<node::Model> {
+        let bad = || {
+            Error::Unauthenticated(
+                "unknown node credentials; join again with a new join token".into(),
+            )
+        };
+        let v = req
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Node "))
+            .ok_or_else(bad)?;
+        let (id, secret) = v.split_once('.').ok_or_else(bad)?;
+        if id.len() > 64 || secret.len() > 256 {
+            return Err(bad());
+        }
+        let n = self.fleet.repo.node(id).await?.ok_or_else(bad)?;
+        let presented = token_hash(secret);
+        if bool::from(presented.as_bytes().ct_eq(n.secret_hash.as_bytes())) {
+            Ok(n)
+        } else {
+            Err(bad())
+        }
+    }
+}
+
+/// Splits `LJT.<secret>.<ca-fingerprint-hex>` into its secret.
+pub fn join_secret(token: &str) -> Option<&str> {
+    let mut parts = token.trim().split('.');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(JOIN_PREFIX), Some(secret), Some(_fp), None) if !secret.is_empty() => Some(secret),
+        _ => None,
+    }
+}
+
+/// Makes a DNS-label node name from a hostname.
+fn node_name(hostname: &str) -> String {
+    let mut s: String = hostname
+        .split('.')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    s = s.trim_matches('-').chars().take(50).collect();
+    if s.is_empty() { "node".into() } else { s }
+}
+
+type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl v1::agent_service_server::AgentService for AgentApi {
+    #[instrument(skip_all, fields(rpc = "Join"))]
+    async fn join(
+        &self,
+        req: Request<v1::JoinRequest>,
+    ) -> Result<Response<v1::JoinResponse>, Status> {
+        let r = req.into_inner();
+        let secret = join_secret(&r.join_token)
+            .filter(|s| s.len() <= 256)
+            .ok_or_else(|| {
+                Status::invalid_argument("join_token is not a Lattice join token (LJT.…)")
+            })?;
+        let node_secret = random_token(NODE_SECRET_PREFIX);
+        let n = self
+            .fleet
+            .repo
+            .join(
+                &token_hash(secret),
+                &node_name(&r.hostname),
+                &token_hash(&node_secret),
+            )
+            .await?;
+        info!(node = %n.name, id = %n.id, "node joined");
+        Ok(Response::new(v1::JoinResponse {
+            node_id: n.id,
+            node_name: n.name,
+            node_secret,
+        }))
+    }
+
+    type ConnectStream = BoxStream<v1::ControlMessage>;
+
+    #[instrument(skip_all, fields(rpc = "Connect"))]
+    async fn connect(
+        &self,
+        req: Request<Streaming<v1::AgentMessage>>,
+    ) -> Result<Response<Self::ConnectStream>, Status> {
+        let node = self.node(&req).await?;
+        let peer = req.remote_addr().map(|a| a.ip());
+        let mut inbound = req.into_inner();
+        let first = tokio::time::timeout(Duration::from_secs(10), inbound.next())
+            .await
+            .map_err(|_| Status::deadline_exceeded("expected Hello within 10s"))?;
+        let hello = match first {
+            Some(Ok(v1::AgentMessage {
+                msg: Some(v1::agent_message::Msg::Hello(h)),
+            })) => h,
+            _ => return Err(Status::invalid_argument("the first message must be Hello")),
+        };
+        let (tx, rx) = mpsc::channel(64);
+        let conn = self.fleet.connected(node.clone(), &hello, peer, tx).await?;
+        let fleet = self.fleet.clone();
+        tokio::spawn(async move {
+            while let Some(msg) = inbound.next().await {
+                let msg = match msg {
+                    Ok(m) => m,
+                    Err(e) => {
+                        warn!(node = %node.name, error = %e.message(), "control stream broke");
+                        break;
+                    }
+                };
+                let res = match msg.msg {
+                    Some(v1::agent_message::Msg::Heartbeat(h)) => {
+                        let err = (!h.docker_error.is_empty()).then_some(h.docker_error);
+                        fleet.repo.heartbeat(&node.id, h.docker_ok, err).await
+                    }
+                    Some(v1::agent_message::Msg::Report(r)) => {
+                        fleet.apply_report(&node.id, r).await
+                    }
+                    Some(v1::agent_message::Msg::Hello(_))
+                    | Some(v1::agent_message::Msg::Result(_))
+                    | None => Ok(()),
+                };
+                if let Err(e) = res {
+                    warn!(node = %node.name, error = %e, "could not apply an agent message");
+                }
+            }
+            fleet.disconnected(&node.id, conn).await;
+        });
+        Ok(Response::new(
+            Box::pin(ReceiverStream::new(rx)) as Self::ConnectStream
+        ))
+    }
+
+    type OpenStreamStream = BoxStream<v1::StreamFrame>;
+
+    #[instrument(skip_all, fields(rpc = "OpenStream"))]
+    async fn open_stream(
+        &self,
+        req: Request<Streaming<v1::StreamFrame>>,
+    ) -> Result<Response<Self::OpenStreamStream>, Status> {
+        self.node(&req).await?;
+        let mut inbound = req.into_inner();
+        let first = tokio::time::timeout(Duration::from_secs(10), inbound.next())
+            .await
+            .map_err(|_| Status::deadline_exceeded("expected the stream id within 10s"))?;
+        let id = match first {
+            Some(Ok(f)) if !f.stream_id.is_empty() => f.stream_id,
+            _ => {
+                return Err(Status::invalid_argument(
+                    "the first frame must carry the stream id",
+                ));
+            }
+        };
+        let (tx, rx) = mpsc::channel(16);
+        self.fleet.streams.claim(
+            &id,
+            Opened {
+                inbound,
+                outbound: tx,
+            },
+        )?;
+        Ok(Response::new(
+            Box::pin(ReceiverStream::new(rx)) as Self::OpenStreamStream
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_tokens_parse() {
+        assert_eq!(join_secret("LJT.abc.0123"), Some("abc"));
+        assert_eq!(join_secret("LJT..0123"), None);
+        assert_eq!(join_secret("lat_abc"), None);
+        assert_eq!(join_secret("LJT.a.b.c"), None);
+    }
+
+    #[test]
+    fn node_names_are_labels() {
+        assert_eq!(node_name("Build-Box.local"), "build-box");
+        assert_eq!(node_name("___"), "node");
+        assert_eq!(node_name("my_laptop"), "my-laptop");
+    }
+}

@@ -1,0 +1,448 @@
+//! The fleet: which agents are connected, what each node should run, and
+//! what they report. Desired state is pushed whole (level-triggered): on
+//! every (re)connect and on every change, a node receives the full set of
+//! workloads placed on it, and converges to it by itself. Reports come back
+//! per workload and update the store; Watch subscribers see every change.
+
+pub mod agent_service;
+pub mod node_service;
+pub mod streams;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use lattice_proto::v1;
+use prost::Message;
+use sea_orm::ActiveValue::Set;
+use sea_orm::IntoActiveModel;
+use sha2::{Digest, Sha256};
+use tokio::sync::{broadcast, mpsc};
+use tracing::{debug, info, warn};
+
+use crate::catalog::{SecretDoc, SpecDoc};
+use crate::clock;
+use crate::entity::{node, workload};
+use crate::error::{Error, Result};
+use crate::repo::{Repo, desired};
+use crate::secrets::SecretBox;
+use crate::status;
+
+/// A connected agent's control stream.
+struct AgentHandle {
+    conn: u64,
+    tx: mpsc::Sender<Result<v1::ControlMessage, tonic::Status>>,
+}
+
+/// A change to a workload, for Watch.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// Owner id.
+    pub owner: String,
+    /// The workload as it is now.
+    pub workload: workload::Model,
+    /// It was removed for good.
+    pub deleted: bool,
+}
+
+/// Shared fleet state.
+pub struct Fleet {
+    /// The store.
+    pub repo: Repo,
+    /// Credential encryption.
+    pub secrets: SecretBox,
+    agents: Mutex<HashMap<String, AgentHandle>>,
+    next_conn: AtomicU64,
+    changes: broadcast::Sender<Change>,
+    /// Pending agent-opened streams.
+    pub streams: streams::Pending,
+    /// A node silent this long is unreachable and its workloads lost.
+    pub lease: Duration,
+}
+
+impl Fleet {
+    /// New fleet over the store.
+    pub fn new(repo: Repo, secrets: SecretBox, lease: Duration) -> Arc<Self> {
+        Arc::new(Self {
+            repo,
+            secrets,
+            agents: Mutex::new(HashMap::new()),
+            next_conn: AtomicU64::new(1),
+            changes: broadcast::channel(1024).0,
+            streams: streams::Pending::default(),
+            lease,
+        })
+    }
+
+    /// Subscribes to workload changes.
+    pub fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.changes.subscribe()
+    }
+
+    /// Tells Watch subscribers about a workload.
+    pub fn publish(&self, w: &workload::Model, deleted: bool) {
+        let _ = self.changes.send(Change {
+            owner: w.owner_id.clone(),
+            workload: w.clone(),
+            deleted,
+        });
+    }
+
+    /// Whether a node has a live control stream.
+    pub fn is_connected(&self, node_id: &str) -> bool {
+        self.agents
+            .lock()
+            .map(|a| a.contains_key(node_id))
+            .unwrap_or(false)
+    }
+
+    fn register(
+        &self,
+        node_id: &str,
+        tx: mpsc::Sender<Result<v1::ControlMessage, tonic::Status>>,
+    ) -> u64 {
+        let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut a) = self.agents.lock() {
+            // A newer connection of the same node replaces the old one.
+            a.insert(node_id.to_string(), AgentHandle { conn, tx });
+        }
+        conn
+    }
+
+    /// Forgets a connection if it is still the node's current one.
+    fn unregister(&self, node_id: &str, conn: u64) -> bool {
+        let Ok(mut a) = self.agents.lock() else {
+            return false;
+        };
+        if a.get(node_id).is_some_and(|h| h.conn == conn) {
+            a.remove(node_id);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Sends a message on a node's control stream.
+    pub async fn send(&self, node_id: &str, msg: v1::ControlMessage) -> Result<()> {
+        let tx = self
+            .agents
+            .lock()
+            .ok()
+            .and_then(|a| a.get(node_id).map(|h| h.tx.clone()))
+            .ok_or_else(|| Error::Unavailable(format!("node {node_id} is not connected")))?;
+        tx.send(Ok(msg))
+            .await
+            .map_err(|_| Error::Unavailable(format!("node {node_id} disconnected")))
+    }
+
+    /// Builds the container spec the agent gets for a workload.
+    pub fn container_spec(&self, w: &workload::Model) -> Result<v1::ContainerSpec> {
+        let spec: SpecDoc = serde_json::from_str(&w.spec).map_err(Error::internal)?;
+        let secret: SecretDoc = match &w.credentials {
+            Some(sealed) => serde_json::from_slice(&self.secrets.open(&w.id, sealed)?)
+                .map_err(Error::internal)?,
+            None => SecretDoc::default(),
+        };
+        let mut s = v1::ContainerSpec {
+            workload_id: w.id.clone(),
+            name: w.name.clone(),
+            image: w.image.clone(),
+            env: secret
+                .env
+                .into_iter()
+                .map(|(key, value)| v1::EnvVar { key, value })
+                .collect(),
+            command: spec.command,
+            ports: spec.ports,
+            resources: Some(v1::Resources {
+                cpu_millis: u32::try_from(w.cpu_millis).unwrap_or(0),
+                memory_bytes: u64::try_from(w.memory_bytes).unwrap_or(0),
+            }),
+            volume_path: spec.volume_path,
+            owner: w.owner_id.clone(),
+            readiness: spec.readiness,
+            readiness_args: spec.readiness_args,
+            spec_hash: String::new(),
+        };
+        s.spec_hash = spec_hash(&s, w.generation);
+        Ok(s)
+    }
+
+    /// Pushes the full desired state to a node (no-op when it is offline).
+    pub async fn push(&self, node_id: &str) -> Result<()> {
+        if !self.is_connected(node_id) {
+            return Ok(());
+        }
+        let mut workloads = Vec::new();
+        for w in self.repo.workloads_on(node_id).await? {
+            workloads.push(v1::DesiredWorkload {
+                spec: Some(self.container_spec(&w)?),
+                state: w.desired.clone(),
+                purge: w.purge,
+            });
+        }
+        debug!(node = %node_id, count = workloads.len(), "pushing desired state");
+        let msg = v1::ControlMessage {
+            correlation_id: String::new(),
+            cmd: Some(v1::control_message::Cmd::Desired(v1::DesiredState {
+                workloads,
+            })),
+        };
+        // A node that dropped in between gets the state on reconnect.
+        let _ = self.send(node_id, msg).await;
+        Ok(())
+    }
+
+    /// Applies one workload report from a node.
+    pub async fn apply_report(&self, node_id: &str, r: v1::WorkloadReport) -> Result<()> {
+        let Some(w) = self.repo.workload_by_id(&r.workload_id).await? else {
+            return Ok(()); // deleted meanwhile; the agent's next desired state drops it
+        };
+        if w.node_id.as_deref() != Some(node_id) {
+            warn!(workload = %w.id, node = %node_id, "report from a node the workload is not placed on");
+            return Ok(());
+        }
+        let reported = status::from_proto(r.status());
+        if reported == status::DELETED {
+            if w.desired == desired::DELETED {
+                self.repo.delete_workload(&w.id).await?;
+                info!(workload = %w.id, name = %w.name, "workload deleted");
+                self.publish(&w, true);
+            }
+            return Ok(());
+        }
+        let current_hash = self.container_spec(&w)?.spec_hash;
+        if !r.spec_hash.is_empty() && r.spec_hash != current_hash {
+            debug!(workload = %w.id, "ignoring a report about an older spec");
+            return Ok(());
+        }
+        // While deleting, only the final report matters.
+        if w.desired == desired::DELETED {
+            return Ok(());
+        }
+        let changed = w.status != reported || w.status_message != r.message;
+        let ports = serde_json::to_string(
+            &r.published_ports
+                .iter()
+                .collect::<std::collections::BTreeMap<_, _>>(),
+        )
+        .map_err(Error::internal)?;
+        let logs = if r.last_log_lines.is_empty() && reported != status::FAILED {
+            w.last_log_lines.clone()
+        } else {
+            serde_json::to_string(&r.last_log_lines).map_err(Error::internal)?
+        };
+        if !changed
+            && w.progress_percent == i32::try_from(r.progress_percent).unwrap_or(0)
+            && w.published_ports == ports
+            && w.last_log_lines == logs
+        {
+            return Ok(());
+        }
+        let status_name = reported.to_string();
+        let message = r.message.clone();
+        let mut am = w.into_active_model();
+        am.status = Set(reported.to_string());
+        am.status_message = Set(r.message);
+        am.progress_percent = Set(i32::try_from(r.progress_percent).unwrap_or(0));
+        am.published_ports = Set(ports);
+        am.last_log_lines = Set(logs);
+        if !r.container_id.is_empty() {
+            am.container_id = Set(Some(r.container_id));
+        }
+        am.updated_at = Set(clock::now_ms());
+        let event = changed.then_some((status_name.as_str(), message.as_str()));
+        let w = self.repo.save_workload(am, event).await?;
+        self.publish(&w, false);
+        Ok(())
+    }
+
+    /// Sets a workload's status from controld's side (scheduling, loss).
+    pub async fn set_status(
+        &self,
+        w: workload::Model,
+        st: &str,
+        message: &str,
+    ) -> Result<workload::Model> {
+        if w.status == st && w.status_message == message {
+            return Ok(w);
+        }
+        let mut am = w.into_active_model();
+        am.status = Set(st.to_string());
+        am.status_message = Set(message.to_string());
+        am.updated_at = Set(clock::now_ms());
+        let w = self.repo.save_workload(am, Some((st, message))).await?;
+        self.publish(&w, false);
+        Ok(w)
+    }
+
+    /// Marks nodes silent past their lease unreachable, and their workloads lost.
+    pub async fn check_leases(&self) -> Result<()> {
+        let now = clock::now_ms();
+        let lease = clock::ms(self.lease);
+        for n in self.repo.nodes().await? {
+            let silent = n.last_seen_at.is_none_or(|t| now - t > lease);
+            if !silent || self.is_connected(&n.id) && now - n.last_seen_at.unwrap_or(0) <= lease {
+                continue;
+            }
+            if n.connected {
+                let mut am = n.clone().into_active_model();
+                am.connected = Set(false);
+                self.repo.save_node(am).await?;
+            }
+            for w in self.repo.workloads_on(&n.id).await? {
+                let lost = w.status != status::LOST
+                    && w.desired != desired::DELETED
+                    && w.status != status::STOPPED;
+                if lost {
+                    warn!(workload = %w.id, node = %n.name, "node unreachable past its lease; workload lost");
+                    let msg = format!(
+                        "node {} has not been heard from since {}",
+                        n.name,
+                        clock::rfc3339(n.last_seen_at.unwrap_or(0))
+                    );
+                    self.set_status(w, status::LOST, &msg).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the lease checker until the task is aborted.
+    pub async fn lease_loop(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            if let Err(e) = self.check_leases().await {
+                warn!(error = %e, "lease check failed");
+            }
+        }
+    }
+
+    /// Chooses a node for a workload: ready, not draining, Docker healthy,
+    /// with room, preferring the most free memory.
+    pub async fn schedule(&self, cpu_millis: i64, memory_bytes: i64) -> Result<node::Model> {
+        let nodes = self.repo.nodes().await?;
+        if nodes.is_empty() {
+            return Err(Error::FailedPrecondition(
+                "no node is ready: no machine has joined yet; create a token with `lattice nodes join-token` and start lattice-agentd".into(),
+            ));
+        }
+        let all = self.repo.all_workloads().await?;
+        let mut reasons = Vec::new();
+        let mut best: Option<(i64, node::Model)> = None;
+        for n in nodes {
+            if !self.is_connected(&n.id) {
+                reasons.push(format!("{} is not connected", n.name));
+                continue;
+            }
+            if n.draining {
+                reasons.push(format!("{} is draining", n.name));
+                continue;
+            }
+            if !n.docker_ok {
+                reasons.push(format!(
+                    "{} cannot run containers: {}",
+                    n.name,
+                    n.docker_error
+                        .clone()
+                        .unwrap_or_else(|| "Docker is unavailable".into())
+                ));
+                continue;
+            }
+            let on: Vec<_> = all
+                .iter()
+                .filter(|w| w.node_id.as_deref() == Some(n.id.as_str()))
+                .collect();
+            let used_mem: i64 = on.iter().map(|w| w.memory_bytes).sum();
+            let used_cpu: i64 = on.iter().map(|w| w.cpu_millis).sum();
+            let free_mem = n.memory_bytes_capacity - used_mem;
+            let free_cpu = n.cpu_millis_capacity - used_cpu;
+            if (memory_bytes > 0 && memory_bytes > free_mem)
+                || (cpu_millis > 0 && cpu_millis > free_cpu)
+            {
+                reasons.push(format!("{} has not enough free capacity", n.name));
+                continue;
+            }
+            if best.as_ref().is_none_or(|(m, _)| free_mem > *m) {
+                best = Some((free_mem, n));
+            }
+        }
+        best.map(|(_, n)| n).ok_or_else(|| {
+            Error::FailedPrecondition(format!("no node is ready: {}", reasons.join("; ")))
+        })
+    }
+
+    /// Called when an agent's control stream starts.
+    pub async fn connected(
+        self: &Arc<Self>,
+        node: node::Model,
+        hello: &v1::Hello,
+        peer: Option<std::net::IpAddr>,
+        tx: mpsc::Sender<Result<v1::ControlMessage, tonic::Status>>,
+    ) -> Result<u64> {
+        let conn = self.register(&node.id, tx);
+        let address = if hello.advertise_host.trim().is_empty() {
+            peer.map(|p| p.to_string())
+        } else {
+            Some(hello.advertise_host.trim().to_string())
+        };
+        let mut am = node.clone().into_active_model();
+        am.connected = Set(true);
+        am.last_seen_at = Set(Some(clock::now_ms()));
+        am.docker_ok = Set(hello.docker_ok);
+        am.docker_error = Set((!hello.docker_error.is_empty()).then(|| hello.docker_error.clone()));
+        am.cpu_millis_capacity = Set(i64::from(hello.cpu_millis_capacity));
+        am.memory_bytes_capacity =
+            Set(i64::try_from(hello.memory_bytes_capacity).unwrap_or(i64::MAX));
+        am.address = Set(address);
+        am.agent_version = Set(Some(hello.agent_version.chars().take(64).collect()));
+        self.repo.save_node(am).await?;
+        info!(node = %node.name, docker_ok = hello.docker_ok, "agent connected");
+        self.push(&node.id).await?;
+        Ok(conn)
+    }
+
+    /// Called when an agent's control stream ends.
+    pub async fn disconnected(&self, node_id: &str, conn: u64) {
+        if self.unregister(node_id, conn) {
+            if let Err(e) = self.repo.node_disconnected(node_id).await {
+                warn!(error = %e, "could not record disconnect");
+            }
+            info!(node = %node_id, "agent disconnected");
+        }
+    }
+}
+
+/// Hash of a spec (without its hash field) and the workload's generation.
+pub fn spec_hash(s: &v1::ContainerSpec, generation: i64) -> String {
+    let mut s = s.clone();
+    s.spec_hash.clear();
+    let mut h = Sha256::new();
+    h.update(s.encode_to_vec());
+    h.update(generation.to_le_bytes());
+    hex::encode(&h.finalize()[..16])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_hash_follows_spec_and_generation() {
+        let s = v1::ContainerSpec {
+            image: "a".into(),
+            ..Default::default()
+        };
+        let h0 = spec_hash(&s, 0);
+        assert_eq!(h0, spec_hash(&s, 0));
+        assert_ne!(h0, spec_hash(&s, 1));
+        let mut t = s.clone();
+        t.image = "b".into();
+        assert_ne!(h0, spec_hash(&t, 0));
+        let mut u = s.clone();
+        u.spec_hash = "ignored".into();
+        assert_eq!(h0, spec_hash(&u, 0));
+    }
+}

@@ -1,0 +1,181 @@
+//! `NodeService`: join tokens and the node list, for admins.
+
+use std::sync::Arc;
+
+use lattice_proto::v1;
+use sea_orm::ActiveValue::Set;
+use sea_orm::IntoActiveModel;
+use tonic::{Request, Response, Status};
+use tracing::{info, instrument};
+
+use super::Fleet;
+use super::agent_service::JOIN_PREFIX;
+use crate::auth::Authenticator;
+use crate::auth::tokens::{random_token, token_hash};
+use crate::clock;
+use crate::entity::{node, workload};
+use crate::error::{Error, Result};
+use crate::repo::desired;
+
+/// Default lifetime of a join token.
+const JOIN_TTL_SECS: i64 = 3600;
+
+/// The NodeService implementation.
+#[derive(Clone)]
+pub struct NodeApi {
+    fleet: Arc<Fleet>,
+    authn: Authenticator,
+    fingerprint: String,
+}
+
+impl NodeApi {
+    /// New service; `fingerprint` (the CA's) is embedded in join tokens so
+    /// agents can verify controld before sending anything.
+    pub fn new(fleet: Arc<Fleet>, authn: Authenticator, fingerprint: String) -> Self {
+        Self {
+            fleet,
+            authn,
+            fingerprint,
+        }
+    }
+
+    async fn node_proto(&self, n: &node::Model, all: &[workload::Model]) -> v1::Node {
+        let on: Vec<_> = all
+            .iter()
+            .filter(|w| {
+                w.node_id.as_deref() == Some(n.id.as_str()) && w.desired != desired::DELETED
+            })
+            .collect();
+        to_proto(n, &on, self.fleet.is_connected(&n.id), self.fleet.lease)
+    }
+}
+
+/// Creates a join token: `LJT.<secret>.<ca fingerprint hex>`.
+pub async fn create_join_token(
+    fleet: &Fleet,
+    fingerprint: &str,
+    by: &str,
+    ttl_secs: i64,
+) -> Result<(String, i64)> {
+    let secret = random_token("");
+    let expires = clock::now_ms() + ttl_secs.clamp(60, 7 * 24 * 3600) * 1000;
+    fleet
+        .repo
+        .insert_join_token(&token_hash(&secret), by, expires)
+        .await?;
+    let fp = fingerprint.strip_prefix("sha256:").unwrap_or(fingerprint);
+    Ok((format!("{JOIN_PREFIX}.{secret}.{fp}"), expires))
+}
+
+/// A node row as the API shows it.
+pub fn to_proto(
+    n: &node::Model,
+    on: &[&workload::Model],
+    connected: bool,
+    lease: std::time::Duration,
+) -> v1::Node {
+    let now = clock::now_ms();
+    let fresh = n.last_seen_at.is_some_and(|t| now - t <= clock::ms(lease));
+    let (status, message) = if n.draining {
+        (
+            v1::NodeStatus::Draining,
+            "draining: no new workloads are placed here".to_string(),
+        )
+    } else if !(connected || fresh) {
+        (v1::NodeStatus::Unreachable, "not connected".to_string())
+    } else if !n.docker_ok {
+        (
+            v1::NodeStatus::DockerUnavailable,
+            n.docker_error
+                .clone()
+                .unwrap_or_else(|| "Docker is unavailable".into()),
+        )
+    } else {
+        (v1::NodeStatus::Ready, String::new())
+    };
+    v1::Node {
+        id: n.id.clone(),
+        name: n.name.clone(),
+        status: status as i32,
+        status_message: message,
+        cpu_millis_capacity: u32::try_from(n.cpu_millis_capacity).unwrap_or(0),
+        memory_bytes_capacity: u64::try_from(n.memory_bytes_capacity).unwrap_or(0),
+        cpu_millis_used: u32::try_from(on.iter().map(|w| w.cpu_millis).sum::<i64>()).unwrap_or(0),
+        memory_bytes_used: u64::try_from(on.iter().map(|w| w.memory_bytes).sum::<i64>())
+            .unwrap_or(0),
+        last_seen: n.last_seen_at.map(v1::Timestamp::from_millis),
+        address: n.address.clone().unwrap_or_default(),
+        workloads: u32::try_from(on.len()).unwrap_or(0),
+        agent_version: n.agent_version.clone().unwrap_or_default(),
+    }
+}
+
+#[tonic::async_trait]
+impl v1::node_service_server::NodeService for NodeApi {
+    #[instrument(skip_all, fields(rpc = "ListNodes"))]
+    async fn list(
+        &self,
+        req: Request<v1::ListNodesRequest>,
+    ) -> Result<Response<v1::ListNodesResponse>, Status> {
+        let c = self.authn.authenticate(req.metadata()).await?;
+        c.require_admin()?;
+        let all = self.fleet.repo.all_workloads().await?;
+        let mut nodes = Vec::new();
+        for n in self.fleet.repo.nodes().await? {
+            nodes.push(self.node_proto(&n, &all).await);
+        }
+        Ok(Response::new(v1::ListNodesResponse { nodes }))
+    }
+
+    #[instrument(skip_all, fields(rpc = "GetNode"))]
+    async fn get(&self, req: Request<v1::GetNodeRequest>) -> Result<Response<v1::Node>, Status> {
+        let c = self.authn.authenticate(req.metadata()).await?;
+        c.require_admin()?;
+        let name = req.into_inner().name;
+        let n = self.fleet.repo.node_by_name(&name).await?.ok_or_else(|| {
+            Error::NotFound(format!("no node named {name:?}; see `lattice nodes`"))
+        })?;
+        let all = self.fleet.repo.all_workloads().await?;
+        Ok(Response::new(self.node_proto(&n, &all).await))
+    }
+
+    #[instrument(skip_all, fields(rpc = "CreateJoinToken"))]
+    async fn create_join_token(
+        &self,
+        req: Request<v1::CreateJoinTokenRequest>,
+    ) -> Result<Response<v1::JoinToken>, Status> {
+        let c = self.authn.authenticate(req.metadata()).await?;
+        c.require_admin()?;
+        let ttl = match req.into_inner().expires_in_seconds {
+            0 => JOIN_TTL_SECS,
+            s if s < 0 => {
+                return Err(Status::invalid_argument(
+                    "expires_in_seconds must be positive",
+                ));
+            }
+            s => s,
+        };
+        let (token, expires) =
+            create_join_token(&self.fleet, &self.fingerprint, &c.user.id, ttl).await?;
+        info!(by = %c.user.id, "join token created");
+        Ok(Response::new(v1::JoinToken {
+            token,
+            expires_at: Some(v1::Timestamp::from_millis(expires)),
+        }))
+    }
+
+    #[instrument(skip_all, fields(rpc = "Drain"))]
+    async fn drain(&self, req: Request<v1::DrainRequest>) -> Result<Response<v1::Node>, Status> {
+        let c = self.authn.authenticate(req.metadata()).await?;
+        c.require_admin()?;
+        let name = req.into_inner().name;
+        let n = self.fleet.repo.node_by_name(&name).await?.ok_or_else(|| {
+            Error::NotFound(format!("no node named {name:?}; see `lattice nodes`"))
+        })?;
+        let mut am = n.into_active_model();
+        am.draining = Set(true);
+        let n = self.fleet.repo.save_node(am).await?;
+        let all = self.fleet.repo.all_workloads().await?;
+        Ok(Response::new(self.node_proto(&n, &all).await))
+    }
+}
