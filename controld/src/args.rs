@@ -71,6 +71,12 @@ pub enum Command {
         #[command(subcommand)]
         action: MigrateAction,
     },
+    /// Create a one-time join token for a new node (on the server host).
+    JoinToken {
+        /// How long the token stays valid.
+        #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+        expires: Duration,
+    },
     /// Account administration on the server host (talks to the database directly).
     Admin {
         /// What to do.
@@ -142,6 +148,19 @@ pub struct ServeArgs {
     /// Login and register attempts allowed per client address per minute.
     #[arg(long, env = "LATTICE_AUTH_RATE_PER_MINUTE", default_value_t = 30)]
     pub auth_rate_per_minute: u32,
+
+    /// Image for `postgres` workloads.
+    #[arg(long, env = "LATTICE_POSTGRES_IMAGE", default_value = "postgres:16")]
+    pub postgres_image: String,
+
+    /// Image for `s3` workloads (an S3 server honouring the rustfs/rustfs
+    /// contract: RUSTFS_ACCESS_KEY/RUSTFS_SECRET_KEY, port 9000, /data).
+    #[arg(long, env = "LATTICE_S3_IMAGE", default_value = "rustfs/rustfs:latest")]
+    pub s3_image: String,
+
+    /// A node silent this long is unreachable and its workloads lost.
+    #[arg(long, env = "LATTICE_NODE_LEASE", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub node_lease: Duration,
 }
 
 impl Default for ServeArgs {

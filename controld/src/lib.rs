@@ -23,6 +23,7 @@ pub mod status;
 pub mod store;
 pub mod telemetry;
 pub mod tls;
+pub mod workloads;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -109,6 +110,10 @@ pub struct Server {
     listener: TcpListener,
     tls: tls::TlsIdentity,
     auth: AuthApi,
+    workloads: workloads::service::WorkloadApi,
+    nodes: fleet::node_service::NodeApi,
+    agents: fleet::agent_service::AgentApi,
+    fleet: std::sync::Arc<fleet::Fleet>,
     limiter: AddressLimiter,
     data_dir: PathBuf,
     addr: SocketAddr,
@@ -129,7 +134,7 @@ impl Server {
         tls::publish(&cfg.data_dir, &tls)?;
         let jwt = AccessTokens::load_or_create(&cfg.data_dir)?;
         let db = store::open(&cfg.database_url).await?;
-        let accounts = Accounts::new(db);
+        let accounts = Accounts::new(db.clone());
         let limiter = AddressLimiter::new(cfg.serve.auth_rate_per_minute);
         let policy = AuthPolicy {
             access_ttl: cfg.serve.access_token_ttl,
@@ -141,7 +146,17 @@ impl Server {
             },
         };
         let authn = Authenticator::new(accounts.clone(), jwt.clone());
-        let auth = AuthApi::new(accounts, authn, jwt, limiter.clone(), policy);
+        let auth = AuthApi::new(accounts, authn.clone(), jwt, limiter.clone(), policy);
+        let secrets = secrets::SecretBox::load_or_create(&cfg.data_dir)?;
+        let fleet = fleet::Fleet::new(repo::Repo::new(db), secrets, cfg.serve.node_lease);
+        let catalog = catalog::Catalog {
+            postgres_image: cfg.serve.postgres_image.clone(),
+            s3_image: cfg.serve.s3_image.clone(),
+        };
+        let workloads = workloads::service::WorkloadApi::new(fleet.clone(), authn.clone(), catalog);
+        let nodes =
+            fleet::node_service::NodeApi::new(fleet.clone(), authn, tls.fingerprint.clone());
+        let agents = fleet::agent_service::AgentApi::new(fleet.clone());
 
         let listener = TcpListener::bind(cfg.serve.listen)
             .await
@@ -155,6 +170,10 @@ impl Server {
             listener,
             tls,
             auth,
+            workloads,
+            nodes,
+            agents,
+            fleet,
             limiter,
             data_dir: cfg.data_dir,
             addr,
@@ -192,6 +211,15 @@ impl Server {
             .context("could not build the reflection service")?;
         let auth = v1::auth_service_server::AuthServiceServer::new(self.auth)
             .max_decoding_message_size(lattice_proto::MAX_MESSAGE_BYTES);
+        let workloads = v1::workload_service_server::WorkloadServiceServer::new(self.workloads)
+            .max_decoding_message_size(lattice_proto::MAX_MESSAGE_BYTES);
+        let nodes = v1::node_service_server::NodeServiceServer::new(self.nodes);
+        let agents = v1::agent_service_server::AgentServiceServer::new(self.agents)
+            .max_decoding_message_size(lattice_proto::MAX_MESSAGE_BYTES);
+        health
+            .set_serving::<v1::workload_service_server::WorkloadServiceServer<workloads::service::WorkloadApi>>()
+            .await;
+        let leases = tokio::spawn(self.fleet.clone().lease_loop());
 
         let limiter = self.limiter.clone();
         let housekeeping = tokio::spawn(async move {
@@ -219,9 +247,13 @@ impl Server {
             .add_service(health_svc)
             .add_service(reflection)
             .add_service(auth)
+            .add_service(workloads)
+            .add_service(nodes)
+            .add_service(agents)
             .serve_with_incoming_shutdown(incoming, shutdown)
             .await;
         housekeeping.abort();
+        leases.abort();
         let _ = std::fs::remove_file(self.data_dir.join("controld.addr"));
         info!("lattice-controld stopped");
         result.context("the gRPC server failed")

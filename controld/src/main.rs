@@ -59,6 +59,30 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 }
             }
         }
+        Some(Command::JoinToken { expires }) => {
+            let db = store::connect(&url).await?;
+            store::ensure_not_newer(&db).await?;
+            let fp = std::fs::read_to_string(args.common.data_dir.join("ca-fingerprint")).map_err(|e| {
+                anyhow::anyhow!("could not read the CA fingerprint in {} ({e}); start lattice-controld once first", args.common.data_dir.display())
+            })?;
+            let secrets =
+                lattice_controld::secrets::SecretBox::load_or_create(&args.common.data_dir)?;
+            let fleet = lattice_controld::fleet::Fleet::new(
+                lattice_controld::repo::Repo::new(db),
+                secrets,
+                std::time::Duration::from_secs(15),
+            );
+            let ttl = i64::try_from(expires.as_secs()).unwrap_or(i64::MAX);
+            let (token, _) = lattice_controld::fleet::node_service::create_join_token(
+                &fleet,
+                fp.trim(),
+                "server-host",
+                ttl,
+            )
+            .await?;
+            println!("{token}");
+            Ok(())
+        }
         Some(Command::Admin { action }) => match action {
             AdminAction::Grant { email } => {
                 let email = lattice_proto::validate::email(&email)?;

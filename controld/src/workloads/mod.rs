@@ -1,0 +1,80 @@
+//! The user-facing workload API and how workloads look on the wire.
+
+pub mod service;
+
+use std::collections::{BTreeMap, HashMap};
+
+use lattice_proto::v1;
+
+use crate::catalog::is_http_port;
+use crate::entity::{node, workload};
+use crate::status;
+
+/// A workload row as the API shows it. `nodes` resolves node names and
+/// addresses for endpoints.
+pub fn to_proto(w: &workload::Model, nodes: &HashMap<String, node::Model>) -> v1::Workload {
+    let node = w.node_id.as_ref().and_then(|id| nodes.get(id));
+    v1::Workload {
+        id: w.id.clone(),
+        name: w.name.clone(),
+        kind: w.kind.clone(),
+        image: w.image.clone(),
+        status: status::to_proto(&w.status) as i32,
+        status_message: w.status_message.clone(),
+        node: node.map(|n| n.name.clone()).unwrap_or_default(),
+        endpoints: direct_endpoints(w, node),
+        resources: Some(v1::Resources {
+            cpu_millis: u32::try_from(w.cpu_millis).unwrap_or(0),
+            memory_bytes: u64::try_from(w.memory_bytes).unwrap_or(0),
+        }),
+        created_at: Some(v1::Timestamp::from_millis(w.created_at)),
+        updated_at: Some(v1::Timestamp::from_millis(w.updated_at)),
+        progress_percent: u32::try_from(w.progress_percent).unwrap_or(0),
+    }
+}
+
+/// Endpoints on the node's own address and Docker-published ports.
+pub fn direct_endpoints(w: &workload::Model, node: Option<&node::Model>) -> Vec<v1::Endpoint> {
+    let Some(host) = node.and_then(|n| n.address.clone()) else {
+        return Vec::new();
+    };
+    let ports: BTreeMap<u32, u32> = serde_json::from_str(&w.published_ports).unwrap_or_default();
+    ports
+        .into_iter()
+        .map(|(container_port, port)| v1::Endpoint {
+            scheme: if is_http_port(&w.kind, container_port) {
+                "http"
+            } else {
+                "tcp"
+            }
+            .into(),
+            host: host.clone(),
+            port,
+            container_port,
+            via: "direct".into(),
+        })
+        .collect()
+}
+
+/// The closest name, for "did you mean".
+pub fn closest<'a>(wanted: &str, names: &'a [String]) -> Option<&'a str> {
+    names
+        .iter()
+        .map(|n| (strsim::damerau_levenshtein(wanted, n), n))
+        .filter(|(d, n)| *d > 0 && *d <= 2.max(n.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| n.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn did_you_mean() {
+        let names = vec!["mydb".to_string(), "media".to_string(), "web".to_string()];
+        assert_eq!(closest("mydbb", &names), Some("mydb"));
+        assert_eq!(closest("wbe", &names), Some("web"));
+        assert_eq!(closest("something-else", &names), None);
+    }
+}
