@@ -1,24 +1,33 @@
-//! `lattice-agentd`: the node agent. It dials out to controld and drives the
-//! local Docker Engine; it arrives with the workloads milestone. Until then
-//! the binary exists so packaging and scripts can refer to it, and it says
-//! plainly that it cannot serve yet.
-#![forbid(unsafe_code)]
+//! `lattice-agentd` binary: flags, logging, signals.
 
 use clap::Parser;
+use lattice_agentd::args::Args;
 
-/// The Lattice node agent.
-#[derive(Debug, Parser)]
-#[command(name = "lattice-agentd", version, about)]
-struct Args {
-    /// The control plane, e.g. https://lattice.example.net:7443.
-    #[arg(long, env = "LATTICE_CONTROL")]
-    control: Option<String>,
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    lattice_agentd::init_tracing(args.log_format);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    match lattice_agentd::run(args, shutdown_signal()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
-fn main() -> std::process::ExitCode {
-    let _ = Args::parse();
-    eprintln!(
-        "lattice-agentd: this build has no node agent yet; it arrives with Lattice's workloads milestone"
-    );
-    std::process::ExitCode::from(1)
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
 }

@@ -5,15 +5,10 @@
 //! certificate later is refused with a message that says how to re-trust.
 
 use std::io::{IsTerminal, Write};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use lattice_proto::pki;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
-use tokio::net::TcpStream;
 
 use crate::server::ServerAddr;
 
@@ -26,106 +21,16 @@ pub struct Presented {
     pub fingerprint: String,
 }
 
-/// Records the chain instead of verifying it. Only used to learn what the
-/// server presents; nothing is sent over a connection verified this way.
-#[derive(Debug)]
-struct Recorder {
-    chain: Mutex<Vec<CertificateDer<'static>>>,
-    provider: Arc<rustls::crypto::CryptoProvider>,
-}
-
-impl ServerCertVerifier for Recorder {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let mut chain = vec![end_entity.clone().into_owned()];
-        chain.extend(intermediates.iter().map(|c| c.clone().into_owned()));
-        if let Ok(mut g) = self.chain.lock() {
-            *g = chain;
-        }
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
 /// Connects and returns the anchor certificate the server presents.
 pub async fn fetch(addr: &ServerAddr) -> anyhow::Result<Presented> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let recorder = Arc::new(Recorder {
-        chain: Mutex::new(Vec::new()),
-        provider: provider.clone(),
-    });
-    let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .dangerous()
-        .with_custom_certificate_verifier(recorder.clone())
-        .with_no_client_auth();
-    cfg.alpn_protocols = vec![b"h2".to_vec()];
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(cfg));
-    let name = ServerName::try_from(addr.host.clone())
-        .with_context(|| format!("invalid host {:?}", addr.host))?;
-    let probe = async {
-        let tcp = TcpStream::connect((addr.host.as_str(), addr.port))
-            .await
-            .map_err(|e| crate::error::unreachable(addr, &e))?;
-        let tls = connector.connect(name, tcp).await.with_context(|| {
-            format!(
-                "TLS handshake with {} failed; is it a Lattice server?",
-                addr.url
-            )
-        })?;
-        drop(tls);
-        anyhow::Ok(())
-    };
-    tokio::time::timeout(Duration::from_secs(10), probe)
-        .await
-        .map_err(|_| anyhow::anyhow!("timed out connecting to {}", addr.url))??;
-    let chain = recorder.chain.lock().map(|c| c.clone()).unwrap_or_default();
-    let anchor = chain
-        .last()
-        .context("the server presented no certificate")?;
-    Ok(Presented {
-        pem: pki::certificate_pem(anchor),
-        fingerprint: pki::fingerprint(anchor),
-    })
+    match pki::fetch_presented(&addr.host, addr.port, Duration::from_secs(10)).await {
+        Ok(p) => Ok(Presented {
+            pem: p.pem,
+            fingerprint: p.fingerprint,
+        }),
+        Err(pki::FetchError::Connect(e)) => Err(crate::error::unreachable(addr, &e)),
+        Err(e) => Err(anyhow::anyhow!("{e} ({})", addr.url)),
+    }
 }
 
 /// How the user lets us trust a new certificate.

@@ -2,8 +2,15 @@
 //! written, and how a DER certificate is written as PEM. controld prints the
 //! fingerprint at start; the CLI shows the same string before pinning.
 
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
 use base64::Engine;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
 use sha2::Digest;
+use tokio::net::TcpStream;
 
 /// `sha256:` followed by the lower-case hex SHA-256 of the DER bytes.
 pub fn fingerprint(der: &[u8]) -> String {
@@ -28,6 +35,139 @@ pub fn certificate_pem(der: &[u8]) -> String {
     }
     out.push_str("-----END CERTIFICATE-----\n");
     out
+}
+
+/// The certificate a server presents as its trust anchor (the last of its
+/// chain: controld's CA), learnt before trusting it.
+#[derive(Debug, Clone)]
+pub struct Presented {
+    /// PEM of the anchor.
+    pub pem: String,
+    /// Its fingerprint.
+    pub fingerprint: String,
+}
+
+/// Why the chain could not be fetched.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// No TCP connection.
+    #[error("{0}")]
+    Connect(std::io::Error),
+    /// The TLS handshake failed.
+    #[error("TLS handshake failed ({0}); is it a Lattice server?")]
+    Handshake(std::io::Error),
+    /// It took too long.
+    #[error("timed out connecting")]
+    Timeout,
+    /// The server presented no certificate.
+    #[error("the server presented no certificate")]
+    NoCertificate,
+    /// Bad host name or TLS setup.
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// Records the chain instead of verifying it. Used only to learn what a
+/// server presents; nothing is sent over a connection verified this way.
+#[derive(Debug)]
+struct Recorder {
+    chain: Mutex<Vec<CertificateDer<'static>>>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl ServerCertVerifier for Recorder {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let mut chain = vec![end_entity.clone().into_owned()];
+        chain.extend(intermediates.iter().map(|c| c.clone().into_owned()));
+        if let Ok(mut g) = self.chain.lock() {
+            *g = chain;
+        }
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// Connects to `host:port` and returns the anchor certificate it presents.
+pub async fn fetch_presented(
+    host: &str,
+    port: u16,
+    timeout: Duration,
+) -> Result<Presented, FetchError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let recorder = Arc::new(Recorder {
+        chain: Mutex::new(Vec::new()),
+        provider: provider.clone(),
+    });
+    let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| FetchError::Setup(e.to_string()))?
+        .dangerous()
+        .with_custom_certificate_verifier(recorder.clone())
+        .with_no_client_auth();
+    cfg.alpn_protocols = vec![b"h2".to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(cfg));
+    let name = ServerName::try_from(host.to_string())
+        .map_err(|_| FetchError::Setup(format!("invalid host {host:?}")))?;
+    let probe = async {
+        let tcp = TcpStream::connect((host, port))
+            .await
+            .map_err(FetchError::Connect)?;
+        let tls = connector
+            .connect(name, tcp)
+            .await
+            .map_err(FetchError::Handshake)?;
+        drop(tls);
+        Ok::<(), FetchError>(())
+    };
+    tokio::time::timeout(timeout, probe)
+        .await
+        .map_err(|_| FetchError::Timeout)??;
+    let chain = recorder.chain.lock().map(|c| c.clone()).unwrap_or_default();
+    let anchor = chain.last().ok_or(FetchError::NoCertificate)?;
+    Ok(Presented {
+        pem: certificate_pem(anchor),
+        fingerprint: fingerprint(anchor),
+    })
 }
 
 #[cfg(test)]

@@ -1,0 +1,154 @@
+//! The agent's one outbound connection: a control stream to controld, kept
+//! up with gRPC-style backoff. Containers keep running whatever happens to
+//! it; on every (re)connect the agent says hello, receives the node's full
+//! desired state and re-sends every workload's latest report.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lattice_proto::v1;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tracing::{info, warn};
+
+use crate::backoff::Backoff;
+use crate::identity::{Identity, channel};
+use crate::supervisor::Supervisor;
+use crate::{Ctx, VERSION};
+
+/// What the connection needs besides the identity.
+pub struct Settings {
+    /// Heartbeat interval.
+    pub heartbeat: Duration,
+    /// `Hello.advertise_host`.
+    pub advertise_host: String,
+}
+
+/// Keeps the control stream up until `shutdown` resolves.
+pub async fn run(
+    id: Identity,
+    ctx: Arc<Ctx>,
+    sup: Arc<Supervisor>,
+    settings: Settings,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    let mut backoff = Backoff::default();
+    loop {
+        let started = Instant::now();
+        let res = tokio::select! {
+            r = session(&id, &ctx, &sup, &settings) => r,
+            _ = &mut shutdown => return,
+        };
+        match res {
+            Ok(()) => info!("control plane closed the connection"),
+            Err(e) => warn!(error = %format!("{e:#}"), "control connection failed"),
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            backoff.reset();
+        }
+        let delay = backoff.next_delay();
+        info!(retry_in = ?delay, "reconnecting to the control plane");
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = &mut shutdown => return,
+        }
+    }
+}
+
+async fn session(
+    id: &Identity,
+    ctx: &Arc<Ctx>,
+    sup: &Arc<Supervisor>,
+    settings: &Settings,
+) -> anyhow::Result<()> {
+    let ch = channel(&id.control, &id.ca_pem).await?;
+    let (docker_ok, docker_error) = ctx.refresh_docker().await;
+    let (cpu, mem) = match ctx.docker().await {
+        Some(d) => d.capacity().await,
+        None => (0, 0),
+    };
+    let (tx, rx) = mpsc::channel::<v1::AgentMessage>(64);
+    let hello = v1::Hello {
+        agent_version: VERSION.into(),
+        cpu_millis_capacity: cpu,
+        memory_bytes_capacity: mem,
+        docker_ok,
+        docker_error,
+        advertise_host: settings.advertise_host.clone(),
+    };
+    tx.send(v1::AgentMessage {
+        msg: Some(v1::agent_message::Msg::Hello(hello)),
+    })
+    .await?;
+    let mut req = tonic::Request::new(ReceiverStream::new(rx));
+    req.metadata_mut()
+        .insert("authorization", id.authorization().parse()?);
+    let mut inbound = v1::agent_service_client::AgentServiceClient::new(ch.clone())
+        .connect(req)
+        .await
+        .map_err(|s| anyhow::anyhow!("controld refused the connection: {}", s.message()))?
+        .into_inner();
+    info!(node = %id.node_name, "connected to the control plane");
+    ctx.reports.mark_all_dirty();
+    let mut beat = tokio::time::interval(settings.heartbeat);
+    loop {
+        tokio::select! {
+            msg = inbound.message() => {
+                let Some(msg) = msg? else { return Ok(()) };
+                match msg.cmd {
+                    Some(v1::control_message::Cmd::Desired(d)) => sup.apply(d),
+                    Some(v1::control_message::Cmd::OpenLogs(o)) => {
+                        let docker = ctx.docker().await;
+                        tokio::spawn(crate::logs::serve(ch.clone(), id.authorization(), docker, o));
+                    }
+                    Some(v1::control_message::Cmd::Exec(e)) => {
+                        let result = exec(ctx, &msg.correlation_id, e).await;
+                        tx.send(v1::AgentMessage { msg: Some(v1::agent_message::Msg::Result(result)) }).await?;
+                    }
+                    Some(v1::control_message::Cmd::OpenTcp(_)) | None => {}
+                }
+            }
+            _ = beat.tick() => {
+                let (docker_ok, docker_error) = ctx.refresh_docker().await;
+                let hb = v1::Heartbeat { docker_ok, docker_error };
+                tx.send(v1::AgentMessage { msg: Some(v1::agent_message::Msg::Heartbeat(hb)) }).await?;
+            }
+            _ = ctx.reports.changed.notified() => {
+                for r in ctx.reports.take_dirty() {
+                    tx.send(v1::AgentMessage { msg: Some(v1::agent_message::Msg::Report(r)) }).await?;
+                }
+            }
+        }
+    }
+}
+
+async fn exec(ctx: &Ctx, correlation_id: &str, e: v1::ExecInWorkload) -> v1::CommandResult {
+    let res = match ctx.docker().await {
+        Some(d) => {
+            d.exec(&crate::docker::container_name(&e.workload_id), &e.command)
+                .await
+        }
+        None => Err("Docker is unavailable on this node".into()),
+    };
+    match res {
+        Ok((0, out)) => v1::CommandResult {
+            correlation_id: correlation_id.into(),
+            ok: true,
+            error: String::new(),
+            output: out,
+        },
+        Ok((code, out)) => v1::CommandResult {
+            correlation_id: correlation_id.into(),
+            ok: false,
+            error: format!("exited with code {code}"),
+            output: out,
+        },
+        Err(err) => v1::CommandResult {
+            correlation_id: correlation_id.into(),
+            ok: false,
+            error: err,
+            output: Vec::new(),
+        },
+    }
+}

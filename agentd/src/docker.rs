@@ -1,0 +1,415 @@
+//! The local Docker Engine, through bollard. Everything Docker-specific the
+//! agent does lives here, each operation idempotent ("already started",
+//! "no such container" on remove are success).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::errors::Error as DockerError;
+use bollard::exec::{CreateExecOptions, StartExecResults};
+use bollard::models::{
+    ContainerCreateBody, ContainerInspectResponse, HostConfig, Mount, MountType, PortBinding,
+    RestartPolicy, RestartPolicyNameEnum, VolumeCreateRequest,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder, StopContainerOptionsBuilder,
+};
+use futures_util::StreamExt;
+use lattice_proto::v1;
+
+/// Label keys.
+pub mod label {
+    /// Workload id.
+    pub const WORKLOAD: &str = "lattice.workload";
+    /// Node id.
+    pub const NODE: &str = "lattice.node";
+    /// Owner id.
+    pub const OWNER: &str = "lattice.owner";
+    /// Workload name.
+    pub const NAME: &str = "lattice.name";
+    /// Spec hash.
+    pub const SPEC: &str = "lattice.spec-hash";
+}
+
+/// Name of a workload's container.
+pub fn container_name(workload_id: &str) -> String {
+    format!("lattice-{workload_id}")
+}
+
+/// Name of a workload's data volume.
+pub fn volume_name(workload_id: &str) -> String {
+    format!("lattice-{workload_id}-data")
+}
+
+/// Where Docker is expected, for messages.
+pub fn socket_description() -> String {
+    std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into())
+}
+
+/// A connected Docker Engine.
+#[derive(Clone)]
+pub struct Docker {
+    inner: bollard::Docker,
+}
+
+/// A Docker failure, phrased for the user.
+pub type DResult<T> = Result<T, String>;
+
+fn is_not_found(e: &DockerError) -> bool {
+    matches!(
+        e,
+        DockerError::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}
+
+fn msg(e: &DockerError) -> String {
+    match e {
+        DockerError::DockerResponseServerError { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
+}
+
+impl Docker {
+    /// Connects and pings; the error names the socket.
+    pub async fn connect() -> DResult<Self> {
+        let inner = bollard::Docker::connect_with_local_defaults()
+            .map_err(|e| format!("cannot use Docker at {}: {e}", socket_description()))?;
+        let d = Self { inner };
+        d.ping().await?;
+        Ok(d)
+    }
+
+    /// Whether the engine answers.
+    pub async fn ping(&self) -> DResult<()> {
+        match tokio::time::timeout(Duration::from_secs(5), self.inner.ping()).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(format!(
+                "Docker at {} does not answer: {e}",
+                socket_description()
+            )),
+            Err(_) => Err(format!(
+                "Docker at {} did not answer within 5s",
+                socket_description()
+            )),
+        }
+    }
+
+    /// CPU (millicores) and memory (bytes) of the machine.
+    pub async fn capacity(&self) -> (u32, u64) {
+        match self.inner.info().await {
+            Ok(i) => (
+                u32::try_from(i.ncpu.unwrap_or(0))
+                    .unwrap_or(0)
+                    .saturating_mul(1000),
+                u64::try_from(i.mem_total.unwrap_or(0)).unwrap_or(0),
+            ),
+            Err(_) => (0, 0),
+        }
+    }
+
+    /// The raw client (events, logs).
+    pub fn raw(&self) -> &bollard::Docker {
+        &self.inner
+    }
+
+    /// Inspects a container; None if it does not exist.
+    pub async fn inspect(&self, name: &str) -> DResult<Option<ContainerInspectResponse>> {
+        match self.inner.inspect_container(name, None).await {
+            Ok(c) => Ok(Some(c)),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(msg(&e)),
+        }
+    }
+
+    /// Whether the image is present locally.
+    pub async fn has_image(&self, image: &str) -> DResult<bool> {
+        match self.inner.inspect_image(image).await {
+            Ok(_) => Ok(true),
+            Err(e) if is_not_found(&e) => Ok(false),
+            Err(e) => Err(msg(&e)),
+        }
+    }
+
+    /// Pulls an image, calling `progress` with a percentage.
+    pub async fn pull(&self, image: &str, mut progress: impl FnMut(u32)) -> DResult<()> {
+        let (from, tag) = split_tag(image);
+        let opts = CreateImageOptionsBuilder::default()
+            .from_image(from)
+            .tag(tag)
+            .build();
+        let mut s = self.inner.create_image(Some(opts), None, None);
+        let mut layers: HashMap<String, (i64, i64)> = HashMap::new();
+        while let Some(item) = s.next().await {
+            let info = item.map_err(|e| msg(&e))?;
+            if let Some(err) = info.error_detail.and_then(|d| d.message) {
+                return Err(err);
+            }
+            if let (Some(id), Some(p)) = (info.id, info.progress_detail) {
+                if let (Some(c), Some(t)) = (p.current, p.total) {
+                    layers.insert(id, (c, t));
+                    let (c, t) = layers
+                        .values()
+                        .fold((0i64, 0i64), |(a, b), (c, t)| (a + c, b + t));
+                    if t > 0 {
+                        progress(u32::try_from((c * 100 / t).clamp(0, 100)).unwrap_or(0));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates the workload's volume (idempotent).
+    pub async fn ensure_volume(&self, spec: &v1::ContainerSpec, node_id: &str) -> DResult<String> {
+        let name = volume_name(&spec.workload_id);
+        let labels = HashMap::from([
+            (label::WORKLOAD.to_string(), spec.workload_id.clone()),
+            (label::NODE.to_string(), node_id.to_string()),
+            (label::OWNER.to_string(), spec.owner.clone()),
+        ]);
+        self.inner
+            .create_volume(VolumeCreateRequest {
+                name: Some(name.clone()),
+                labels: Some(labels),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| format!("could not create volume {name}: {}", msg(&e)))?;
+        Ok(name)
+    }
+
+    /// Creates the container for a spec. A name conflict means it already
+    /// exists, which is what we wanted.
+    pub async fn create(&self, spec: &v1::ContainerSpec, node_id: &str) -> DResult<()> {
+        let name = container_name(&spec.workload_id);
+        let labels = HashMap::from([
+            (label::WORKLOAD.to_string(), spec.workload_id.clone()),
+            (label::NODE.to_string(), node_id.to_string()),
+            (label::OWNER.to_string(), spec.owner.clone()),
+            (label::NAME.to_string(), spec.name.clone()),
+            (label::SPEC.to_string(), spec.spec_hash.clone()),
+        ]);
+        let exposed: Vec<String> = spec.ports.iter().map(|p| format!("{p}/tcp")).collect();
+        let bindings = spec
+            .ports
+            .iter()
+            .map(|p| {
+                // Docker picks a free host port: no conflicts between workloads.
+                (
+                    format!("{p}/tcp"),
+                    Some(vec![PortBinding {
+                        host_ip: Some("0.0.0.0".into()),
+                        host_port: Some(String::new()),
+                    }]),
+                )
+            })
+            .collect();
+        let mounts = (!spec.volume_path.is_empty()).then(|| {
+            vec![Mount {
+                target: Some(spec.volume_path.clone()),
+                source: Some(volume_name(&spec.workload_id)),
+                typ: Some(MountType::VOLUME),
+                ..Default::default()
+            }]
+        });
+        let res = spec.resources.unwrap_or_default();
+        let host = HostConfig {
+            port_bindings: Some(bindings),
+            mounts,
+            nano_cpus: (res.cpu_millis > 0).then(|| i64::from(res.cpu_millis) * 1_000_000),
+            memory: (res.memory_bytes > 0)
+                .then(|| i64::try_from(res.memory_bytes).unwrap_or(i64::MAX)),
+            restart_policy: Some(RestartPolicy {
+                name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
+                maximum_retry_count: None,
+            }),
+            ..Default::default()
+        };
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            env: Some(
+                spec.env
+                    .iter()
+                    .map(|e| format!("{}={}", e.key, e.value))
+                    .collect(),
+            ),
+            cmd: (!spec.command.is_empty()).then(|| spec.command.clone()),
+            exposed_ports: Some(exposed),
+            labels: Some(labels),
+            host_config: Some(host),
+            ..Default::default()
+        };
+        let opts = CreateContainerOptionsBuilder::default().name(&name).build();
+        match self.inner.create_container(Some(opts), body).await {
+            Ok(_) => Ok(()),
+            Err(DockerError::DockerResponseServerError {
+                status_code: 409, ..
+            }) => Ok(()),
+            Err(e) => Err(msg(&e)),
+        }
+    }
+
+    /// Starts a container (already running is success).
+    pub async fn start(&self, name: &str) -> DResult<()> {
+        match self.inner.start_container(name, None).await {
+            Ok(())
+            | Err(DockerError::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
+            Err(e) => Err(msg(&e)),
+        }
+    }
+
+    /// Stops a container (already stopped or gone is success).
+    pub async fn stop(&self, name: &str) -> DResult<()> {
+        let opts = StopContainerOptionsBuilder::default().t(10).build();
+        match self.inner.stop_container(name, Some(opts)).await {
+            Ok(()) => Ok(()),
+            Err(DockerError::DockerResponseServerError {
+                status_code: 304 | 404,
+                ..
+            }) => Ok(()),
+            Err(e) => Err(msg(&e)),
+        }
+    }
+
+    /// Removes a container (gone is success).
+    pub async fn remove(&self, name: &str) -> DResult<()> {
+        let opts = RemoveContainerOptionsBuilder::default().force(true).build();
+        match self.inner.remove_container(name, Some(opts)).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(DockerError::DockerResponseServerError {
+                status_code: 409,
+                message,
+            }) if message.contains("already in progress") => Ok(()),
+            Err(e) => Err(msg(&e)),
+        }
+    }
+
+    /// Removes a volume (gone is success).
+    pub async fn remove_volume(&self, name: &str) -> DResult<()> {
+        let opts = RemoveVolumeOptionsBuilder::default().force(true).build();
+        match self.inner.remove_volume(name, Some(opts)).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(format!("could not remove volume {name}: {}", msg(&e))),
+        }
+    }
+
+    /// The last `n` lines the container printed.
+    pub async fn tail(&self, name: &str, n: usize) -> Vec<String> {
+        let opts = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .tail(&n.to_string())
+            .build();
+        let mut s = self.inner.logs(name, Some(opts));
+        let mut out = Vec::new();
+        while let Some(Ok(chunk)) = s.next().await {
+            let text = String::from_utf8_lossy(&chunk.into_bytes()).into_owned();
+            out.extend(text.lines().map(str::to_string));
+        }
+        let skip = out.len().saturating_sub(n);
+        out.split_off(skip)
+    }
+
+    /// Runs a command in the container; Ok(exit code).
+    pub async fn exec(&self, name: &str, cmd: &[String]) -> DResult<(i64, Vec<u8>)> {
+        let created = self
+            .inner
+            .create_exec(
+                name,
+                CreateExecOptions {
+                    cmd: Some(cmd.to_vec()),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| msg(&e))?;
+        let mut output = Vec::new();
+        if let StartExecResults::Attached { output: mut o, .. } = self
+            .inner
+            .start_exec(&created.id, None)
+            .await
+            .map_err(|e| msg(&e))?
+        {
+            while let Some(Ok(chunk)) = o.next().await {
+                if output.len() < 64 * 1024 {
+                    output.extend_from_slice(&chunk.into_bytes());
+                }
+            }
+        }
+        let inspected = self
+            .inner
+            .inspect_exec(&created.id)
+            .await
+            .map_err(|e| msg(&e))?;
+        Ok((inspected.exit_code.unwrap_or(-1), output))
+    }
+}
+
+/// `repo:tag` → (repo, tag); digests and registry ports are kept intact.
+pub fn split_tag(image: &str) -> (&str, &str) {
+    if image.contains('@') {
+        return (image, "");
+    }
+    let slash = image.rfind('/').map_or(0, |i| i + 1);
+    match image[slash..].rfind(':') {
+        Some(i) => (&image[..slash + i], &image[slash + i + 1..]),
+        None => (image, "latest"),
+    }
+}
+
+/// Host ports Docker assigned, by container port.
+pub fn published_ports(c: &ContainerInspectResponse) -> HashMap<u32, u32> {
+    let mut out = HashMap::new();
+    let Some(ports) = c.network_settings.as_ref().and_then(|n| n.ports.as_ref()) else {
+        return out;
+    };
+    for (k, v) in ports {
+        let Some(cp) = k.split('/').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if let Some(hp) = v.as_ref().and_then(|b| {
+            b.iter()
+                .find_map(|b| b.host_port.as_ref()?.parse::<u32>().ok())
+        }) {
+            out.insert(cp, hp);
+        }
+    }
+    out
+}
+
+/// The container's address on its Docker network.
+pub fn container_ip(c: &ContainerInspectResponse) -> Option<String> {
+    c.network_settings
+        .as_ref()
+        .and_then(|n| n.networks.as_ref())
+        .and_then(|nets| {
+            nets.values()
+                .find_map(|e| e.ip_address.clone().filter(|ip| !ip.is_empty()))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_split() {
+        assert_eq!(split_tag("nginx"), ("nginx", "latest"));
+        assert_eq!(split_tag("nginx:1.27"), ("nginx", "1.27"));
+        assert_eq!(
+            split_tag("registry:5000/a/b"),
+            ("registry:5000/a/b", "latest")
+        );
+        assert_eq!(split_tag("registry:5000/a/b:2"), ("registry:5000/a/b", "2"));
+    }
+}

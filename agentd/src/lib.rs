@@ -1,0 +1,167 @@
+//! lattice-agentd: lends this machine's Docker Engine to a Lattice control
+//! plane. It dials out (so it works behind NAT), listens on no port, and
+//! executes fully resolved container specs: it knows nothing of "postgres".
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod args;
+pub mod backoff;
+pub mod connection;
+pub mod docker;
+pub mod identity;
+pub mod logs;
+pub mod reports;
+pub mod supervisor;
+pub mod worker;
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::Context;
+use lattice_proto::{v1, validate};
+use tokio::sync::RwLock;
+use tracing::{info, warn};
+
+/// Version reported to controld.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// State shared by the agent's tasks.
+pub struct Ctx {
+    /// This node's id (Docker labels carry it).
+    pub node_id: String,
+    /// Latest reports.
+    pub reports: reports::Reports,
+    /// How long a workload may take to become ready.
+    pub ready_timeout: Duration,
+    docker: RwLock<Option<docker::Docker>>,
+    docker_error: Mutex<String>,
+}
+
+impl Ctx {
+    /// New context; Docker is connected lazily.
+    pub fn new(node_id: String, ready_timeout: Duration) -> Self {
+        Self {
+            node_id,
+            reports: reports::Reports::default(),
+            ready_timeout,
+            docker: RwLock::new(None),
+            docker_error: Mutex::new(String::new()),
+        }
+    }
+
+    /// The Docker client, if the engine answered last time we looked.
+    pub async fn docker(&self) -> Option<docker::Docker> {
+        self.docker.read().await.clone()
+    }
+
+    /// Re-checks Docker; returns (ok, error message).
+    pub async fn refresh_docker(&self) -> (bool, String) {
+        let current = self.docker().await;
+        let result = match current {
+            Some(d) => d.ping().await.map(|_| d),
+            None => docker::Docker::connect().await,
+        };
+        let mut slot = self.docker.write().await;
+        match result {
+            Ok(d) => {
+                if slot.is_none() {
+                    info!("Docker is available");
+                }
+                *slot = Some(d);
+                if let Ok(mut e) = self.docker_error.lock() {
+                    e.clear();
+                }
+                (true, String::new())
+            }
+            Err(e) => {
+                if slot.is_some() || self.docker_error.lock().map(|p| *p != e).unwrap_or(true) {
+                    warn!(error = %e, "Docker is unavailable");
+                }
+                *slot = None;
+                if let Ok(mut p) = self.docker_error.lock() {
+                    p.clone_from(&e);
+                }
+                (false, e)
+            }
+        }
+    }
+}
+
+/// Re-validates a spec from controld with the same rules controld applied.
+pub fn validate_spec(s: &v1::ContainerSpec) -> Result<(), validate::ValidationError> {
+    validate::name("name", &s.name)?;
+    validate::image(&s.image)?;
+    validate::env(s.env.iter().map(|e| (e.key.as_str(), e.value.as_str())))?;
+    validate::command(&s.command)?;
+    for p in &s.ports {
+        validate::port(*p)?;
+    }
+    let r = s.resources.unwrap_or_default();
+    validate::resources(r.cpu_millis, r.memory_bytes)?;
+    if !s.volume_path.is_empty() {
+        validate::volume_path(&s.volume_path)?;
+    }
+    Ok(())
+}
+
+/// Joins if needed, then runs until `shutdown` resolves.
+pub async fn run(
+    a: args::Args,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let id = match identity::Identity::load(&a.data_dir)? {
+        Some(id) => {
+            if a.join_token.is_some() {
+                info!(node = %id.node_name, "already joined; ignoring --join-token");
+            }
+            id
+        }
+        None => {
+            let token = a.join_token.clone().context(
+                "this machine has not joined a control plane yet: pass --join-token (an admin creates one with \
+                 `lattice nodes join-token`) and --control",
+            )?;
+            let control = a
+                .control
+                .clone()
+                .context("--control https://HOST:7443 is required to join")?;
+            let hostname =
+                std::fs::read_to_string("/etc/hostname").unwrap_or_else(|_| "node".into());
+            let id = identity::Identity::join(&control, &token, hostname.trim()).await?;
+            id.save(&a.data_dir)?;
+            info!(node = %id.node_name, id = %id.node_id, "joined the control plane");
+            id
+        }
+    };
+    let ctx = std::sync::Arc::new(Ctx::new(id.node_id.clone(), a.ready_timeout));
+    ctx.refresh_docker().await;
+    let sup = supervisor::Supervisor::new(ctx.clone());
+    let events = tokio::spawn(sup.clone().watch_docker());
+    let settings = connection::Settings {
+        heartbeat: a.heartbeat,
+        advertise_host: a.advertise_host.clone().unwrap_or_default(),
+    };
+    connection::run(id, ctx, sup, settings, shutdown).await;
+    events.abort();
+    info!("lattice-agentd stopped; containers keep running");
+    Ok(())
+}
+
+/// Installs the tracing subscriber (stderr).
+pub fn init_tracing(format: args::LogFormat) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LATTICE_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(
+            "info,h2=warn,tower=warn,hyper=warn,bollard=warn,rustls=warn",
+        )
+    });
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none());
+    match format {
+        args::LogFormat::Json => b.json().flatten_event(true).init(),
+        args::LogFormat::Text => b.init(),
+    }
+}
