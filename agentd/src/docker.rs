@@ -8,8 +8,8 @@ use std::time::Duration;
 use bollard::errors::Error as DockerError;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{
-    ContainerCreateBody, ContainerInspectResponse, HostConfig, Mount, MountType, PortBinding,
-    RestartPolicy, RestartPolicyNameEnum, VolumeCreateRequest,
+    ContainerCreateBody, ContainerInspectResponse, ContainerUpdateBody, HostConfig, Mount,
+    MountType, PortBinding, RestartPolicy, RestartPolicyNameEnum, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, LogsOptionsBuilder,
@@ -148,8 +148,10 @@ impl Docker {
             if let Some(err) = info.error_detail.and_then(|d| d.message) {
                 return Err(err);
             }
-            if let (Some(id), Some(p)) = (info.id, info.progress_detail) {
-                if let (Some(c), Some(t)) = (p.current, p.total) {
+            if let (Some(id), Some(p)) = (info.id, info.progress_detail)
+                && let (Some(c), Some(t)) = (p.current, p.total)
+            {
+                {
                     layers.insert(id, (c, t));
                     let (c, t) = layers
                         .values()
@@ -251,6 +253,22 @@ impl Docker {
             }) => Ok(()),
             Err(e) => Err(msg(&e)),
         }
+    }
+
+    /// Lets Docker restart a ready container after crashes and reboots, even
+    /// while the agent or the control plane is away.
+    pub async fn keep_running(&self, name: &str) -> DResult<()> {
+        let body = ContainerUpdateBody {
+            restart_policy: Some(RestartPolicy {
+                name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
+                maximum_retry_count: None,
+            }),
+            ..Default::default()
+        };
+        self.inner
+            .update_container(name, body)
+            .await
+            .map_err(|e| msg(&e))
     }
 
     /// Starts a container (already running is success).

@@ -135,7 +135,7 @@ pub async fn channel(control: &str, ca_pem: &str) -> anyhow::Result<Channel> {
     let tls = ClientTlsConfig::new()
         .ca_certificate(Certificate::from_pem(ca_pem))
         .domain_name(host);
-    Ok(Endpoint::from_shared(control.to_string())?
+    Endpoint::from_shared(control.to_string())?
         .tls_config(tls)?
         .connect_timeout(Duration::from_secs(5))
         .tcp_nodelay(true)
@@ -144,7 +144,7 @@ pub async fn channel(control: &str, ca_pem: &str) -> anyhow::Result<Channel> {
         .keep_alive_while_idle(true)
         .connect()
         .await
-        .with_context(|| format!("could not connect to controld at {control}"))?)
+        .with_context(|| format!("could not connect to controld at {control}"))
 }
 
 #[cfg(test)]

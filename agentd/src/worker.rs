@@ -18,6 +18,9 @@ use tracing::{info, warn};
 use crate::Ctx;
 use crate::docker::{self, Docker, container_ip, container_name, label, published_ports};
 
+/// How long a workload without a probe must stay up to count as started.
+const STABLE_FOR: Duration = Duration::from_secs(2);
+
 /// Lines of output attached to a failure.
 const FAILURE_LINES: usize = 20;
 
@@ -288,6 +291,8 @@ async fn wait_ready(
     let name = container_name(&spec.workload_id);
     let deadline = Instant::now() + ctx.ready_timeout;
     let mut baseline_restarts: Option<i64> = None;
+    // With nothing to probe, "ready" means it started and stayed up a moment.
+    let mut up_since: Option<Instant> = None;
     loop {
         if desired.has_changed().unwrap_or(true) {
             return Pass::Superseded;
@@ -330,8 +335,16 @@ async fn wait_ready(
             );
             return Pass::Settled;
         }
-        if check_ready(docker, spec, &c).await {
+        let ready = if spec.readiness == "none" || spec.readiness.is_empty() {
+            up_since.get_or_insert_with(Instant::now).elapsed() >= STABLE_FOR
+        } else {
+            check_ready(docker, spec, &c).await
+        };
+        if ready {
             *failed_hash = None;
+            if let Err(e) = docker.keep_running(&name).await {
+                warn!(workload = %spec.workload_id, error = %e, "could not enable restarts");
+            }
             info!(workload = %spec.workload_id, "ready");
             rep.send(
                 S::Running,

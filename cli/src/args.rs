@@ -67,6 +67,166 @@ pub enum Command {
     Whoami,
     /// Pin the server's certificate (done automatically on first contact).
     Trust(TrustArgs),
+    /// Machines lending capacity (admin).
+    Nodes(NodesArgs),
+    /// Deploy a workload: `postgres NAME`, `s3 NAME` (alias `minio`), or `custom NAME --image I`.
+    Deploy(DeployArgs),
+    /// List your workloads.
+    Ls,
+    /// Details of a workload: status, recent events, last error and log lines.
+    Status(NameArg),
+    /// How to connect to a workload: endpoint and credentials (owner only).
+    Access(AccessArgs),
+    /// Print a workload's logs.
+    Logs(LogsArgs),
+    /// Stop a workload (its data is kept).
+    Stop(LifecycleArgs),
+    /// Start a stopped workload.
+    Start(LifecycleArgs),
+    /// Restart a workload.
+    Restart(LifecycleArgs),
+    /// Remove a workload (its data volume is kept unless --purge).
+    Rm(RmArgs),
+}
+
+/// A workload name.
+#[derive(Debug, Clone, Args)]
+pub struct NameArg {
+    /// Workload name.
+    pub name: String,
+}
+
+/// `nodes`.
+#[derive(Debug, Clone, Args)]
+pub struct NodesArgs {
+    /// What to do (default: list).
+    #[command(subcommand)]
+    pub action: Option<NodesAction>,
+}
+
+/// `nodes` actions.
+#[derive(Debug, Clone, Subcommand)]
+pub enum NodesAction {
+    /// List nodes.
+    Ls,
+    /// Create a one-time token for `lattice-agentd --join-token`.
+    JoinToken {
+        /// How long the token stays valid.
+        #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+        expires: std::time::Duration,
+    },
+}
+
+/// Waiting for a workload to settle.
+#[derive(Debug, Clone, Args)]
+pub struct WaitArgs {
+    /// Wait until the workload is ready (or stopped); fail fast if it fails.
+    #[arg(long)]
+    pub wait: bool,
+    /// Give up waiting after this long.
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    pub timeout: std::time::Duration,
+}
+
+/// `deploy`.
+#[derive(Debug, Clone, Args)]
+pub struct DeployArgs {
+    /// postgres, s3 (alias minio) or custom.
+    pub kind: String,
+    /// Workload name (a DNS label: a-z, 0-9, -).
+    pub name: String,
+    /// Image (required for custom; overrides the server's default otherwise).
+    #[arg(long)]
+    pub image: Option<String>,
+    /// Container port to expose (custom; repeatable).
+    #[arg(long = "port")]
+    pub ports: Vec<u32>,
+    /// CPU limit, e.g. 0.5 or 500m.
+    #[arg(long)]
+    pub cpu: Option<String>,
+    /// Memory limit, e.g. 256Mi or 1Gi.
+    #[arg(long)]
+    pub memory: Option<String>,
+    /// Environment variable KEY=value (repeatable).
+    #[arg(long = "env", short = 'e')]
+    pub env: Vec<String>,
+    /// Mount a persistent data volume at this path (custom).
+    #[arg(long)]
+    pub volume: Option<String>,
+    /// Waiting.
+    #[command(flatten)]
+    pub wait: WaitArgs,
+    /// Command to run instead of the image's default (after `--`).
+    #[arg(last = true)]
+    pub command: Vec<String>,
+}
+
+/// `access`.
+#[derive(Debug, Clone, Args)]
+pub struct AccessArgs {
+    /// Workload name.
+    pub name: String,
+    /// Show passwords and secret keys in the table.
+    #[arg(long)]
+    pub show_secrets: bool,
+    /// Print one form for scripts (these include the secrets).
+    #[arg(long, value_enum)]
+    pub format: Option<AccessFormat>,
+}
+
+/// Script-friendly access formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AccessFormat {
+    /// One URL (postgres://… or http://…).
+    Url,
+    /// KEY=value lines (DATABASE_URL, or AWS_* for S3).
+    Env,
+    /// host:port (Postgres) or http://host:port (S3, HTTP).
+    Endpoint,
+    /// Everything, as JSON.
+    Json,
+}
+
+/// `logs`.
+#[derive(Debug, Clone, Args)]
+pub struct LogsArgs {
+    /// Workload name.
+    pub name: String,
+    /// Keep printing new lines as they are written.
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Only the last N lines.
+    #[arg(long)]
+    pub tail: Option<u32>,
+    /// Only lines newer than this (e.g. 10m, 1h).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub since: Option<std::time::Duration>,
+    /// Prefix each line with its time.
+    #[arg(long)]
+    pub timestamps: bool,
+}
+
+/// `stop`, `start`, `restart`.
+#[derive(Debug, Clone, Args)]
+pub struct LifecycleArgs {
+    /// Workload name.
+    pub name: String,
+    /// Waiting.
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+/// `rm`.
+#[derive(Debug, Clone, Args)]
+pub struct RmArgs {
+    /// Workload name.
+    pub name: String,
+    /// Also delete its data volume (asks first; --yes to skip).
+    #[arg(long)]
+    pub purge: bool,
+    /// Waiting.
+    #[command(flatten)]
+    pub wait: WaitArgs,
 }
 
 /// `register` / `login`.

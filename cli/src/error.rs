@@ -48,6 +48,9 @@ pub enum CliError {
     /// Timed out.
     #[error("{0}")]
     Timeout(String),
+    /// A workload failed while we waited for it.
+    #[error("{0}")]
+    WorkloadFailed(String),
     /// Anything else the server said.
     #[error("{0}")]
     Other(String),
@@ -62,6 +65,7 @@ impl CliError {
             CliError::Auth(_) | CliError::CertificateChanged(_) => exit::AUTH,
             CliError::Unavailable(_) => exit::UNAVAILABLE,
             CliError::Timeout(_) => exit::TIMEOUT,
+            CliError::WorkloadFailed(_) => exit::WORKLOAD_FAILED,
             CliError::Other(_) => exit::GENERAL,
         }
     }
@@ -75,6 +79,7 @@ impl CliError {
             CliError::CertificateChanged(_) => "certificate_changed",
             CliError::Unavailable(_) => "unavailable",
             CliError::Timeout(_) => "timeout",
+            CliError::WorkloadFailed(_) => "workload_failed",
             CliError::Other(_) => "error",
         }
     }
@@ -85,6 +90,7 @@ pub fn from_status(s: &Status, addr: &ServerAddr) -> CliError {
     let msg = s.message().to_string();
     match s.code() {
         Code::InvalidArgument | Code::OutOfRange => CliError::Usage(msg),
+        Code::FailedPrecondition => CliError::Other(msg),
         Code::NotFound => CliError::NotFound(msg),
         Code::Unauthenticated | Code::PermissionDenied => CliError::Auth(msg),
         Code::DeadlineExceeded => {

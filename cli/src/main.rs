@@ -5,6 +5,7 @@ mod api;
 mod args;
 mod cmd;
 mod config;
+mod confirm;
 mod env;
 mod error;
 mod output;
@@ -48,5 +49,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Logout => cmd::auth::logout(ctx).await,
         Command::Whoami => cmd::auth::whoami(ctx).await,
         Command::Trust(a) => cmd::auth::trust(ctx, a).await,
+        Command::Nodes(a) => cmd::nodes::run(ctx, a).await,
+        Command::Deploy(a) => cmd::workloads::deploy(ctx, a).await,
+        Command::Ls => cmd::workloads::ls(ctx).await,
+        Command::Status(a) => cmd::workloads::status(ctx, a).await,
+        Command::Access(a) => cmd::access::run(ctx, a).await,
+        Command::Logs(a) => cmd::logs::run(ctx, a).await,
+        Command::Stop(a) => cmd::workloads::lifecycle(ctx, a, cmd::workloads::Action::Stop).await,
+        Command::Start(a) => cmd::workloads::lifecycle(ctx, a, cmd::workloads::Action::Start).await,
+        Command::Restart(a) => {
+            cmd::workloads::lifecycle(ctx, a, cmd::workloads::Action::Restart).await
+        }
+        Command::Rm(a) => cmd::workloads::rm(ctx, a).await,
     }
 }

@@ -30,7 +30,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let url = store::database_url(args.common.database_url.as_deref(), &args.common.data_dir);
     match args.command {
         None => serve(args.common, url, args.serve).await,
-        Some(Command::Serve(s)) => serve(args.common, url, s).await,
+        Some(Command::Serve(s)) => serve(args.common, url, *s).await,
         Some(Command::Migrate { action }) => {
             let db = store::connect(&url).await?;
             match action {

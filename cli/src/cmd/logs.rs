@@ -1,0 +1,103 @@
+//! `lattice logs`: print, or follow, a workload's output. When following
+//! and the connection to the node drops, say so, then resume after the last
+//! line printed (no line twice); following ends by itself when the workload
+//! stops or is deleted.
+
+use std::time::Duration;
+
+use lattice_proto::v1::{self, workload_service_client::WorkloadServiceClient};
+use serde_json::json;
+use tonic::Code;
+
+use crate::api::{Api, Ctx};
+use crate::args::{LogsArgs, Output};
+use crate::error::CliError;
+use crate::output::{self, rfc3339};
+
+/// `lattice logs NAME`.
+pub async fn run(mut ctx: Ctx, a: LogsArgs) -> anyhow::Result<()> {
+    lattice_proto::validate::name("name", &a.name).map_err(|e| CliError::Usage(e.to_string()))?;
+    let mut api = Api::connect(&mut ctx).await?;
+    let since = a
+        .since
+        .map(|d| chrono::Utc::now().timestamp_millis() - i64::try_from(d.as_millis()).unwrap_or(0));
+    let mut req = v1::LogsRequest {
+        name: a.name.clone(),
+        tail: a.tail.unwrap_or(0),
+        follow: a.follow,
+        since: since.map(v1::Timestamp::from_millis),
+        timestamps: a.timestamps,
+        after_cursor: String::new(),
+    };
+    let mut retry_delay = Duration::from_millis(500);
+    loop {
+        let attempt = api
+            .call(req.clone(), |ch, r| async move {
+                WorkloadServiceClient::new(ch).logs(r).await
+            })
+            .await;
+        let mut stream = match attempt {
+            Ok(s) => s,
+            Err(e) if a.follow && is_unavailable(&e) && !req.after_cursor.is_empty() => {
+                tokio::time::sleep(retry_delay).await;
+                retry_delay = (retry_delay * 2).min(Duration::from_secs(10));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let ended = loop {
+            match stream.message().await {
+                Ok(Some(line)) => {
+                    retry_delay = Duration::from_millis(500);
+                    print_line(ctx.global.output, a.timestamps, &line)?;
+                    if !line.cursor.is_empty() {
+                        req.after_cursor = line.cursor.clone();
+                        // Resume from the same millisecond; the cursor drops repeats.
+                        req.since = line.at;
+                        req.tail = 0;
+                    }
+                }
+                Ok(None) => break None,
+                Err(s) if s.code() == Code::Unavailable => break Some(s),
+                Err(s) => return Err(api.status(&s)),
+            }
+        };
+        match ended {
+            None => return Ok(()),
+            Some(s) if a.follow => {
+                eprintln!("lattice: {}; resuming when the node is back…", s.message());
+                if req.after_cursor.is_empty() {
+                    // Nothing printed yet: resume from now rather than replaying everything.
+                    req.since = Some(v1::Timestamp::from_millis(
+                        chrono::Utc::now().timestamp_millis(),
+                    ));
+                    req.tail = 0;
+                    req.after_cursor = "0".into();
+                }
+                tokio::time::sleep(retry_delay).await;
+            }
+            Some(s) => return Err(api.status(&s)),
+        }
+    }
+}
+
+fn is_unavailable(e: &anyhow::Error) -> bool {
+    e.chain()
+        .any(|c| matches!(c.downcast_ref::<CliError>(), Some(CliError::Unavailable(_))))
+}
+
+fn print_line(format: Output, timestamps: bool, l: &v1::LogLine) -> anyhow::Result<()> {
+    match format {
+        Output::Json => output::line(
+            json!({"at": l.at.as_ref().and_then(|t| rfc3339(t.unix_millis)), "stream": l.stream, "line": l.line}),
+        ),
+        Output::Table if timestamps => output::line(format!(
+            "{} {}",
+            l.at.as_ref()
+                .and_then(|t| rfc3339(t.unix_millis))
+                .unwrap_or_default(),
+            l.line
+        )),
+        Output::Table => output::line(&l.line),
+    }
+}

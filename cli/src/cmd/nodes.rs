@@ -1,0 +1,120 @@
+//! `lattice nodes`, `lattice nodes join-token`.
+
+use lattice_proto::v1::{self, node_service_client::NodeServiceClient};
+use serde_json::json;
+
+use crate::api::{Api, Ctx};
+use crate::args::{NodesAction, NodesArgs};
+use crate::output::{self, rfc3339, when};
+
+fn status_name(s: i32) -> &'static str {
+    match v1::NodeStatus::try_from(s) {
+        Ok(v1::NodeStatus::Ready) => "ready",
+        Ok(v1::NodeStatus::Unreachable) => "unreachable",
+        Ok(v1::NodeStatus::Draining) => "draining",
+        Ok(v1::NodeStatus::DockerUnavailable) => "docker-unavailable",
+        _ => "unknown",
+    }
+}
+
+/// Bytes as Mi/Gi for tables.
+pub fn bytes(b: u64) -> String {
+    if b >= 1 << 30 {
+        format!("{:.1}Gi", b as f64 / f64::from(1u32 << 30))
+    } else {
+        format!("{}Mi", b >> 20)
+    }
+}
+
+/// `lattice nodes …`.
+pub async fn run(mut ctx: Ctx, a: NodesArgs) -> anyhow::Result<()> {
+    let mut api = Api::connect(&mut ctx).await?;
+    match a.action.unwrap_or(NodesAction::Ls) {
+        NodesAction::Ls => {
+            let r = api
+                .call(v1::ListNodesRequest {}, |ch, r| async move {
+                    NodeServiceClient::new(ch).list(r).await
+                })
+                .await?;
+            let rows: Vec<_> = r
+                .nodes
+                .iter()
+                .map(|n| {
+                    json!({
+                        "name": n.name, "id": n.id, "status": status_name(n.status), "message": n.status_message,
+                        "cpu_millis_capacity": n.cpu_millis_capacity, "cpu_millis_used": n.cpu_millis_used,
+                        "memory_bytes_capacity": n.memory_bytes_capacity, "memory_bytes_used": n.memory_bytes_used,
+                        "workloads": n.workloads, "address": n.address, "agent_version": n.agent_version,
+                        "last_seen": n.last_seen.as_ref().and_then(|t| rfc3339(t.unix_millis)),
+                    })
+                })
+                .collect();
+            output::emit(ctx.global.output, &rows, || {
+                if r.nodes.is_empty() {
+                    return output::line(
+                        "No nodes yet. Create a token with `lattice nodes join-token` and start lattice-agentd.",
+                    );
+                }
+                let mut t = output::table();
+                t.set_header(vec![
+                    "NAME",
+                    "STATUS",
+                    "CPU (used/total)",
+                    "MEMORY (used/total)",
+                    "WORKLOADS",
+                    "LAST SEEN",
+                    "ADDRESS",
+                ]);
+                for n in &r.nodes {
+                    let status = if n.status_message.is_empty() {
+                        status_name(n.status).to_string()
+                    } else {
+                        format!("{} ({})", status_name(n.status), n.status_message)
+                    };
+                    t.add_row(vec![
+                        n.name.clone(),
+                        status,
+                        format!(
+                            "{:.2}/{:.2}",
+                            f64::from(n.cpu_millis_used) / 1000.0,
+                            f64::from(n.cpu_millis_capacity) / 1000.0
+                        ),
+                        format!(
+                            "{}/{}",
+                            bytes(n.memory_bytes_used),
+                            bytes(n.memory_bytes_capacity)
+                        ),
+                        n.workloads.to_string(),
+                        n.last_seen
+                            .as_ref()
+                            .map_or_else(|| "never".into(), |t| when(t.unix_millis)),
+                        n.address.clone(),
+                    ]);
+                }
+                output::line(t)
+            })
+        }
+        NodesAction::JoinToken { expires } => {
+            let req = v1::CreateJoinTokenRequest {
+                expires_in_seconds: i64::try_from(expires.as_secs()).unwrap_or(i64::MAX),
+            };
+            let t = api
+                .call(req, |ch, r| async move {
+                    NodeServiceClient::new(ch).create_join_token(r).await
+                })
+                .await?;
+            let exp = t.expires_at.as_ref().map_or(0, |t| t.unix_millis);
+            let value =
+                json!({"token": t.token, "expires_at": rfc3339(exp), "control": api.addr.url});
+            output::emit(ctx.global.output, &value, || {
+                output::line(&t.token)?;
+                eprintln!(
+                    "One-time token, valid until {}. On the new node run:\n  lattice-agentd --control {} --join-token <token>",
+                    when(exp),
+                    api.addr.url
+                );
+                Ok(())
+            })
+        }
+    }
+}
