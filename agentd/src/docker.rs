@@ -225,8 +225,10 @@ impl Docker {
             nano_cpus: (res.cpu_millis > 0).then(|| i64::from(res.cpu_millis) * 1_000_000),
             memory: (res.memory_bytes > 0)
                 .then(|| i64::try_from(res.memory_bytes).unwrap_or(i64::MAX)),
+            // No restarts while starting, so a crash keeps its exit code and
+            // fails fast; `keep_running` turns restarts on once ready.
             restart_policy: Some(RestartPolicy {
-                name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
+                name: Some(RestartPolicyNameEnum::NO),
                 maximum_retry_count: None,
             }),
             ..Default::default()

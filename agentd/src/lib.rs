@@ -150,11 +150,20 @@ pub async fn run(
 /// Installs the tracing subscriber (stderr).
 pub fn init_tracing(format: args::LogFormat) {
     use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_env("LATTICE_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(
-            "info,h2=warn,tower=warn,hyper=warn,bollard=warn,rustls=warn",
-        )
-    });
+    let mut filter =
+        tracing_subscriber::EnvFilter::try_from_env("LATTICE_LOG").unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new(
+                "info,h2=warn,tower=warn,hyper=warn,bollard=warn,rustls=warn",
+            )
+        });
+    // bollard logs request bodies (container env: credentials) at debug, and
+    // h2/hyper log headers at trace: these stay quiet even when LATTICE_LOG
+    // asks for more.
+    for d in lattice_proto::SECRET_SAFE_LOG_DIRECTIVES {
+        if let Ok(d) = d.parse() {
+            filter = filter.add_directive(d);
+        }
+    }
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

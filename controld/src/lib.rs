@@ -236,7 +236,14 @@ impl Server {
             "lattice-controld listening (clients verify this certificate fingerprint)"
         );
         let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
-        let result = tonic::transport::Server::builder()
+        let fleet = self.fleet.clone();
+        let shutdown = async move {
+            shutdown.await;
+            info!("shutting down: closing agent streams and watches");
+            fleet.close();
+        };
+        let closing = self.fleet.closing();
+        let serve = tonic::transport::Server::builder()
             .tls_config(ServerTlsConfig::new().identity(Identity::from_pem(
                 self.tls.chain_pem.as_bytes(),
                 self.tls.key_pem.as_bytes(),
@@ -250,8 +257,15 @@ impl Server {
             .add_service(workloads)
             .add_service(nodes)
             .add_service(agents)
-            .serve_with_incoming_shutdown(incoming, shutdown)
-            .await;
+            .serve_with_incoming_shutdown(incoming, shutdown);
+        // Drain in-flight calls, but never hang on a client that will not let go.
+        let result = tokio::select! {
+            r = serve => r,
+            _ = async { closing.await; tokio::time::sleep(Duration::from_secs(10)).await } => {
+                tracing::warn!("connections still open 10s after shutdown began; stopping anyway");
+                Ok(())
+            }
+        };
         housekeeping.abort();
         leases.abort();
         let _ = std::fs::remove_file(self.data_dir.join("controld.addr"));

@@ -13,8 +13,15 @@ const DEFAULT_FILTER: &str =
 
 /// Installs the global subscriber, writing to stderr.
 pub fn init(format: LogFormat) {
-    let filter =
+    let mut filter =
         EnvFilter::try_from_env("LATTICE_LOG").unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    // Targets that would print headers (bearer tokens) or statement values
+    // stay quiet even when LATTICE_LOG asks for more.
+    for d in lattice_proto::SECRET_SAFE_LOG_DIRECTIVES {
+        if let Ok(d) = d.parse() {
+            filter = filter.add_directive(d);
+        }
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

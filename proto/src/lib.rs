@@ -19,6 +19,21 @@ pub mod v1 {
 
 pub use validate::ValidationError;
 
+/// Log directives every Lattice daemon applies on top of `LATTICE_LOG`:
+/// these libraries print request bodies (container env with credentials),
+/// headers (bearer tokens) or SQL values at debug/trace level.
+pub const SECRET_SAFE_LOG_DIRECTIVES: &[&str] = &[
+    "bollard=warn",
+    "h2=info",
+    "hyper=info",
+    "hyper_util=info",
+    "tower=info",
+    "tonic=info",
+    "sqlx=warn",
+    "sea_orm=info",
+    "rustls=info",
+];
+
 /// Metadata key carrying how many seconds a refused caller should wait.
 pub const RETRY_AFTER_METADATA: &str = "retry-after-seconds";
 

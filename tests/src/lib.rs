@@ -154,6 +154,12 @@ impl Controld {
         self.spawn(&listen)
     }
 
+    /// Starts again (after [`Controld::stop`]) on `listen`.
+    pub fn restart_at(&mut self, listen: &str) -> anyhow::Result<()> {
+        self.stop()?;
+        self.spawn(listen)
+    }
+
     /// Everything controld has logged so far.
     pub fn logs(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
@@ -391,4 +397,274 @@ pub fn leaked<'a>(haystack: &str, secrets: &'a [(String, &'a str)]) -> Vec<&'a s
         .filter(|(s, _)| !s.is_empty() && haystack.contains(s.as_str()))
         .map(|(_, what)| *what)
         .collect()
+}
+
+/// Runs `docker ARGS` and returns stdout (trimmed); panics if docker is missing.
+pub fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("the docker CLI");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Fails with instructions when the local images are missing.
+pub fn require_images() {
+    for i in [
+        "lattice-local/postgres:latest",
+        "lattice-local/s3:latest",
+        "lattice-local/web:latest",
+    ] {
+        assert!(
+            !docker(&["image", "inspect", "--format", "{{.Id}}", i]).is_empty(),
+            "{i} is missing: run `make images` (make test does) — no registry is reachable here"
+        );
+    }
+}
+
+/// A running `lattice-agentd`.
+pub struct Agentd {
+    /// Its data dir.
+    pub data_dir: PathBuf,
+    child: Option<Child>,
+    log: PathBuf,
+    env: Vec<(String, String)>,
+    args: Vec<String>,
+}
+
+impl Agentd {
+    /// Starts an agent (joining with `token` if it has no identity yet).
+    pub fn start(
+        data_dir: &Path,
+        control: &str,
+        token: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> Self {
+        let mut args = vec![
+            "--data-dir".to_string(),
+            data_dir.display().to_string(),
+            "--control".into(),
+            control.into(),
+        ];
+        args.extend(["--heartbeat".into(), "1s".into()]);
+        if let Some(t) = token {
+            args.extend(["--join-token".into(), t.into()]);
+        }
+        let mut a = Self {
+            data_dir: data_dir.to_path_buf(),
+            child: None,
+            log: data_dir.with_extension("log"),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            args,
+        };
+        a.spawn();
+        a
+    }
+
+    fn spawn(&mut self) {
+        fs::create_dir_all(self.data_dir.parent().expect("parent")).expect("dir");
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("log");
+        let mut cmd = Command::new(bin("lattice-agentd"));
+        cmd.args(&self.args)
+            .env("LATTICE_LOG", "debug,h2=info,hyper=info,tower=info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log);
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        self.child = Some(cmd.spawn().expect("start lattice-agentd"));
+    }
+
+    /// SIGKILL, as a crash would.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts it again (it rejoins with its stored identity).
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.args.retain(|a| !a.starts_with("LJT."));
+        if let Some(i) = self.args.iter().position(|a| a == "--join-token") {
+            self.args.remove(i);
+        }
+        self.spawn();
+    }
+
+    /// Everything it logged.
+    pub fn logs(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Whether the process is still running.
+    pub fn alive(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+}
+
+impl Drop for Agentd {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// controld + one joined agent + a signed-in admin, with the local images
+/// as the catalogue. Containers and volumes of its node are removed on drop.
+pub struct Cluster {
+    /// The control plane.
+    pub controld: Controld,
+    /// The node agent.
+    pub agent: Agentd,
+    /// The first (admin) user.
+    pub admin: Cli,
+    /// The node's id (its containers carry it as a label).
+    pub node_id: String,
+    _tmp: tempfile::TempDir,
+}
+
+/// The password every test user gets.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+impl Cluster {
+    /// Starts everything and waits until the node is ready.
+    pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Like [`Cluster::start`], with extra agent environment.
+    pub fn start_with(agent_env: &[(&str, &str)]) -> Self {
+        require_images();
+        let controld = Controld::start(&[
+            "--postgres-image",
+            "lattice-local/postgres:latest",
+            "--s3-image",
+            "lattice-local/s3:latest",
+            "--node-lease",
+            "3s",
+        ])
+        .expect("controld");
+        let admin = Cli::new(Some(&controld.url()));
+        admin.register("admin@example.com", PASSWORD, &controld.fingerprint);
+        let token = admin
+            .run(&["nodes", "join-token", "-o", "json"], None)
+            .ok()
+            .json()["token"]
+            .as_str()
+            .expect("token")
+            .to_string();
+        let tmp = tempfile::tempdir().expect("tmp");
+        let agent = Agentd::start(
+            &tmp.path().join("agent"),
+            &controld.url(),
+            Some(&token),
+            agent_env,
+        );
+        let node_id = wait_for(Duration::from_secs(30), || {
+            let v = admin.run(&["nodes", "-o", "json"], None).json();
+            let n = v.as_array()?.first()?.clone();
+            (n["status"] != "unreachable")
+                .then(|| n["id"].as_str().map(str::to_string))
+                .flatten()
+        })
+        .unwrap_or_else(|| panic!("the agent did not connect:\n{}", agent.logs()));
+        Self {
+            controld,
+            agent,
+            admin,
+            node_id,
+            _tmp: tmp,
+        }
+    }
+
+    /// A second user of the same control plane.
+    pub fn user(&self, email: &str) -> Cli {
+        let c = Cli::new(Some(&self.controld.url()));
+        c.register(email, PASSWORD, &self.controld.fingerprint);
+        c
+    }
+
+    /// Polls `lattice status NAME -o json` until `status` (or panics after `secs`).
+    #[track_caller]
+    pub fn wait_status(&self, cli: &Cli, name: &str, status: &str, secs: u64) -> serde_json::Value {
+        wait_for(Duration::from_secs(secs), || {
+            let r = cli.run(&["status", name, "-o", "json"], None);
+            (r.code == 0)
+                .then(|| r.json())
+                .filter(|v| v["status"] == status)
+        })
+        .unwrap_or_else(|| {
+            let r = cli.run(&["status", name], None);
+            panic!(
+                "{name} did not become {status}:\n{}{}\nagent:\n{}",
+                r.stdout,
+                r.stderr,
+                self.agent.logs()
+            )
+        })
+    }
+
+    /// Ids of the containers of a workload on this node.
+    pub fn containers_of(&self, workload_id: &str) -> Vec<String> {
+        docker(&[
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=lattice.workload={workload_id}"),
+        ])
+        .lines()
+        .map(str::to_string)
+        .collect()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.agent.kill9();
+        let filter = format!("label=lattice.node={}", self.node_id);
+        let ids: Vec<String> = docker(&["ps", "-aq", "--filter", &filter])
+            .lines()
+            .map(str::to_string)
+            .collect();
+        if !ids.is_empty() {
+            let mut args = vec!["rm", "-f", "-v"];
+            args.extend(ids.iter().map(String::as_str));
+            docker(&args);
+        }
+        let vols: Vec<String> = docker(&["volume", "ls", "-q", "--filter", &filter])
+            .lines()
+            .map(str::to_string)
+            .collect();
+        if !vols.is_empty() {
+            let mut args = vec!["volume", "rm", "-f"];
+            args.extend(vols.iter().map(String::as_str));
+            docker(&args);
+        }
+    }
+}
+
+/// An HTTP GET to `url` (`http://host:port/path`), returning the status code.
+pub fn http_status(url: &str) -> Option<u16> {
+    use std::io::Read;
+    let rest = url.strip_prefix("http://")?;
+    let (hostport, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
+    let mut s = std::net::TcpStream::connect(hostport).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {hostport}\r\n\r\n").ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    buf.split_whitespace().nth(1)?.parse().ok()
 }

@@ -59,6 +59,7 @@ pub struct Fleet {
     pub streams: streams::Pending,
     /// A node silent this long is unreachable and its workloads lost.
     pub lease: Duration,
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl Fleet {
@@ -72,7 +73,26 @@ impl Fleet {
             changes: broadcast::channel(1024).0,
             streams: streams::Pending::default(),
             lease,
+            closing: tokio::sync::watch::channel(false).0,
         })
+    }
+
+    /// Resolves once the server is shutting down: long-lived streams
+    /// (watches, log follows) end so the server can drain.
+    pub fn closing(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.closing.subscribe();
+        async move {
+            let _ = rx.wait_for(|c| *c).await;
+        }
+    }
+
+    /// Starts shutting down: ends every agent control stream and every
+    /// watch or log follow (clients reconnect to the next controld).
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+        if let Ok(mut a) = self.agents.lock() {
+            a.clear();
+        }
     }
 
     /// Subscribes to workload changes.

@@ -279,7 +279,9 @@ impl v1::workload_service_server::WorkloadService for WorkloadApi {
         let mut changes = self.fleet.subscribe();
         let (tx, rx) = mpsc::channel(64);
         let api = self.clone();
+        let closing = self.fleet.closing();
         tokio::spawn(async move {
+            tokio::pin!(closing);
             let owner = c.user.id.clone();
             if !send_snapshot(&api, &owner, &name, &tx).await {
                 return;
@@ -287,6 +289,7 @@ impl v1::workload_service_server::WorkloadService for WorkloadApi {
             loop {
                 tokio::select! {
                     _ = tx.closed() => return,
+                    _ = &mut closing => return,
                     ch = changes.recv() => match ch {
                         Ok(ch) if ch.owner == c.user.id && (name.is_empty() || ch.workload.name == name) => {
                             let Ok(nodes) = api.nodes().await else { return };
@@ -360,11 +363,17 @@ impl v1::workload_service_server::WorkloadService for WorkloadApi {
         let name = w.name.clone();
         // Bounded: a slow reader slows the agent's reads from Docker, never our memory.
         let (tx, rx) = mpsc::channel(64);
+        let closing = self.fleet.closing();
         tokio::spawn(async move {
+            tokio::pin!(closing);
             let _keep_outbound = opened.outbound;
             loop {
                 let frame = tokio::select! {
                     _ = tx.closed() => return,
+                    _ = &mut closing => {
+                        let _ = tx.send(Err(Status::unavailable("the control plane is restarting"))).await;
+                        return;
+                    }
                     f = opened.inbound.next() => f,
                 };
                 match frame {
