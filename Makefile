@@ -2,14 +2,18 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: build test unit e2e lint fmt demo demo-stop postgres clean
+.PHONY: build images test unit lint fmt demo demo-stop postgres clean
 
 ## build: debug binaries (lattice, lattice-controld, lattice-agentd)
 build:
 	$(CARGO) build --workspace --bins
 
-## test: every test (unit + end-to-end) against real TLS, SQLite and a throwaway Postgres
-test: build
+## images: build lattice-local/{postgres,s3,web} from Debian packages (no registry needed; cached by tag)
+images:
+	images/build.sh
+
+## test: every test (unit + end-to-end) against real TLS, SQLite, a throwaway Postgres and Docker
+test: build images
 	@url=$$(scripts/test-postgres.sh) && \
 	  LATTICE_TEST_POSTGRES_URL="$$url" $(CARGO) test --workspace --all-targets
 
@@ -29,8 +33,8 @@ fmt:
 postgres:
 	@scripts/test-postgres.sh
 
-## demo: start controld, register a user, show who we are
-demo: build
+## demo: start controld + agentd, register, deploy Postgres, connect with psql
+demo: build images
 	scripts/demo.sh
 
 demo-stop:
