@@ -745,3 +745,68 @@ fn generated_credentials_appear_in_no_log() {
     let st = cli.run(&["status", "db"], None).ok().stdout;
     assert!(leaked(&st, &secrets).is_empty());
 }
+
+#[test]
+fn follow_survives_an_agent_crash_without_repeating_lines() {
+    let mut c = Cluster::start();
+    let cli = c.admin.clone();
+    cli.run(
+        &[
+            "deploy",
+            "custom",
+            "counter",
+            "--image",
+            "lattice-local/web:latest",
+            "--wait",
+            "--",
+            "sh",
+            "-c",
+            "i=0; while true; do i=$((i+1)); echo n $i; sleep 0.05; done",
+        ],
+        None,
+    )
+    .ok();
+    let mut follow = Command::new(bin("lattice"))
+        .args(["logs", "-f", "counter", "--tail", "1"])
+        .env("LATTICE_CONFIG_DIR", &cli.config_dir)
+        .env("LATTICE_TOKEN_STORE", "file")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = follow.stderr.take().unwrap();
+    let notices = std::thread::spawn(move || {
+        BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    let mut lines = BufReader::new(follow.stdout.take().unwrap()).lines();
+    let mut seen: Vec<u64> = Vec::new();
+    let mut next = |seen: &mut Vec<u64>| {
+        let l = lines.next().unwrap().unwrap();
+        seen.push(l.strip_prefix("n ").unwrap().parse().unwrap());
+    };
+    while seen.len() < 10 {
+        next(&mut seen);
+    }
+    c.agent.kill9();
+    std::thread::sleep(Duration::from_millis(500));
+    c.agent.restart();
+    let target = seen.last().unwrap() + 60;
+    while *seen.last().unwrap() < target {
+        next(&mut seen);
+    }
+    assert!(
+        seen.windows(2).all(|w| w[1] == w[0] + 1),
+        "in order, none twice, none lost: {seen:?}"
+    );
+    let _ = follow.kill();
+    let _ = follow.wait();
+    let notices = notices.join().unwrap();
+    assert!(
+        notices.contains("resuming"),
+        "the CLI says the stream dropped: {notices}"
+    );
+}
