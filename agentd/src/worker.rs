@@ -140,7 +140,17 @@ async fn converge(
             }
             Pass::Settled
         }
-        _ => run_container(ctx, &docker, spec, &rep, desired, failed_hash).await,
+        _ => {
+            let mut a = Attempt {
+                ctx,
+                docker: &docker,
+                spec,
+                rep: &rep,
+                desired,
+                failed_hash,
+            };
+            run_container(&mut a).await
+        }
     }
 }
 
@@ -152,19 +162,22 @@ fn restarts(c: &bollard::models::ContainerInspectResponse) -> i64 {
     c.restart_count.unwrap_or(0)
 }
 
-async fn run_container(
-    ctx: &Ctx,
-    docker: &Docker,
-    spec: &v1::ContainerSpec,
-    rep: &Reporter<'_>,
-    desired: &mut watch::Receiver<v1::DesiredWorkload>,
-    failed_hash: &mut Option<String>,
-) -> Pass {
-    let name = container_name(&spec.workload_id);
-    let existing = match docker.inspect(&name).await {
+/// One convergence attempt of a running workload: everything the steps share.
+struct Attempt<'a> {
+    ctx: &'a Ctx,
+    docker: &'a Docker,
+    spec: &'a v1::ContainerSpec,
+    rep: &'a Reporter<'a>,
+    desired: &'a mut watch::Receiver<v1::DesiredWorkload>,
+    failed_hash: &'a mut Option<String>,
+}
+
+async fn run_container(a: &mut Attempt<'_>) -> Pass {
+    let name = container_name(&a.spec.workload_id);
+    let existing = match a.docker.inspect(&name).await {
         Ok(c) => c,
         Err(e) => {
-            rep.status(S::Pending, &format!("Docker error: {e}"));
+            a.rep.status(S::Pending, &format!("Docker error: {e}"));
             return Pass::Settled;
         }
     };
@@ -174,11 +187,12 @@ async fn run_container(
                 .as_ref()
                 .and_then(|c| c.labels.as_ref())
                 .and_then(|l| l.get(label::SPEC))
-                != Some(&spec.spec_hash) =>
+                != Some(&a.spec.spec_hash) =>
         {
-            rep.status(S::Starting, "applying a new spec (data kept)");
-            if let Err(e) = docker.remove(&name).await {
-                rep.status(
+            a.rep
+                .status(S::Starting, "applying a new a.spec (data kept)");
+            if let Err(e) = a.docker.remove(&name).await {
+                a.rep.status(
                     S::Failed,
                     &format!("could not replace the old container: {e}"),
                 );
@@ -188,23 +202,23 @@ async fn run_container(
         }
         other => other,
     };
-    // A spec that already failed is not retried in a loop; `lattice restart`
+    // A a.spec that already failed is not retried in a loop; `lattice restart`
     // or `lattice start` make a new generation.
-    if failed_hash.as_deref() == Some(spec.spec_hash.as_str())
+    if a.failed_hash.as_deref() == Some(a.spec.spec_hash.as_str())
         && !existing.as_ref().is_some_and(is_running)
     {
         return Pass::Settled;
     }
     // Already running and ready for this spec: just confirm.
     if let Some(c) = existing.as_ref().filter(|c| is_running(c))
-        && ctx
+        && a.ctx
             .reports
-            .get(&spec.workload_id)
-            .is_some_and(|r| r.status() == S::Running && r.spec_hash == spec.spec_hash)
+            .get(&a.spec.workload_id)
+            .is_some_and(|r| r.status() == S::Running && r.spec_hash == a.spec.spec_hash)
     {
-        let ready = check_ready(docker, spec, c).await;
+        let ready = check_ready(a.docker, a.spec, c).await;
         if ready {
-            rep.send(
+            a.rep.send(
                 S::Running,
                 "ready",
                 published_ports(c),
@@ -216,15 +230,17 @@ async fn run_container(
         }
     }
     if existing.is_none() {
-        match docker.has_image(&spec.image).await {
+        match a.docker.has_image(&a.spec.image).await {
             Ok(true) => {}
             Ok(false) => {
-                rep.status(S::Pulling, &format!("pulling {}", spec.image));
-                let pulled = docker
-                    .pull(&spec.image, |p| {
-                        rep.send(
+                a.rep
+                    .status(S::Pulling, &format!("pulling {}", a.spec.image));
+                let pulled = a
+                    .docker
+                    .pull(&a.spec.image, |p| {
+                        a.rep.send(
                             S::Pulling,
-                            &format!("pulling {}", spec.image),
+                            &format!("pulling {}", a.spec.image),
                             HashMap::new(),
                             Vec::new(),
                             p,
@@ -233,40 +249,41 @@ async fn run_container(
                     })
                     .await;
                 if let Err(e) = pulled {
-                    *failed_hash = Some(spec.spec_hash.clone());
-                    rep.status(
+                    *a.failed_hash = Some(a.spec.spec_hash.clone());
+                    a.rep.status(
                         S::Failed,
                         &format!(
                             "image {} is not on this node and could not be pulled: {e}",
-                            spec.image
+                            a.spec.image
                         ),
                     );
                     return Pass::Settled;
                 }
             }
             Err(e) => {
-                rep.status(S::Pending, &format!("Docker error: {e}"));
+                a.rep.status(S::Pending, &format!("Docker error: {e}"));
                 return Pass::Settled;
             }
         }
-        if !spec.volume_path.is_empty()
-            && let Err(e) = docker.ensure_volume(spec, &ctx.node_id).await
+        if !a.spec.volume_path.is_empty()
+            && let Err(e) = a.docker.ensure_volume(a.spec, &a.ctx.node_id).await
         {
-            *failed_hash = Some(spec.spec_hash.clone());
-            rep.status(S::Failed, &e);
+            *a.failed_hash = Some(a.spec.spec_hash.clone());
+            a.rep.status(S::Failed, &e);
             return Pass::Settled;
         }
-        if let Err(e) = docker.create(spec, &ctx.node_id).await {
-            *failed_hash = Some(spec.spec_hash.clone());
-            rep.status(S::Failed, &format!("could not create the container: {e}"));
+        if let Err(e) = a.docker.create(a.spec, &a.ctx.node_id).await {
+            *a.failed_hash = Some(a.spec.spec_hash.clone());
+            a.rep
+                .status(S::Failed, &format!("could not create the container: {e}"));
             return Pass::Settled;
         }
     }
-    rep.status(S::Starting, "starting");
-    if let Err(e) = docker.start(&name).await {
-        *failed_hash = Some(spec.spec_hash.clone());
-        let logs = docker.tail(&name, FAILURE_LINES).await;
-        rep.send(
+    a.rep.status(S::Starting, "starting");
+    if let Err(e) = a.docker.start(&name).await {
+        *a.failed_hash = Some(a.spec.spec_hash.clone());
+        let logs = a.docker.tail(&name, FAILURE_LINES).await;
+        a.rep.send(
             S::Failed,
             &format!("could not start: {e}"),
             HashMap::new(),
@@ -276,32 +293,25 @@ async fn run_container(
         );
         return Pass::Settled;
     }
-    wait_ready(ctx, docker, spec, rep, desired, failed_hash).await
+    wait_ready(a).await
 }
 
 /// Polls readiness until ready, failed, superseded or timed out.
-async fn wait_ready(
-    ctx: &Ctx,
-    docker: &Docker,
-    spec: &v1::ContainerSpec,
-    rep: &Reporter<'_>,
-    desired: &mut watch::Receiver<v1::DesiredWorkload>,
-    failed_hash: &mut Option<String>,
-) -> Pass {
-    let name = container_name(&spec.workload_id);
-    let deadline = Instant::now() + ctx.ready_timeout;
+async fn wait_ready(a: &mut Attempt<'_>) -> Pass {
+    let name = container_name(&a.spec.workload_id);
+    let deadline = Instant::now() + a.ctx.ready_timeout;
     let mut baseline_restarts: Option<i64> = None;
     // With nothing to probe, "ready" means it started and stayed up a moment.
     let mut up_since: Option<Instant> = None;
     loop {
-        if desired.has_changed().unwrap_or(true) {
+        if a.desired.has_changed().unwrap_or(true) {
             return Pass::Superseded;
         }
-        let c = match docker.inspect(&name).await {
+        let c = match a.docker.inspect(&name).await {
             Ok(Some(c)) => c,
             Ok(None) => return Pass::Superseded, // removed under us: start over
             Err(e) => {
-                rep.status(S::Starting, &format!("Docker error: {e}"));
+                a.rep.status(S::Starting, &format!("Docker error: {e}"));
                 return Pass::Settled;
             }
         };
@@ -320,12 +330,12 @@ async fn wait_ready(
                 .filter(|e| !e.is_empty())
                 .map(|e| format!(": {e}"))
                 .unwrap_or_default();
-            let logs = docker.tail(&name, FAILURE_LINES).await;
+            let logs = a.docker.tail(&name, FAILURE_LINES).await;
             // Stop the restart loop; the user decides what happens next.
-            let _ = docker.stop(&name).await;
-            *failed_hash = Some(spec.spec_hash.clone());
-            warn!(workload = %spec.workload_id, code, "container exited during start");
-            rep.send(
+            let _ = a.docker.stop(&name).await;
+            *a.failed_hash = Some(a.spec.spec_hash.clone());
+            warn!(workload = %a.spec.workload_id, code, "container exited during start");
+            a.rep.send(
                 S::Failed,
                 &format!("the container exited during start with code {code}{oom}{why}"),
                 HashMap::new(),
@@ -335,18 +345,18 @@ async fn wait_ready(
             );
             return Pass::Settled;
         }
-        let ready = if spec.readiness == "none" || spec.readiness.is_empty() {
+        let ready = if a.spec.readiness == "none" || a.spec.readiness.is_empty() {
             up_since.get_or_insert_with(Instant::now).elapsed() >= STABLE_FOR
         } else {
-            check_ready(docker, spec, &c).await
+            check_ready(a.docker, a.spec, &c).await
         };
         if ready {
-            *failed_hash = None;
-            if let Err(e) = docker.keep_running(&name).await {
-                warn!(workload = %spec.workload_id, error = %e, "could not enable restarts");
+            *a.failed_hash = None;
+            if let Err(e) = a.docker.keep_running(&name).await {
+                warn!(workload = %a.spec.workload_id, error = %e, "could not enable restarts");
             }
-            info!(workload = %spec.workload_id, "ready");
-            rep.send(
+            info!(workload = %a.spec.workload_id, "ready");
+            a.rep.send(
                 S::Running,
                 "ready",
                 published_ports(&c),
@@ -357,14 +367,14 @@ async fn wait_ready(
             return Pass::Settled;
         }
         if Instant::now() > deadline {
-            let logs = docker.tail(&name, FAILURE_LINES).await;
-            let _ = docker.stop(&name).await;
-            *failed_hash = Some(spec.spec_hash.clone());
-            rep.send(
+            let logs = a.docker.tail(&name, FAILURE_LINES).await;
+            let _ = a.docker.stop(&name).await;
+            *a.failed_hash = Some(a.spec.spec_hash.clone());
+            a.rep.send(
                 S::Failed,
                 &format!(
                     "not ready after {}",
-                    humantime::format_duration(ctx.ready_timeout)
+                    humantime::format_duration(a.ctx.ready_timeout)
                 ),
                 HashMap::new(),
                 logs,
@@ -375,7 +385,7 @@ async fn wait_ready(
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(250)) => {}
-            _ = desired.changed() => return Pass::Superseded,
+            _ = a.desired.changed() => return Pass::Superseded,
         }
     }
 }

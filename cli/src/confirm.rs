@@ -5,9 +5,14 @@ use std::io::{IsTerminal, Write};
 
 use crate::error::CliError;
 
+/// Whether a person is there to answer.
+pub fn interactive() -> bool {
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
 /// Asks `question`; without a terminal fails naming `flag`.
 pub fn ask(question: &str, flag: &str) -> anyhow::Result<()> {
-    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+    if !interactive() {
         return Err(CliError::Usage(format!(
             "{question} There is no terminal to confirm on: pass {flag}"
         ))

@@ -4,7 +4,6 @@
 //! as the only trust anchor for the server from then on. A different
 //! certificate later is refused with a message that says how to re-trust.
 
-use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use anyhow::bail;
@@ -63,7 +62,7 @@ pub fn confirm(addr: &ServerAddr, p: &Presented, consent: &Consent<'_>) -> anyho
         );
         return Ok(());
     }
-    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+    if !crate::confirm::interactive() {
         bail!(
             "{} is not trusted yet and there is no terminal to ask. Compare its fingerprint {} with what \
              lattice-controld printed at start (or `<data-dir>/ca-fingerprint` on the server), then pass \
@@ -73,26 +72,15 @@ pub fn confirm(addr: &ServerAddr, p: &Presented, consent: &Consent<'_>) -> anyho
             p.fingerprint
         );
     }
-    let mut err = std::io::stderr();
-    writeln!(
-        err,
+    eprintln!(
         "The authenticity of the Lattice server {} can't be established.",
         addr.url
-    )?;
-    writeln!(err, "Its certificate fingerprint is {}.", p.fingerprint)?;
-    writeln!(
-        err,
+    );
+    eprintln!("Its certificate fingerprint is {}.", p.fingerprint);
+    eprintln!(
         "Compare it with what lattice-controld printed at start (or `<data-dir>/ca-fingerprint` on the server)."
-    )?;
-    write!(err, "Trust this server? [y/N] ")?;
-    err.flush()?;
-    let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer)?;
-    if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
-        Ok(())
-    } else {
-        bail!("not trusting {}", addr.url)
-    }
+    );
+    crate::confirm::ask("Trust this server?", "--trust-fingerprint or --yes")
 }
 
 /// The error for a pinned certificate that no longer matches.

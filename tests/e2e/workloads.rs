@@ -21,6 +21,18 @@ fn psql(url: &str, sql: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// `lattice logs -f NAME --tail 1` as a child with piped output.
+fn spawn_follow(cli: &Cli, name: &str) -> std::process::Child {
+    Command::new(bin("lattice"))
+        .args(["logs", "-f", name, "--tail", "1"])
+        .env("LATTICE_CONFIG_DIR", &cli.config_dir)
+        .env("LATTICE_TOKEN_STORE", "file")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 fn id_of(cli: &Cli, name: &str) -> String {
     cli.run(&["status", name, "-o", "json"], None).ok().json()["id"]
         .as_str()
@@ -294,14 +306,7 @@ fn logs_tail_and_follow_in_order_without_repeats_and_follow_ends_on_stop() {
     .expect("five lines");
     assert!(tail.windows(2).all(|w| w[1] == w[0] + 1), "{tail:?}");
 
-    let mut follow = Command::new(bin("lattice"))
-        .args(["logs", "-f", "ticker", "--tail", "1"])
-        .env("LATTICE_CONFIG_DIR", &cli.config_dir)
-        .env("LATTICE_TOKEN_STORE", "file")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut follow = spawn_follow(cli, "ticker");
     let mut lines = BufReader::new(follow.stdout.take().unwrap()).lines();
     let first: u64 = lines
         .next()
@@ -766,14 +771,7 @@ fn follow_survives_an_agent_crash_without_repeating_lines() {
         None,
     )
     .ok();
-    let mut follow = Command::new(bin("lattice"))
-        .args(["logs", "-f", "counter", "--tail", "1"])
-        .env("LATTICE_CONFIG_DIR", &cli.config_dir)
-        .env("LATTICE_TOKEN_STORE", "file")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut follow = spawn_follow(&cli, "counter");
     let stderr = follow.stderr.take().unwrap();
     let notices = std::thread::spawn(move || {
         BufReader::new(stderr)

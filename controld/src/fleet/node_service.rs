@@ -39,6 +39,14 @@ impl NodeApi {
         }
     }
 
+    async fn find(&self, name: &str) -> Result<node::Model> {
+        self.fleet
+            .repo
+            .node_by_name(name)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no node named {name:?}; see `lattice nodes`")))
+    }
+
     async fn node_proto(&self, n: &node::Model, all: &[workload::Model]) -> v1::Node {
         let on: Vec<_> = all
             .iter()
@@ -132,9 +140,7 @@ impl v1::node_service_server::NodeService for NodeApi {
         let c = self.authn.authenticate(req.metadata()).await?;
         c.require_admin()?;
         let name = req.into_inner().name;
-        let n = self.fleet.repo.node_by_name(&name).await?.ok_or_else(|| {
-            Error::NotFound(format!("no node named {name:?}; see `lattice nodes`"))
-        })?;
+        let n = self.find(&name).await?;
         let all = self.fleet.repo.all_workloads().await?;
         Ok(Response::new(self.node_proto(&n, &all).await))
     }
@@ -169,9 +175,7 @@ impl v1::node_service_server::NodeService for NodeApi {
         let c = self.authn.authenticate(req.metadata()).await?;
         c.require_admin()?;
         let name = req.into_inner().name;
-        let n = self.fleet.repo.node_by_name(&name).await?.ok_or_else(|| {
-            Error::NotFound(format!("no node named {name:?}; see `lattice nodes`"))
-        })?;
+        let n = self.find(&name).await?;
         let mut am = n.into_active_model();
         am.draining = Set(true);
         let n = self.fleet.repo.save_node(am).await?;
