@@ -106,7 +106,11 @@ async fn session(
                         let result = exec(ctx, &msg.correlation_id, e).await;
                         tx.send(v1::AgentMessage { msg: Some(v1::agent_message::Msg::Result(result)) }).await?;
                     }
-                    Some(v1::control_message::Cmd::OpenTcp(_)) | None => {}
+                    Some(v1::control_message::Cmd::OpenTcp(o)) => {
+                        let docker = ctx.docker().await;
+                        tokio::spawn(crate::tcp::serve(ch.clone(), id.authorization(), docker, o));
+                    }
+                    None => {}
                 }
             }
             _ = beat.tick() => {
@@ -126,8 +130,17 @@ async fn session(
 async fn exec(ctx: &Ctx, correlation_id: &str, e: v1::ExecInWorkload) -> v1::CommandResult {
     let res = match ctx.docker().await {
         Some(d) => {
-            d.exec(&crate::docker::container_name(&e.workload_id), &e.command)
-                .await
+            let env: Vec<String> = e
+                .env
+                .iter()
+                .map(|v| format!("{}={}", v.key, v.value))
+                .collect();
+            d.exec_env(
+                &crate::docker::container_name(&e.workload_id),
+                &e.command,
+                &env,
+            )
+            .await
         }
         None => Err("Docker is unavailable on this node".into()),
     };

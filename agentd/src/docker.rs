@@ -340,12 +340,23 @@ impl Docker {
 
     /// Runs a command in the container; Ok(exit code).
     pub async fn exec(&self, name: &str, cmd: &[String]) -> DResult<(i64, Vec<u8>)> {
+        self.exec_env(name, cmd, &[]).await
+    }
+
+    /// Runs a command with extra environment; Ok(exit code, output).
+    pub async fn exec_env(
+        &self,
+        name: &str,
+        cmd: &[String],
+        env: &[String],
+    ) -> DResult<(i64, Vec<u8>)> {
         let created = self
             .inner
             .create_exec(
                 name,
                 CreateExecOptions {
                     cmd: Some(cmd.to_vec()),
+                    env: (!env.is_empty()).then(|| env.to_vec()),
                     attach_stdout: Some(true),
                     attach_stderr: Some(true),
                     ..Default::default()

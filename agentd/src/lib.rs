@@ -12,6 +12,7 @@ pub mod identity;
 pub mod logs;
 pub mod reports;
 pub mod supervisor;
+pub mod tcp;
 pub mod worker;
 
 use std::sync::Mutex;

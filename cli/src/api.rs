@@ -21,6 +21,14 @@ use crate::server::ServerAddr;
 use crate::token_store::{StoredSession, TokenStore};
 use crate::trust::{self, Consent};
 
+static SERVER_HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// The host of the server this process talks to: public endpoints without a
+/// host (controld has no `--public-host`) are reached at the same address.
+pub fn server_host() -> &'static str {
+    SERVER_HOST.get().map_or("", String::as_str)
+}
+
 /// Refresh this long before the access token expires, to absorb clock skew.
 const REFRESH_MARGIN_MS: i64 = 30_000;
 
@@ -74,6 +82,7 @@ impl Api {
     /// Connects to the chosen server, pinning its certificate on first contact.
     pub async fn connect(ctx: &mut Ctx) -> anyhow::Result<Self> {
         let addr = ctx.server()?;
+        let _ = SERVER_HOST.set(addr.host.clone());
         let (anchor_pem, pinned) = trusted_anchor(ctx, &addr).await?;
         let channel = open_channel(&addr, &anchor_pem, pinned.as_deref()).await?;
         let store = TokenStore::open(&ctx.dir)?;

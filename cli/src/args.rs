@@ -172,6 +172,13 @@ pub struct AccessArgs {
     /// Print one form for scripts (these include the secrets).
     #[arg(long, value_enum)]
     pub format: Option<AccessFormat>,
+    /// Use the node's own address instead of the public endpoint.
+    #[arg(long)]
+    pub direct: bool,
+    /// Issue new credentials and apply them to the running workload; the old
+    /// ones stop working.
+    #[arg(long)]
+    pub rotate: bool,
 }
 
 /// Script-friendly access formats.

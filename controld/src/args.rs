@@ -158,6 +158,30 @@ pub struct ServeArgs {
     #[arg(long, env = "LATTICE_S3_IMAGE", default_value = "rustfs/rustfs:latest")]
     pub s3_image: String,
 
+    /// Address the public edge listens on.
+    #[arg(long, env = "LATTICE_EDGE_ADDR", default_value = "0.0.0.0")]
+    pub edge_addr: std::net::IpAddr,
+
+    /// Port range of the public edge: one port per exposed workload port.
+    #[arg(long, env = "LATTICE_EDGE_PORTS", default_value = "20000-20999", value_parser = crate::edge::parse_range)]
+    pub edge_ports: (u16, u16),
+
+    /// A relayed connection with no traffic this long is closed.
+    #[arg(long, env = "LATTICE_EDGE_IDLE_TIMEOUT", default_value = "15m", value_parser = humantime::parse_duration)]
+    pub edge_idle_timeout: Duration,
+
+    /// Most relayed connections at once, in all.
+    #[arg(long, env = "LATTICE_EDGE_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub edge_max_connections: usize,
+
+    /// Most relayed connections at once to one workload.
+    #[arg(
+        long,
+        env = "LATTICE_EDGE_MAX_CONNECTIONS_PER_WORKLOAD",
+        default_value_t = 512
+    )]
+    pub edge_max_connections_per_workload: usize,
+
     /// A node silent this long is unreachable and its workloads lost.
     #[arg(long, env = "LATTICE_NODE_LEASE", default_value = "15s", value_parser = humantime::parse_duration)]
     pub node_lease: Duration,

@@ -245,6 +245,32 @@ impl Catalog {
     }
 }
 
+impl Catalog {
+    /// New credentials for a kind (rotation), with the env they map to.
+    pub fn fresh_credentials(&self, kind: &str) -> Result<SecretDoc> {
+        match kind {
+            "postgres" => {
+                let password = random(32)?;
+                Ok(SecretDoc {
+                    env: vec![("POSTGRES_PASSWORD".into(), password.clone())],
+                    credentials: BTreeMap::from([("password".into(), password)]),
+                })
+            }
+            "s3" => {
+                let access = random_upper(20)?;
+                let secret = random(40)?;
+                Ok(SecretDoc {
+                    env: vec![("RUSTFS_ACCESS_KEY".into(), access.clone()), ("RUSTFS_SECRET_KEY".into(), secret.clone())],
+                    credentials: BTreeMap::from([("access_key".into(), access), ("secret_key".into(), secret)]),
+                })
+            }
+            _ => Err(Error::FailedPrecondition(
+                "custom workloads have no generated credentials to rotate; redeploy with new --env values".into(),
+            )),
+        }
+    }
+}
+
 fn pick(requested: &str, default: &str) -> String {
     if requested.is_empty() {
         default.to_string()

@@ -12,6 +12,7 @@ pub mod args;
 pub mod auth;
 pub mod catalog;
 pub mod clock;
+pub mod edge;
 #[allow(missing_docs)]
 pub mod entity;
 pub mod error;
@@ -114,6 +115,7 @@ pub struct Server {
     nodes: fleet::node_service::NodeApi,
     agents: fleet::agent_service::AgentApi,
     fleet: std::sync::Arc<fleet::Fleet>,
+    edge: std::sync::Arc<edge::Edge>,
     limiter: AddressLimiter,
     data_dir: PathBuf,
     addr: SocketAddr,
@@ -153,7 +155,24 @@ impl Server {
             postgres_image: cfg.serve.postgres_image.clone(),
             s3_image: cfg.serve.s3_image.clone(),
         };
-        let workloads = workloads::service::WorkloadApi::new(fleet.clone(), authn.clone(), catalog);
+        let edge = edge::Edge::new(
+            edge::EdgeConfig {
+                addr: cfg.serve.edge_addr,
+                range: cfg.serve.edge_ports,
+                public_host: cfg.serve.public_host.clone(),
+                idle_timeout: cfg.serve.edge_idle_timeout,
+                max_connections: cfg.serve.edge_max_connections,
+                max_per_workload: cfg.serve.edge_max_connections_per_workload,
+                claim_timeout: Duration::from_secs(10),
+            },
+            fleet.clone(),
+        );
+        let workloads = workloads::service::WorkloadApi::new(
+            fleet.clone(),
+            authn.clone(),
+            catalog,
+            edge.clone(),
+        );
         let nodes =
             fleet::node_service::NodeApi::new(fleet.clone(), authn, tls.fingerprint.clone());
         let agents = fleet::agent_service::AgentApi::new(fleet.clone());
@@ -174,6 +193,7 @@ impl Server {
             nodes,
             agents,
             fleet,
+            edge,
             limiter,
             data_dir: cfg.data_dir,
             addr,
@@ -220,6 +240,7 @@ impl Server {
             .set_serving::<v1::workload_service_server::WorkloadServiceServer<workloads::service::WorkloadApi>>()
             .await;
         let leases = tokio::spawn(self.fleet.clone().lease_loop());
+        let edge_task = self.edge.start().await?;
 
         let limiter = self.limiter.clone();
         let housekeeping = tokio::spawn(async move {
@@ -268,6 +289,7 @@ impl Server {
         };
         housekeeping.abort();
         leases.abort();
+        edge_task.abort();
         let _ = std::fs::remove_file(self.data_dir.join("controld.addr"));
         info!("lattice-controld stopped");
         result.context("the gRPC server failed")

@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_accounts;
 mod m20261126_000002_workloads;
+mod m20261126_000003_edge_ports;
 
 /// Every migration this build knows, oldest first.
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_accounts::Migration),
             Box::new(m20261126_000002_workloads::Migration),
+            Box::new(m20261126_000003_edge_ports::Migration),
         ]
     }
 }

@@ -1,15 +1,15 @@
 //! `lattice access`: endpoints and credentials, owner only. The table hides
 //! secrets unless asked; the script formats include them (that is what they
-//! are for).
+//! are for). The public endpoint (through controld's edge) comes first.
 
 use std::collections::BTreeMap;
 
 use lattice_proto::v1::{self, workload_service_client::WorkloadServiceClient};
 use serde_json::json;
 
-use super::workloads::{endpoint_json, endpoint_text};
+use super::workloads::{endpoint_host, endpoint_json, endpoint_text};
 use crate::api::{Api, Ctx};
-use crate::args::{AccessArgs, AccessFormat};
+use crate::args::{AccessArgs, AccessFormat, Output};
 use crate::error::CliError;
 use crate::output;
 
@@ -21,12 +21,32 @@ struct View {
 }
 
 impl View {
+    fn new(acc: &v1::Access, direct: bool) -> Self {
+        let want = if direct { "direct" } else { "public" };
+        let endpoint = acc
+            .endpoints
+            .iter()
+            .find(|e| e.via == want)
+            .or(acc.endpoints.first())
+            .cloned();
+        Self {
+            kind: acc.kind.clone(),
+            endpoint,
+            creds: acc
+                .credentials
+                .iter()
+                .map(|c| (c.key.clone(), c.value.clone()))
+                .collect(),
+        }
+    }
+
     fn host_port(&self) -> Option<String> {
         self.endpoint.as_ref().map(|e| {
-            let host = if e.host.contains(':') {
-                format!("[{}]", e.host)
+            let host = endpoint_host(e);
+            let host = if host.contains(':') {
+                format!("[{host}]")
             } else {
-                e.host.clone()
+                host
             };
             format!("{host}:{}", e.port)
         })
@@ -54,15 +74,11 @@ impl View {
     }
 
     fn endpoint_form(&self) -> Option<String> {
-        match self.kind.as_str() {
-            "postgres" => self.host_port(),
-            _ => self.endpoint.as_ref().map(|e| {
-                if e.scheme == "http" {
-                    endpoint_text(e)
-                } else {
-                    self.host_port().unwrap_or_default()
-                }
-            }),
+        let e = self.endpoint.as_ref()?;
+        if self.kind != "postgres" && e.scheme == "http" {
+            Some(endpoint_text(e))
+        } else {
+            self.host_port()
         }
     }
 
@@ -75,7 +91,7 @@ impl View {
                     "PGHOST".into(),
                     self.endpoint
                         .as_ref()
-                        .map(|e| e.host.clone())
+                        .map(endpoint_host)
                         .unwrap_or_default(),
                 ),
                 (
@@ -100,33 +116,70 @@ impl View {
     }
 }
 
+/// Reads (or with `rotate`, renews) a workload's access details.
+pub async fn fetch_with(api: &mut Api, name: &str, rotate: bool) -> anyhow::Result<v1::Access> {
+    let req = v1::GetAccessRequest {
+        name: name.to_string(),
+        rotate,
+    };
+    api.call(req, |ch, r| async move {
+        WorkloadServiceClient::new(ch).get_access(r).await
+    })
+    .await
+}
+
+/// Reads a workload's access details.
+pub async fn fetch(api: &mut Api, name: &str) -> anyhow::Result<v1::Access> {
+    fetch_with(api, name, false).await
+}
+
+/// The human table: endpoints, credentials (secrets hidden unless asked),
+/// and a ready-to-paste command.
+pub fn print_table(acc: &v1::Access, show_secrets: bool) -> anyhow::Result<()> {
+    let mut rows: Vec<(&str, String)> = Vec::new();
+    for e in &acc.endpoints {
+        let (label, note) = if e.via == "public" {
+            ("endpoint", "(public, through the control plane)")
+        } else {
+            ("direct", "(same network as the node)")
+        };
+        rows.push((label, format!("{}  {note}", endpoint_text(e))));
+    }
+    if acc.endpoints.is_empty() {
+        rows.push(("endpoint", "none yet (not running)".into()));
+    }
+    for c in &acc.credentials {
+        let v = if c.secret && !show_secrets {
+            "(hidden; --show-secrets)".to_string()
+        } else {
+            c.value.clone()
+        };
+        rows.push((label_of(&c.key), v));
+    }
+    if let Some(url) = View::new(acc, false).url(show_secrets) {
+        let connect = match acc.kind.as_str() {
+            "postgres" => format!("psql \"{url}\""),
+            "s3" => format!("aws --endpoint-url {url} s3 ls"),
+            _ if url.starts_with("http") => format!("curl {url}"),
+            _ => url,
+        };
+        rows.push(("connect", connect));
+    }
+    output::key_values(&rows)
+}
+
 /// `lattice access NAME`.
 pub async fn run(mut ctx: Ctx, a: AccessArgs) -> anyhow::Result<()> {
     lattice_proto::validate::name("name", &a.name).map_err(|e| CliError::Usage(e.to_string()))?;
     let mut api = Api::connect(&mut ctx).await?;
-    let req = v1::GetAccessRequest {
-        name: a.name.clone(),
-        rotate: false,
-    };
-    let acc = api
-        .call(req, |ch, r| async move {
-            WorkloadServiceClient::new(ch).get_access(r).await
-        })
-        .await?;
-    let view = View {
-        kind: acc.kind.clone(),
-        endpoint: acc
-            .endpoints
-            .iter()
-            .find(|e| e.via == "public")
-            .or(acc.endpoints.first())
-            .cloned(),
-        creds: acc
-            .credentials
-            .iter()
-            .map(|c| (c.key.clone(), c.value.clone()))
-            .collect(),
-    };
+    let acc = fetch_with(&mut api, &a.name, a.rotate).await?;
+    if a.rotate {
+        eprintln!(
+            "Issued new credentials for {}; the old ones no longer work.",
+            a.name
+        );
+    }
+    let view = View::new(&acc, a.direct);
     let need_endpoint = || {
         CliError::Other(format!(
             "{} has no endpoint yet (is it running? see `lattice status {}`)",
@@ -135,8 +188,8 @@ pub async fn run(mut ctx: Ctx, a: AccessArgs) -> anyhow::Result<()> {
     };
     let format = match (a.format, ctx.global.output) {
         (Some(f), _) => Some(f),
-        (None, crate::args::Output::Json) => Some(AccessFormat::Json),
-        (None, crate::args::Output::Table) => None,
+        (None, Output::Json) => Some(AccessFormat::Json),
+        (None, Output::Table) => None,
     };
     match format {
         Some(AccessFormat::Url) => output::line(view.url(true).ok_or_else(need_endpoint)?),
@@ -159,48 +212,11 @@ pub async fn run(mut ctx: Ctx, a: AccessArgs) -> anyhow::Result<()> {
             "credentials": view.creds,
             "url": view.url(true),
         })),
-        None => {
-            let mut rows: Vec<(&str, String)> = Vec::new();
-            for e in &acc.endpoints {
-                let label = if e.via == "public" {
-                    "endpoint"
-                } else {
-                    "direct"
-                };
-                let note = if e.via == "public" {
-                    "(public, through the control plane)"
-                } else {
-                    "(same network as the node)"
-                };
-                rows.push((label, format!("{}  {note}", endpoint_text(e))));
-            }
-            if acc.endpoints.is_empty() {
-                rows.push(("endpoint", "none yet (not running)".into()));
-            }
-            for c in &acc.credentials {
-                let v = if c.secret && !a.show_secrets {
-                    "(hidden; --show-secrets)".to_string()
-                } else {
-                    c.value.clone()
-                };
-                rows.push((leak(&c.key), v));
-            }
-            if let Some(url) = view.url(a.show_secrets) {
-                let connect = match acc.kind.as_str() {
-                    "postgres" => format!("psql \"{url}\""),
-                    "s3" => format!("aws --endpoint-url {url} s3 ls"),
-                    _ if url.starts_with("http") => format!("curl {url}"),
-                    _ => url,
-                };
-                rows.push(("connect", connect));
-            }
-            output::key_values(&rows)
-        }
+        None => print_table(&acc, a.show_secrets),
     }
 }
 
-/// Credential keys are a small fixed set; give them a 'static lifetime for the table.
-fn leak(k: &str) -> &'static str {
+fn label_of(k: &str) -> &'static str {
     match k {
         "user" => "user",
         "password" => "password",

@@ -53,15 +53,26 @@ pub fn workload_json(w: &v1::Workload) -> Value {
 
 /// An endpoint as JSON.
 pub fn endpoint_json(e: &v1::Endpoint) -> Value {
-    json!({"scheme": e.scheme, "host": e.host, "port": e.port, "container_port": e.container_port, "via": e.via})
+    json!({"scheme": e.scheme, "host": endpoint_host(e), "port": e.port, "container_port": e.container_port, "via": e.via})
+}
+
+/// The endpoint's host, or the server's when controld left it empty (no
+/// `--public-host`: the edge is reached where controld is).
+pub fn endpoint_host(e: &v1::Endpoint) -> String {
+    if e.host.is_empty() {
+        crate::api::server_host().to_string()
+    } else {
+        e.host.clone()
+    }
 }
 
 /// `scheme://host:port`.
 pub fn endpoint_text(e: &v1::Endpoint) -> String {
-    let host = if e.host.contains(':') {
-        format!("[{}]", e.host)
+    let host = endpoint_host(e);
+    let host = if host.contains(':') {
+        format!("[{host}]")
     } else {
-        e.host.clone()
+        host
     };
     format!("{}://{host}:{}", e.scheme, e.port)
 }
@@ -264,12 +275,19 @@ pub async fn deploy(mut ctx: Ctx, a: DeployArgs) -> anyhow::Result<()> {
     {
         w = done;
     }
+    // The first thing a user sees after `running` is how to connect.
+    let access = if a.wait.wait && ctx.global.output == crate::args::Output::Table {
+        super::access::fetch(&mut api, &w.name).await.ok()
+    } else {
+        None
+    };
     output::emit(ctx.global.output, &workload_json(&w), || {
         if a.wait.wait {
-            output::line(format!(
-                "{} is running on node {}. Connect: lattice access {}",
-                w.name, w.node, w.name
-            ))
+            output::line(format!("{} is running on node {}.", w.name, w.node))?;
+            match &access {
+                Some(acc) => super::access::print_table(acc, false),
+                None => output::line(format!("Connect: lattice access {}", w.name)),
+            }
         } else {
             output::line(format!(
                 "{} is {} on node {}. Follow it with `lattice status {}` (or deploy with --wait).",

@@ -158,9 +158,11 @@ impl v1::agent_service_server::AgentService for AgentApi {
                     Some(v1::agent_message::Msg::Report(r)) => {
                         fleet.apply_report(&node.id, r).await
                     }
-                    Some(v1::agent_message::Msg::Hello(_))
-                    | Some(v1::agent_message::Msg::Result(_))
-                    | None => Ok(()),
+                    Some(v1::agent_message::Msg::Result(r)) => {
+                        fleet.command_result(r);
+                        Ok(())
+                    }
+                    Some(v1::agent_message::Msg::Hello(_)) | None => Ok(()),
                 };
                 if let Err(e) = res {
                     warn!(node = %node.name, error = %e, "could not apply an agent message");

@@ -60,6 +60,8 @@ pub struct Fleet {
     /// A node silent this long is unreachable and its workloads lost.
     pub lease: Duration,
     closing: tokio::sync::watch::Sender<bool>,
+    /// Commands waiting for their result, by correlation id.
+    results: Mutex<HashMap<String, tokio::sync::oneshot::Sender<v1::CommandResult>>>,
 }
 
 impl Fleet {
@@ -74,6 +76,7 @@ impl Fleet {
             streams: streams::Pending::default(),
             lease,
             closing: tokio::sync::watch::channel(false).0,
+            results: Mutex::new(HashMap::new()),
         })
     }
 
@@ -154,6 +157,53 @@ impl Fleet {
         tx.send(Ok(msg))
             .await
             .map_err(|_| Error::Unavailable(format!("node {node_id} disconnected")))
+    }
+
+    /// Runs a command in a workload's container on its node and waits for the result.
+    pub async fn exec(
+        &self,
+        node_id: &str,
+        workload_id: &str,
+        command: Vec<String>,
+        env: Vec<v1::EnvVar>,
+    ) -> Result<v1::CommandResult> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if let Ok(mut r) = self.results.lock() {
+            r.insert(id.clone(), tx);
+        }
+        let msg = v1::ControlMessage {
+            correlation_id: id.clone(),
+            cmd: Some(v1::control_message::Cmd::Exec(v1::ExecInWorkload {
+                workload_id: workload_id.into(),
+                command,
+                env,
+            })),
+        };
+        let res = match self.send(node_id, msg).await {
+            Ok(()) => match tokio::time::timeout(Duration::from_secs(30), rx).await {
+                Ok(Ok(r)) => Ok(r),
+                Ok(Err(_)) => Err(Error::Unavailable("the node disconnected".into())),
+                Err(_) => Err(Error::Unavailable("the node did not answer in time".into())),
+            },
+            Err(e) => Err(e),
+        };
+        if let Ok(mut r) = self.results.lock() {
+            r.remove(&id);
+        }
+        res
+    }
+
+    /// Delivers a command result from an agent.
+    pub fn command_result(&self, r: v1::CommandResult) {
+        let tx = self
+            .results
+            .lock()
+            .ok()
+            .and_then(|mut m| m.remove(&r.correlation_id));
+        if let Some(tx) = tx {
+            let _ = tx.send(r);
+        }
     }
 
     /// Builds the container spec the agent gets for a workload.

@@ -7,13 +7,23 @@ use std::collections::{BTreeMap, HashMap};
 use lattice_proto::v1;
 
 use crate::catalog::is_http_port;
-use crate::entity::{node, workload};
+use crate::entity::{edge_port, node, workload};
 use crate::status;
 
-/// A workload row as the API shows it. `nodes` resolves node names and
-/// addresses for endpoints.
-pub fn to_proto(w: &workload::Model, nodes: &HashMap<String, node::Model>) -> v1::Workload {
-    let node = w.node_id.as_ref().and_then(|id| nodes.get(id));
+/// What showing a workload needs besides its row: node names and addresses
+/// (direct endpoints) and edge ports (public endpoints).
+pub struct Views {
+    /// Nodes by id.
+    pub nodes: HashMap<String, node::Model>,
+    /// Edge ports by workload id.
+    pub edge: HashMap<String, Vec<edge_port::Model>>,
+    /// Host put in public endpoints ("" = the host the client reached controld at).
+    pub public_host: String,
+}
+
+/// A workload row as the API shows it.
+pub fn to_proto(w: &workload::Model, v: &Views) -> v1::Workload {
+    let node = w.node_id.as_ref().and_then(|id| v.nodes.get(id));
     v1::Workload {
         id: w.id.clone(),
         name: w.name.clone(),
@@ -22,7 +32,7 @@ pub fn to_proto(w: &workload::Model, nodes: &HashMap<String, node::Model>) -> v1
         status: status::to_proto(&w.status) as i32,
         status_message: w.status_message.clone(),
         node: node.map(|n| n.name.clone()).unwrap_or_default(),
-        endpoints: direct_endpoints(w, node),
+        endpoints: endpoints(w, v),
         resources: Some(v1::Resources {
             cpu_millis: u32::try_from(w.cpu_millis).unwrap_or(0),
             memory_bytes: u64::try_from(w.memory_bytes).unwrap_or(0),
@@ -31,6 +41,38 @@ pub fn to_proto(w: &workload::Model, nodes: &HashMap<String, node::Model>) -> v1
         updated_at: Some(v1::Timestamp::from_millis(w.updated_at)),
         progress_percent: u32::try_from(w.progress_percent).unwrap_or(0),
     }
+}
+
+/// Public endpoints (through the edge) first, then direct ones.
+pub fn endpoints(w: &workload::Model, v: &Views) -> Vec<v1::Endpoint> {
+    let mut out: Vec<v1::Endpoint> = v
+        .edge
+        .get(&w.id)
+        .map(|ports| {
+            ports
+                .iter()
+                .map(|p| {
+                    let container_port = u32::try_from(p.container_port).unwrap_or(0);
+                    v1::Endpoint {
+                        scheme: if is_http_port(&w.kind, container_port) {
+                            "http"
+                        } else {
+                            "tcp"
+                        }
+                        .into(),
+                        host: v.public_host.clone(),
+                        port: u32::try_from(p.port).unwrap_or(0),
+                        container_port,
+                        via: "public".into(),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort_by_key(|e| e.container_port);
+    let node = w.node_id.as_ref().and_then(|id| v.nodes.get(id));
+    out.extend(direct_endpoints(w, node));
+    out
 }
 
 /// Endpoints on the node's own address and Docker-published ports.

@@ -16,11 +16,12 @@ use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 use tracing::{info, instrument};
 
-use super::{closest, direct_endpoints, to_proto};
+use super::{Views, closest, endpoints, to_proto};
 use crate::auth::{Authenticator, Caller, Scope};
 use crate::catalog::{Catalog, SecretDoc};
 use crate::clock;
-use crate::entity::{node, workload};
+use crate::edge::Edge;
+use crate::entity::workload;
 use crate::error::{Error, Result};
 use crate::fleet::Fleet;
 use crate::repo::desired;
@@ -32,6 +33,7 @@ pub struct WorkloadApi {
     fleet: Arc<Fleet>,
     authn: Authenticator,
     catalog: Catalog,
+    edge: Arc<Edge>,
 }
 
 /// Sends the current state of the caller's matching workloads; false when
@@ -42,7 +44,7 @@ async fn send_snapshot(
     name: &str,
     tx: &mpsc::Sender<Result<v1::WorkloadEvent, Status>>,
 ) -> bool {
-    let (Ok(nodes), Ok(all)) = (api.nodes().await, api.fleet.repo.workloads_of(owner).await) else {
+    let (Ok(nodes), Ok(all)) = (api.views().await, api.fleet.repo.workloads_of(owner).await) else {
         return false;
     };
     for w in all.iter().filter(|w| name.is_empty() || w.name == name) {
@@ -61,11 +63,12 @@ type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
 impl WorkloadApi {
     /// New service.
-    pub fn new(fleet: Arc<Fleet>, authn: Authenticator, catalog: Catalog) -> Self {
+    pub fn new(fleet: Arc<Fleet>, authn: Authenticator, catalog: Catalog, edge: Arc<Edge>) -> Self {
         Self {
             fleet,
             authn,
             catalog,
+            edge,
         }
     }
 
@@ -90,19 +93,95 @@ impl WorkloadApi {
         )))
     }
 
-    async fn nodes(&self) -> Result<HashMap<String, node::Model>> {
-        Ok(self
+    async fn views(&self) -> Result<Views> {
+        let nodes = self
             .fleet
             .repo
             .nodes()
             .await?
             .into_iter()
             .map(|n| (n.id.clone(), n))
-            .collect())
+            .collect();
+        let mut edge: HashMap<String, Vec<_>> = HashMap::new();
+        for p in self.fleet.repo.all_edge_ports().await? {
+            edge.entry(p.workload_id.clone()).or_default().push(p);
+        }
+        Ok(Views {
+            nodes,
+            edge,
+            public_host: self.edge.public_host(),
+        })
     }
 
     async fn proto(&self, w: &workload::Model) -> Result<v1::Workload> {
-        Ok(to_proto(w, &self.nodes().await?))
+        Ok(to_proto(w, &self.views().await?))
+    }
+
+    /// Issues new credentials and applies them: Postgres changes the role's
+    /// password in the running server first (so the old one stops working at
+    /// once); then the container is recreated with the new env (data kept).
+    async fn rotate(&self, w: workload::Model) -> Result<workload::Model> {
+        let mut secret: SecretDoc = match &w.credentials {
+            Some(s) => serde_json::from_slice(&self.fleet.secrets.open(&w.id, s)?)
+                .map_err(Error::internal)?,
+            None => SecretDoc::default(),
+        };
+        let fresh = self.catalog.fresh_credentials(&w.kind)?;
+        if w.kind == "postgres" {
+            let node = w.node_id.clone().filter(|n| self.fleet.is_connected(n));
+            let (Some(node), true) = (node, w.status == status::RUNNING) else {
+                return Err(Error::FailedPrecondition(format!(
+                    "{} must be running to rotate its password; start it with `lattice start {}`",
+                    w.name, w.name
+                )));
+            };
+            // The new password travels in the exec's env and a shell builtin,
+            // never on a command line.
+            let sql = "echo \"ALTER ROLE \\\"$POSTGRES_USER\\\" PASSWORD '$LATTICE_NEW_PASSWORD';\" | \
+                       psql -v ON_ERROR_STOP=1 -q -h /var/run/postgresql -U \"$POSTGRES_USER\" -d \"$POSTGRES_DB\"";
+            let res = self
+                .fleet
+                .exec(
+                    &node,
+                    &w.id,
+                    vec!["sh".into(), "-c".into(), sql.into()],
+                    vec![v1::EnvVar {
+                        key: "LATTICE_NEW_PASSWORD".into(),
+                        value: fresh.credentials["password"].clone(),
+                    }],
+                )
+                .await?;
+            if !res.ok {
+                return Err(Error::FailedPrecondition(format!(
+                    "could not change the password inside {}: {}",
+                    w.name, res.error
+                )));
+            }
+        }
+        for (k, v) in &fresh.credentials {
+            secret.credentials.insert(k.clone(), v.clone());
+        }
+        for (k, v) in &fresh.env {
+            if let Some(slot) = secret.env.iter_mut().find(|(ek, _)| ek == k) {
+                slot.1.clone_from(v);
+            }
+        }
+        let sealed = self.fleet.secrets.seal(
+            &w.id,
+            &serde_json::to_vec(&secret).map_err(Error::internal)?,
+        )?;
+        let mut am = w.clone().into_active_model();
+        am.credentials = Set(Some(sealed));
+        am.updated_at = Set(clock::now_ms());
+        let w = self.fleet.repo.save_workload(am, None).await?;
+        info!(workload = %w.id, "credentials rotated");
+        let (want, st) = if w.desired == desired::RUNNING {
+            (desired::RUNNING, status::STARTING)
+        } else {
+            (desired::STOPPED, status::STOPPED)
+        };
+        self.transition(w, want, false, false, st, "applying new credentials")
+            .await
     }
 
     /// Changes desired state, records the transitional status, pushes to the node.
@@ -191,7 +270,14 @@ impl v1::workload_service_server::WorkloadService for WorkloadApi {
             created_at: Set(now),
             updated_at: Set(now),
         };
-        let w = self.fleet.repo.insert_workload(am, &r.name).await?;
+        let (w, edge_ports) = self
+            .fleet
+            .repo
+            .insert_workload(am, &r.name, &resolved.spec.ports, self.edge.range())
+            .await?;
+        for p in &edge_ports {
+            self.edge.bind(p.port, &w.id, p.container_port).await;
+        }
         self.fleet
             .repo
             .event(&w.id, status::SCHEDULED, &message)
@@ -208,7 +294,7 @@ impl v1::workload_service_server::WorkloadService for WorkloadApi {
         req: Request<v1::ListWorkloadsRequest>,
     ) -> Result<Response<v1::ListWorkloadsResponse>, Status> {
         let c = self.caller(&req, Scope::Read).await?;
-        let nodes = self.nodes().await?;
+        let nodes = self.views().await?;
         let workloads = self
             .fleet
             .repo
@@ -292,7 +378,7 @@ impl v1::workload_service_server::WorkloadService for WorkloadApi {
                     _ = &mut closing => return,
                     ch = changes.recv() => match ch {
                         Ok(ch) if ch.owner == c.user.id && (name.is_empty() || ch.workload.name == name) => {
-                            let Ok(nodes) = api.nodes().await else { return };
+                            let Ok(nodes) = api.views().await else { return };
                             let ev = v1::WorkloadEvent {
                                 workload: Some(to_proto(&ch.workload, &nodes)),
                                 kind: if ch.deleted { "deleted" } else { "update" }.into(),
@@ -522,13 +608,8 @@ impl v1::workload_service_server::WorkloadService for WorkloadApi {
         let c = self.caller(&req, Scope::Deploy).await?;
         let r = req.into_inner();
         let w = self.find(&c, &r.name).await?;
-        if r.rotate {
-            return Err(Status::unimplemented(
-                "credential rotation is not available in this version of lattice-controld",
-            ));
-        }
-        let nodes = self.nodes().await?;
-        let node = w.node_id.as_ref().and_then(|id| nodes.get(id));
+        let w = if r.rotate { self.rotate(w).await? } else { w };
+        let nodes = self.views().await?;
         let secret: SecretDoc = match &w.credentials {
             Some(s) => serde_json::from_slice(&self.fleet.secrets.open(&w.id, s)?)
                 .map_err(Error::internal)?,
@@ -547,7 +628,7 @@ impl v1::workload_service_server::WorkloadService for WorkloadApi {
         Ok(Response::new(v1::Access {
             name: w.name.clone(),
             kind: w.kind.clone(),
-            endpoints: direct_endpoints(&w, node),
+            endpoints: endpoints(&w, &nodes),
             credentials,
         }))
     }

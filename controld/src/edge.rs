@@ -1,0 +1,390 @@
+//! The public edge: every exposed workload port gets a port in
+//! `--edge-ports` on controld, and each TCP connection accepted there is
+//! relayed to the container over a byte stream its agent opens back to
+//! controld. Agents behind NAT work because they dial out; nothing listens on
+//! the node. Every buffer is bounded, so a stalled client stalls only its own
+//! connection, and each connection is logged once with its byte counts.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use lattice_proto::v1;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, broadcast, watch};
+use tokio::task::JoinHandle;
+use tokio_stream::StreamExt;
+use tracing::{debug, info, warn};
+
+use crate::fleet::{Change, Fleet};
+use crate::repo::desired;
+
+/// Bytes read from a socket per frame.
+const CHUNK: usize = 32 * 1024;
+
+/// Edge settings.
+#[derive(Debug, Clone)]
+pub struct EdgeConfig {
+    /// Address the edge listeners bind.
+    pub addr: IpAddr,
+    /// Port range (inclusive).
+    pub range: (u16, u16),
+    /// Name put in public URLs; None lets clients use the address they
+    /// reached controld at.
+    pub public_host: Option<String>,
+    /// A connection with no traffic this long is closed.
+    pub idle_timeout: Duration,
+    /// Most relayed connections at once.
+    pub max_connections: usize,
+    /// Most relayed connections at once per workload.
+    pub max_per_workload: usize,
+    /// How long the agent has to open its side.
+    pub claim_timeout: Duration,
+}
+
+/// Parses `20000-20999`.
+pub fn parse_range(s: &str) -> Result<(u16, u16), String> {
+    let (a, b) = s
+        .split_once('-')
+        .ok_or_else(|| format!("{s:?} is not a range like 20000-20999"))?;
+    let a: u16 = a
+        .trim()
+        .parse()
+        .map_err(|_| format!("{a:?} is not a port"))?;
+    let b: u16 = b
+        .trim()
+        .parse()
+        .map_err(|_| format!("{b:?} is not a port"))?;
+    if a == 0 || a > b {
+        return Err(format!("{s:?}: the first port must be 1..=the last"));
+    }
+    Ok((a, b))
+}
+
+/// The running edge.
+pub struct Edge {
+    cfg: EdgeConfig,
+    fleet: Arc<Fleet>,
+    /// port → (workload id, accept task).
+    listeners: Mutex<HashMap<u16, (String, JoinHandle<()>)>>,
+    global: Arc<Semaphore>,
+    per_workload: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Bumped to close every relayed connection of a workload.
+    closers: Mutex<HashMap<String, watch::Sender<u64>>>,
+}
+
+impl Edge {
+    /// A new edge; call [`Edge::start`] to bind the stored ports.
+    pub fn new(cfg: EdgeConfig, fleet: Arc<Fleet>) -> Arc<Self> {
+        Arc::new(Self {
+            global: Arc::new(Semaphore::new(cfg.max_connections)),
+            cfg,
+            fleet,
+            listeners: Mutex::new(HashMap::new()),
+            per_workload: Mutex::new(HashMap::new()),
+            closers: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The port range.
+    pub fn range(&self) -> (u16, u16) {
+        self.cfg.range
+    }
+
+    /// The public host for URLs ("" = the address the client used).
+    pub fn public_host(&self) -> String {
+        self.cfg.public_host.clone().unwrap_or_default()
+    }
+
+    /// Binds every stored edge port and follows workload changes.
+    pub async fn start(self: &Arc<Self>) -> crate::error::Result<JoinHandle<()>> {
+        for p in self.fleet.repo.all_edge_ports().await? {
+            self.bind(p.port, &p.workload_id, p.container_port).await;
+        }
+        let me = self.clone();
+        let mut changes = self.fleet.subscribe();
+        Ok(tokio::spawn(async move {
+            loop {
+                match changes.recv().await {
+                    Ok(c) => me.on_change(&c),
+                    Err(broadcast::error::RecvError::Lagged(_)) => me.resync().await,
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        }))
+    }
+
+    fn on_change(&self, c: &Change) {
+        if c.deleted || c.workload.desired != desired::RUNNING {
+            self.close_connections(&c.workload.id);
+        }
+        if c.deleted {
+            self.release(&c.workload.id);
+        }
+    }
+
+    async fn resync(self: &Arc<Self>) {
+        let Ok(ports) = self.fleet.repo.all_edge_ports().await else {
+            return;
+        };
+        let keep: Vec<i32> = ports.iter().map(|p| p.port).collect();
+        if let Ok(mut l) = self.listeners.lock() {
+            l.retain(|port, (_, h)| {
+                let k = keep.contains(&i32::from(*port));
+                if !k {
+                    h.abort();
+                }
+                k
+            });
+        }
+    }
+
+    /// Starts listening on `port` for a workload's container port.
+    pub async fn bind(self: &Arc<Self>, port: i32, workload_id: &str, container_port: i32) {
+        let Ok(port) = u16::try_from(port) else {
+            return;
+        };
+        let addr = SocketAddr::new(self.cfg.addr, port);
+        let listener = match TcpListener::bind(addr).await {
+            Ok(l) => l,
+            Err(e) => {
+                warn!(%addr, workload = %workload_id, error = %e, "could not bind an edge port");
+                return;
+            }
+        };
+        let me = self.clone();
+        let wid = workload_id.to_string();
+        let cport = u32::try_from(container_port).unwrap_or(0);
+        let task = tokio::spawn(async move {
+            loop {
+                match listener.accept().await {
+                    Ok((tcp, peer)) => {
+                        let me = me.clone();
+                        let wid = wid.clone();
+                        tokio::spawn(async move { me.relay(tcp, peer, wid, cport).await });
+                    }
+                    Err(e) => {
+                        warn!(error = %e, "edge accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            }
+        });
+        if let Ok(mut l) = self.listeners.lock()
+            && let Some((_, old)) = l.insert(port, (workload_id.to_string(), task))
+        {
+            old.abort();
+        }
+        debug!(%addr, workload = %workload_id, "edge port bound");
+    }
+
+    /// Stops listening on a workload's ports (it was deleted); the ports
+    /// are free for the next deploy.
+    pub fn release(&self, workload_id: &str) {
+        if let Ok(mut l) = self.listeners.lock() {
+            l.retain(|_, (w, h)| {
+                let keep = w != workload_id;
+                if !keep {
+                    h.abort();
+                }
+                keep
+            });
+        }
+        if let Ok(mut c) = self.closers.lock() {
+            c.remove(workload_id);
+        }
+        if let Ok(mut p) = self.per_workload.lock() {
+            p.remove(workload_id);
+        }
+    }
+
+    /// Closes every relayed connection of a workload (stopped or deleted).
+    pub fn close_connections(&self, workload_id: &str) {
+        if let Ok(c) = self.closers.lock()
+            && let Some(tx) = c.get(workload_id)
+        {
+            tx.send_modify(|n| *n += 1);
+        }
+    }
+
+    fn closer(&self, workload_id: &str) -> watch::Receiver<u64> {
+        let Ok(mut c) = self.closers.lock() else {
+            return watch::channel(0).1;
+        };
+        c.entry(workload_id.to_string())
+            .or_insert_with(|| watch::channel(0).0)
+            .subscribe()
+    }
+
+    fn workload_permits(&self, workload_id: &str) -> Arc<Semaphore> {
+        let Ok(mut p) = self.per_workload.lock() else {
+            return Arc::new(Semaphore::new(0));
+        };
+        p.entry(workload_id.to_string())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.cfg.max_per_workload)))
+            .clone()
+    }
+
+    async fn relay(self: Arc<Self>, tcp: TcpStream, peer: SocketAddr, wid: String, cport: u32) {
+        let Ok(_global) = self.global.clone().try_acquire_owned() else {
+            warn!(%peer, workload = %wid, "edge connection refused: the server-wide limit is reached");
+            return;
+        };
+        let Ok(_mine) = self.workload_permits(&wid).try_acquire_owned() else {
+            warn!(%peer, workload = %wid, "edge connection refused: this workload's connection limit is reached");
+            return;
+        };
+        let w = match self.fleet.repo.workload_by_id(&wid).await {
+            Ok(Some(w)) if w.desired == desired::RUNNING => w,
+            _ => {
+                debug!(%peer, workload = %wid, "edge connection refused: the workload is not running");
+                return;
+            }
+        };
+        let Some(node) = w.node_id.clone().filter(|n| self.fleet.is_connected(n)) else {
+            info!(%peer, workload = %wid, "edge connection refused: its node is not connected");
+            return;
+        };
+        let stream_id = uuid::Uuid::new_v4().to_string();
+        let waiter = self.fleet.streams.expect(&stream_id);
+        let open = v1::ControlMessage {
+            correlation_id: String::new(),
+            cmd: Some(v1::control_message::Cmd::OpenTcp(v1::OpenTcpStream {
+                stream_id: stream_id.clone(),
+                workload_id: wid.clone(),
+                container_port: cport,
+            })),
+        };
+        if self.fleet.send(&node, open).await.is_err() {
+            self.fleet.streams.forget(&stream_id);
+            return;
+        }
+        let opened = match self
+            .fleet
+            .streams
+            .wait(&stream_id, waiter, self.cfg.claim_timeout)
+            .await
+        {
+            Ok(o) => o,
+            Err(e) => {
+                warn!(%peer, workload = %wid, error = %e, "edge connection dropped: the agent did not open its side");
+                return;
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        let started = Instant::now();
+        let up = AtomicU64::new(0);
+        let down = AtomicU64::new(0);
+        let last = AtomicU64::new(0);
+        let touch = || last.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+        let (mut rd, mut wr) = tcp.into_split();
+        let outbound = opened.outbound;
+        let mut inbound = opened.inbound;
+        let client_to_node = async {
+            let mut buf = vec![0u8; CHUNK];
+            loop {
+                let n = match rd.read(&mut buf).await {
+                    Ok(0) | Err(_) => {
+                        let _ = outbound
+                            .send(Ok(v1::StreamFrame {
+                                eof: true,
+                                ..Default::default()
+                            }))
+                            .await;
+                        return;
+                    }
+                    Ok(n) => n,
+                };
+                up.fetch_add(n as u64, Ordering::Relaxed);
+                touch();
+                let frame = v1::StreamFrame {
+                    data: buf[..n].to_vec(),
+                    ..Default::default()
+                };
+                if outbound.send(Ok(frame)).await.is_err() {
+                    return;
+                }
+            }
+        };
+        let node_to_client = async {
+            while let Some(f) = inbound.next().await {
+                let Ok(f) = f else {
+                    return Err("the node's stream broke");
+                };
+                if !f.error.is_empty() {
+                    return Err("the node could not reach the container");
+                }
+                if !f.data.is_empty() {
+                    down.fetch_add(f.data.len() as u64, Ordering::Relaxed);
+                    touch();
+                    if wr.write_all(&f.data).await.is_err() {
+                        return Err("the client went away");
+                    }
+                }
+                if f.eof {
+                    let _ = wr.shutdown().await;
+                    return Ok(());
+                }
+            }
+            Err("the node's stream ended")
+        };
+        let idle = async {
+            let mut tick = tokio::time::interval(Duration::from_secs(1).min(self.cfg.idle_timeout));
+            loop {
+                tick.tick().await;
+                let since = started.elapsed().as_millis() as u64 - last.load(Ordering::Relaxed);
+                if since > self.cfg.idle_timeout.as_millis() as u64 {
+                    return;
+                }
+            }
+        };
+        let mut closer = self.closer(&wid);
+        // A clean half-close lets the other direction finish; a failure on
+        // the node's side ends the client's connection at once.
+        let both = async {
+            tokio::pin!(client_to_node, node_to_client);
+            tokio::select! {
+                () = &mut client_to_node => node_to_client.await,
+                r = &mut node_to_client => match r {
+                    Ok(()) => { client_to_node.await; Ok(()) }
+                    Err(why) => Err(why),
+                },
+            }
+        };
+        let outcome = tokio::select! {
+            r = both => match r {
+                Ok(()) => "closed",
+                Err(why) => why,
+            },
+            _ = closer.changed() => "the workload was stopped or deleted",
+            _ = idle => "idle timeout",
+        };
+        info!(
+            workload = %wid,
+            name = %w.name,
+            %peer,
+            bytes_in = up.load(Ordering::Relaxed),
+            bytes_out = down.load(Ordering::Relaxed),
+            duration_ms = started.elapsed().as_millis() as u64,
+            outcome,
+            "edge connection closed"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("20000-20999").unwrap(), (20000, 20999));
+        assert_eq!(parse_range("5-5").unwrap(), (5, 5));
+        assert!(parse_range("10-5").is_err());
+        assert!(parse_range("0-5").is_err());
+        assert!(parse_range("abc").is_err());
+    }
+}
