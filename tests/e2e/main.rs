@@ -2,5 +2,6 @@
 //! Every test starts the real binaries against real TLS and a real store.
 
 mod auth;
+mod edge;
 mod store;
 mod workloads;
