@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: build images test unit lint fmt demo demo-stop postgres clean
+.PHONY: build images test unit lint fmt bench demo demo-stop postgres clean
 
 ## build: debug binaries (lattice, lattice-controld, lattice-agentd)
 build:
@@ -16,6 +16,12 @@ images:
 test: build images
 	@url=$$(scripts/test-postgres.sh) && \
 	  LATTICE_TEST_POSTGRES_URL="$$url" $(CARGO) test --workspace --all-targets
+
+## bench: relay benchmark (release build), written to docs/BENCHMARKS.md
+bench: images
+	$(CARGO) build --release --workspace --bins
+	$(CARGO) build --release -p lattice-e2e --bin lattice-bench
+	target/release/lattice-bench
 
 ## unit: in-module tests only (no servers)
 unit:

@@ -270,6 +270,9 @@ impl Server {
                 self.tls.key_pem.as_bytes(),
             )))
             .context("invalid TLS configuration")?
+            // Each relayed connection and log follow is one HTTP/2 stream on
+            // its agent's connection: the usual cap of 200 would queue them.
+            .max_concurrent_streams(Some(65_536))
             .http2_keepalive_interval(Some(Duration::from_secs(20)))
             .http2_keepalive_timeout(Some(Duration::from_secs(20)))
             .add_service(health_svc)

@@ -27,6 +27,9 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(args: Args) -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
+    // Every relayed connection is a socket: use the hard limit, not the
+    // (often 1024) soft one.
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
     let url = store::database_url(args.common.database_url.as_deref(), &args.common.data_dir);
     match args.command {
         None => serve(args.common, url, args.serve).await,

@@ -16,8 +16,12 @@ use anyhow::{Context, bail};
 /// Path of a workspace binary built next to this test executable.
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
-    // target/debug/deps/e2e-xxxx → target/debug/<name>
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    // target/debug/deps/e2e-xxxx → target/debug/<name>; a binary of this
+    // crate (the benchmark) already sits in target/<profile>/.
+    let mut dir = exe.parent().expect("target dir");
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir = dir.parent().expect("target dir");
+    }
     let p = dir.join(name);
     assert!(
         p.exists(),
@@ -163,6 +167,11 @@ impl Controld {
     /// Everything controld has logged so far.
     pub fn logs(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Process id, if running.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// `https://ADDR`.
@@ -504,6 +513,11 @@ impl Agentd {
     /// Everything it logged.
     pub fn logs(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Process id, if running.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// Whether the process is still running.
