@@ -385,3 +385,61 @@ fn edge_port_exhaustion_is_refused_at_deploy_and_deleting_frees_the_port() {
     );
     assert_eq!(lattice_e2e::http_status(&url), Some(200));
 }
+
+#[test]
+fn relayed_connections_are_capped_and_idle_ones_closed() {
+    use std::io::Read;
+    let c = Cluster::start_full(
+        &[],
+        &[
+            "--edge-max-connections-per-workload",
+            "2",
+            "--edge-idle-timeout",
+            "2s",
+        ],
+    );
+    let cli = &c.admin;
+    cli.run(
+        &[
+            "deploy",
+            "custom",
+            "web",
+            "--image",
+            "lattice-local/web:latest",
+            "--port",
+            "80",
+            "--wait",
+        ],
+        None,
+    )
+    .ok();
+    let url = access(cli, "web", "endpoint");
+    let addr = url.trim_start_matches("http://").to_string();
+    // Two connections are relayed and held open without traffic...
+    let open = |a: &str| {
+        let s = std::net::TcpStream::connect(a).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        s
+    };
+    let mut a = open(&addr);
+    let mut b = open(&addr);
+    std::thread::sleep(Duration::from_millis(500));
+    // ...so a third is refused (closed at once) while they last.
+    let mut third = open(&addr);
+    let mut buf = [0u8; 16];
+    let started = Instant::now();
+    assert_eq!(third.read(&mut buf).unwrap_or(0), 0, "over the cap: closed");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // Idle ones are closed after the idle timeout.
+    let started = Instant::now();
+    assert_eq!(a.read(&mut buf).unwrap_or(0), 0);
+    assert_eq!(b.read(&mut buf).unwrap_or(0), 0);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(1) && waited < Duration::from_secs(10),
+        "{waited:?}"
+    );
+    assert!(c.controld.logs().contains("idle timeout"));
+    // With the slots free again, HTTP works through the edge.
+    assert_eq!(lattice_e2e::http_status(&url), Some(200));
+}
