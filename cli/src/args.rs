@@ -87,6 +87,50 @@ pub enum Command {
     Restart(LifecycleArgs),
     /// Remove a workload (its data volume is kept unless --purge).
     Rm(RmArgs),
+    /// API tokens for CI: use one with LATTICE_TOKEN instead of signing in.
+    Tokens(TokensArgs),
+}
+
+/// `tokens`.
+#[derive(Debug, Clone, Args)]
+pub struct TokensArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: TokensAction,
+}
+
+/// `tokens` actions.
+#[derive(Debug, Clone, Subcommand)]
+pub enum TokensAction {
+    /// Create a token; it is shown once.
+    Create {
+        /// A name for it (a-z, 0-9, -).
+        name: String,
+        /// What it may do.
+        #[arg(long, value_enum, default_value_t = TokenScope::Deploy)]
+        scope: TokenScope,
+        /// Lifetime, e.g. 30d (default: never expires).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        expires: Option<std::time::Duration>,
+    },
+    /// List your tokens.
+    Ls,
+    /// Revoke a token (asks first; --yes to skip).
+    Revoke {
+        /// Its name.
+        name: String,
+    },
+}
+
+/// Token scopes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TokenScope {
+    /// List, status, logs, watch.
+    Read,
+    /// Read plus deploy, stop, start, restart, rm, access.
+    Deploy,
+    /// Everything your account may do.
+    Admin,
 }
 
 /// A workload name.

@@ -61,5 +61,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             cmd::workloads::lifecycle(ctx, a, cmd::workloads::Action::Restart).await
         }
         Command::Rm(a) => cmd::workloads::rm(ctx, a).await,
+        Command::Tokens(a) => cmd::tokens::run(ctx, a).await,
     }
 }

@@ -2,6 +2,7 @@
 //! Every test starts the real binaries against real TLS and a real store.
 
 mod auth;
+mod cli;
 mod edge;
 mod store;
 mod workloads;

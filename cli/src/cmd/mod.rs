@@ -4,4 +4,5 @@ pub mod access;
 pub mod auth;
 pub mod logs;
 pub mod nodes;
+pub mod tokens;
 pub mod workloads;
