@@ -43,6 +43,10 @@ pub struct GlobalArgs {
     /// Output format.
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = Output::Table, env = env::OUTPUT)]
     pub output: Output,
+
+    /// Print only names (one per line), for xargs.
+    #[arg(short = 'q', long, global = true)]
+    pub quiet: bool,
 }
 
 /// How results are printed.
@@ -72,9 +76,9 @@ pub enum Command {
     /// Deploy a workload: `postgres NAME`, `s3 NAME` (alias `minio`), or `custom NAME --image I`.
     Deploy(DeployArgs),
     /// List your workloads.
-    Ls,
+    Ls(WatchArg),
     /// Details of a workload: status, recent events, last error and log lines.
-    Status(NameArg),
+    Status(StatusArgs),
     /// How to connect to a workload: endpoint and credentials (owner only).
     Access(AccessArgs),
     /// Print a workload's logs.
@@ -89,6 +93,64 @@ pub enum Command {
     Rm(RmArgs),
     /// API tokens for CI: use one with LATTICE_TOKEN instead of signing in.
     Tokens(TokensArgs),
+    /// Check that everything needed to deploy works, and say what to fix.
+    Doctor,
+    /// Servers you have used: list, switch, forget.
+    Context(ContextArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completion {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Write man pages (used by `make man`).
+    #[command(hide = true)]
+    Man {
+        /// Directory to write lattice.1 and one page per command into.
+        dir: PathBuf,
+    },
+}
+
+/// `--watch`.
+#[derive(Debug, Clone, Args)]
+pub struct WatchArg {
+    /// Keep updating as things change (JSON lines when not a terminal).
+    #[arg(short, long)]
+    pub watch: bool,
+}
+
+/// `status`.
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// Workload name.
+    pub name: String,
+    /// Watching.
+    #[command(flatten)]
+    pub watch: WatchArg,
+}
+
+/// `context`.
+#[derive(Debug, Clone, Args)]
+pub struct ContextArgs {
+    /// What to do (default: list).
+    #[command(subcommand)]
+    pub action: Option<ContextAction>,
+}
+
+/// `context` actions.
+#[derive(Debug, Clone, Subcommand)]
+pub enum ContextAction {
+    /// List known servers; * marks the current one.
+    Ls,
+    /// Make a known server the current one.
+    Use {
+        /// Its URL, as `lattice context ls` shows it.
+        server: String,
+    },
+    /// Forget a server: its pinned certificate and stored session.
+    Rm {
+        /// Its URL.
+        server: String,
+    },
 }
 
 /// `tokens`.

@@ -43,6 +43,7 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let ctx = api::Ctx::new(cli.global)?;
+
     match cli.command {
         Command::Register(a) => cmd::auth::register(ctx, a).await,
         Command::Login(a) => cmd::auth::login(ctx, a).await,
@@ -51,8 +52,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Trust(a) => cmd::auth::trust(ctx, a).await,
         Command::Nodes(a) => cmd::nodes::run(ctx, a).await,
         Command::Deploy(a) => cmd::workloads::deploy(ctx, a).await,
-        Command::Ls => cmd::workloads::ls(ctx).await,
-        Command::Status(a) => cmd::workloads::status(ctx, a).await,
+        Command::Ls(a) => cmd::workloads::ls(ctx, a).await,
+        Command::Status(a) if a.watch.watch => cmd::watch::run(ctx, Some(a.name)).await,
+        Command::Status(a) => cmd::workloads::status(ctx, args::NameArg { name: a.name }).await,
         Command::Access(a) => cmd::access::run(ctx, a).await,
         Command::Logs(a) => cmd::logs::run(ctx, a).await,
         Command::Stop(a) => cmd::workloads::lifecycle(ctx, a, cmd::workloads::Action::Stop).await,
@@ -62,5 +64,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Rm(a) => cmd::workloads::rm(ctx, a).await,
         Command::Tokens(a) => cmd::tokens::run(ctx, a).await,
+        Command::Doctor => cmd::doctor::run(ctx).await,
+        Command::Context(a) => cmd::context::run(ctx, a),
+        Command::Completion { shell } => {
+            let mut c = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut c, "lattice", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man { dir } => cmd::context::man(&dir),
     }
 }

@@ -36,6 +36,23 @@ pub fn table() -> Table {
     if !std::io::stdout().is_terminal() || std::env::var_os("NO_COLOR").is_some() {
         t.force_no_tty();
     }
+    // A terminal that reports no size (0 columns: some ptys, CI runners)
+    // would squeeze every column to one character: use $COLUMNS, else do
+    // not wrap at all.
+    if t.width().is_none_or(|w| w < 20) {
+        match std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.parse::<u16>().ok())
+            .filter(|w| *w >= 20)
+        {
+            Some(w) => {
+                t.set_width(w);
+            }
+            None => {
+                t.set_content_arrangement(ContentArrangement::Disabled);
+            }
+        }
+    }
     t
 }
 

@@ -4,5 +4,6 @@
 mod auth;
 mod cli;
 mod edge;
+mod json;
 mod store;
 mod workloads;

@@ -2,7 +2,10 @@
 
 pub mod access;
 pub mod auth;
+pub mod context;
+pub mod doctor;
 pub mod logs;
 pub mod nodes;
 pub mod tokens;
+pub mod watch;
 pub mod workloads;

@@ -301,32 +301,46 @@ pub async fn deploy(mut ctx: Ctx, a: DeployArgs) -> anyhow::Result<()> {
 }
 
 /// `lattice ls`.
-pub async fn ls(mut ctx: Ctx) -> anyhow::Result<()> {
+pub async fn ls(mut ctx: Ctx, a: crate::args::WatchArg) -> anyhow::Result<()> {
+    if a.watch {
+        return super::watch::run(ctx, None).await;
+    }
     let mut api = Api::connect(&mut ctx).await?;
     let r = api
         .call(v1::ListWorkloadsRequest {}, |ch, r| async move {
             WorkloadServiceClient::new(ch).list(r).await
         })
         .await?;
+    if ctx.global.quiet {
+        for w in &r.workloads {
+            output::line(&w.name)?;
+        }
+        return Ok(());
+    }
     let rows: Vec<Value> = r.workloads.iter().map(workload_json).collect();
     output::emit(ctx.global.output, &rows, || {
         if r.workloads.is_empty() {
             return output::line("No workloads yet. Try: lattice deploy postgres mydb --wait");
         }
-        let mut t = output::table();
-        t.set_header(vec!["NAME", "KIND", "STATUS", "NODE", "ENDPOINT", "AGE"]);
-        for w in &r.workloads {
-            t.add_row(vec![
-                w.name.clone(),
-                w.kind.clone(),
-                status_name(w.status).to_string(),
-                w.node.clone(),
-                w.endpoints.first().map(endpoint_text).unwrap_or_default(),
-                age(w),
-            ]);
-        }
-        output::line(t)
+        output::line(workloads_table(&r.workloads))
     })
+}
+
+/// The `ls` table.
+pub fn workloads_table(workloads: &[v1::Workload]) -> comfy_table::Table {
+    let mut t = output::table();
+    t.set_header(vec!["NAME", "KIND", "STATUS", "NODE", "ENDPOINT", "AGE"]);
+    for w in workloads {
+        t.add_row(vec![
+            w.name.clone(),
+            w.kind.clone(),
+            status_name(w.status).to_string(),
+            w.node.clone(),
+            w.endpoints.first().map(endpoint_text).unwrap_or_default(),
+            age(w),
+        ]);
+    }
+    t
 }
 
 /// `lattice status`.

@@ -1,0 +1,53 @@
+//! `lattice ls --watch` and `lattice status NAME --watch`: live updates from
+//! the server's Watch stream (pushed, not polled). On a terminal the table
+//! is redrawn in place; otherwise one JSON object per change.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+
+use lattice_proto::v1::{self, workload_service_client::WorkloadServiceClient};
+use serde_json::json;
+
+use super::workloads::{workload_json, workloads_table};
+use crate::api::{Api, Ctx};
+use crate::args::Output;
+use crate::output;
+
+/// Follows every workload (None) or one.
+pub async fn run(mut ctx: Ctx, name: Option<String>) -> anyhow::Result<()> {
+    if let Some(n) = &name {
+        lattice_proto::validate::name("name", n)
+            .map_err(|e| crate::error::CliError::Usage(e.to_string()))?;
+    }
+    let mut api = Api::connect(&mut ctx).await?;
+    let req = v1::WatchRequest {
+        name: name.clone().unwrap_or_default(),
+    };
+    let mut stream = api
+        .call(req, |ch, r| async move {
+            WorkloadServiceClient::new(ch).watch(r).await
+        })
+        .await?;
+    let redraw = ctx.global.output == Output::Table && std::io::stdout().is_terminal();
+    let mut current: BTreeMap<String, v1::Workload> = BTreeMap::new();
+    loop {
+        let ev = match stream.message().await {
+            Ok(Some(ev)) => ev,
+            Ok(None) => return Ok(()),
+            Err(s) => return Err(api.status(&s)),
+        };
+        let Some(w) = ev.workload else { continue };
+        if ev.kind == "deleted" {
+            current.remove(&w.name);
+        } else {
+            current.insert(w.name.clone(), w.clone());
+        }
+        if redraw {
+            let list: Vec<v1::Workload> = current.values().cloned().collect();
+            // Clear the screen and draw the table from the top.
+            output::line(format!("\x1b[2J\x1b[H{}", workloads_table(&list)))?;
+        } else {
+            output::line(json!({"event": ev.kind, "workload": workload_json(&w)}))?;
+        }
+    }
+}
