@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: build images test unit lint fmt bench demo demo-stop postgres clean
+.PHONY: build images test unit lint fmt bench man demo demo-stop postgres clean
 
 ## build: debug binaries (lattice, lattice-controld, lattice-agentd)
 build:
@@ -22,6 +22,10 @@ bench: images
 	$(CARGO) build --release --workspace --bins
 	$(CARGO) build --release -p lattice-e2e --bin lattice-bench
 	target/release/lattice-bench
+
+## man: man pages for lattice and every subcommand, into target/man
+man: build
+	target/debug/lattice man target/man
 
 ## unit: in-module tests only (no servers)
 unit:

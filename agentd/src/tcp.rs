@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use lattice_proto::v1;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
@@ -82,33 +82,35 @@ pub async fn serve(
             return;
         }
     };
-    let (mut rd, mut wr) = tcp.into_split();
+    let (rd, mut wr) = tcp.into_split();
     {
         let to_controld = async {
-            let mut buf = vec![0u8; CHUNK];
+            // Hold no buffer while idle; read into a fresh one that moves into the frame.
             loop {
-                match rd.read(&mut buf).await {
-                    Ok(0) | Err(_) => {
-                        let _ = tx
-                            .send(v1::StreamFrame {
-                                eof: true,
-                                ..Default::default()
-                            })
-                            .await;
-                        return;
-                    }
-                    Ok(n) => {
-                        if tx
-                            .send(v1::StreamFrame {
-                                data: buf[..n].to_vec(),
-                                ..Default::default()
-                            })
-                            .await
-                            .is_err()
-                        {
-                            return;
-                        }
-                    }
+                let mut buf = Vec::with_capacity(CHUNK);
+                let n = match rd.readable().await.and_then(|()| rd.try_read_buf(&mut buf)) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                    Err(_) => 0,
+                };
+                if n == 0 {
+                    let _ = tx
+                        .send(v1::StreamFrame {
+                            eof: true,
+                            ..Default::default()
+                        })
+                        .await;
+                    return;
+                }
+                if tx
+                    .send(v1::StreamFrame {
+                        data: buf,
+                        ..Default::default()
+                    })
+                    .await
+                    .is_err()
+                {
+                    return;
                 }
             }
         };

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use lattice_proto::v1;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, broadcast, watch};
 use tokio::task::JoinHandle;
@@ -280,28 +280,34 @@ impl Edge {
         let down = AtomicU64::new(0);
         let last = AtomicU64::new(0);
         let touch = || last.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
-        let (mut rd, mut wr) = tcp.into_split();
+        let (rd, mut wr) = tcp.into_split();
         let outbound = opened.outbound;
         let mut inbound = opened.inbound;
         let client_to_node = async {
-            let mut buf = vec![0u8; CHUNK];
+            // No buffer is held while the connection is idle: wait until the
+            // socket is readable, then read into a fresh buffer that moves
+            // into the frame (no copy).
             loop {
-                let n = match rd.read(&mut buf).await {
-                    Ok(0) | Err(_) => {
-                        let _ = outbound
-                            .send(Ok(v1::StreamFrame {
-                                eof: true,
-                                ..Default::default()
-                            }))
-                            .await;
-                        return;
-                    }
+                let mut buf = Vec::with_capacity(CHUNK);
+                let n = match rd.readable().await.and_then(|()| rd.try_read_buf(&mut buf)) {
+                    Ok(0) => 0,
                     Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                    Err(_) => 0,
                 };
+                if n == 0 {
+                    let _ = outbound
+                        .send(Ok(v1::StreamFrame {
+                            eof: true,
+                            ..Default::default()
+                        }))
+                        .await;
+                    return;
+                }
                 up.fetch_add(n as u64, Ordering::Relaxed);
                 touch();
                 let frame = v1::StreamFrame {
-                    data: buf[..n].to_vec(),
+                    data: buf,
                     ..Default::default()
                 };
                 if outbound.send(Ok(frame)).await.is_err() {

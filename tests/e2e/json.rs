@@ -231,3 +231,20 @@ fn an_interactive_terminal_shows_progress_and_tables() {
         "{out}"
     );
 }
+
+#[test]
+fn completion_scripts_and_man_pages_are_generated() {
+    let cli = Cli::new(None);
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let r = cli.run(&["completion", shell], None).ok();
+        assert!(
+            r.stdout.contains("lattice") && r.stdout.contains("deploy"),
+            "{shell}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    cli.run(&["man", dir.path().to_str().unwrap()], None).ok();
+    let page = std::fs::read_to_string(dir.path().join("lattice.1")).unwrap();
+    assert!(page.contains(".TH lattice"), "{page}");
+    assert!(dir.path().join("lattice-deploy.1").exists());
+}
