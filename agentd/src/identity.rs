@@ -142,6 +142,8 @@ pub async fn channel(control: &str, ca_pem: &str) -> anyhow::Result<Channel> {
         .http2_keep_alive_interval(Duration::from_secs(10))
         .keep_alive_timeout(Duration::from_secs(10))
         .keep_alive_while_idle(true)
+        // Relay streams carry bulk data: let windows grow with the BDP.
+        .http2_adaptive_window(true)
         .connect()
         .await
         .with_context(|| format!("could not connect to controld at {control}"))

@@ -273,6 +273,9 @@ impl Server {
             // Each relayed connection and log follow is one HTTP/2 stream on
             // its agent's connection: the usual cap of 200 would queue them.
             .max_concurrent_streams(Some(65_536))
+            // Relayed bulk transfers need more than HTTP/2's default 64 KiB
+            // window per stream; size windows to the measured bandwidth-delay.
+            .http2_adaptive_window(Some(true))
             .http2_keepalive_interval(Some(Duration::from_secs(20)))
             .http2_keepalive_timeout(Some(Duration::from_secs(20)))
             .add_service(health_svc)
