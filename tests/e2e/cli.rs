@@ -69,20 +69,7 @@ fn api_tokens_are_scoped_revocable_and_expire() {
 
     // Deploy scope: can deploy and remove.
     let d = pipeline(&c, &deploy);
-    d.run(
-        &[
-            "deploy",
-            "custom",
-            "ci-app",
-            "--image",
-            "lattice-local/web:latest",
-            "--port",
-            "80",
-            "--wait",
-        ],
-        None,
-    )
-    .ok();
+    d.deploy_web("ci-app");
     d.run(&["access", "ci-app", "--format", "url"], None).ok();
     d.run(&["rm", "ci-app", "--wait"], None).ok();
     d.run(&["tokens", "create", "escalate"], None).fails_with(4);

@@ -324,20 +324,7 @@ fn edge_port_exhaustion_is_refused_at_deploy_and_deleting_frees_the_port() {
     let range = lattice_e2e::edge_range(1);
     let c = Cluster::start_full(&[], &["--edge-ports", &range]);
     let cli = &c.admin;
-    cli.run(
-        &[
-            "deploy",
-            "custom",
-            "a",
-            "--image",
-            "lattice-local/web:latest",
-            "--port",
-            "80",
-            "--wait",
-        ],
-        None,
-    )
-    .ok();
+    cli.deploy_web("a");
     let r = cli
         .run(
             &[
@@ -364,20 +351,7 @@ fn edge_port_exhaustion_is_refused_at_deploy_and_deleting_frees_the_port() {
         "nothing half-created: {ls}"
     );
     cli.run(&["rm", "a", "--wait"], None).ok();
-    cli.run(
-        &[
-            "deploy",
-            "custom",
-            "b",
-            "--image",
-            "lattice-local/web:latest",
-            "--port",
-            "80",
-            "--wait",
-        ],
-        None,
-    )
-    .ok();
+    cli.deploy_web("b");
     let url = access(cli, "b", "url");
     assert!(
         url.ends_with(&format!(":{}", range.split('-').next().unwrap())),
@@ -399,20 +373,7 @@ fn relayed_connections_are_capped_and_idle_ones_closed() {
         ],
     );
     let cli = &c.admin;
-    cli.run(
-        &[
-            "deploy",
-            "custom",
-            "web",
-            "--image",
-            "lattice-local/web:latest",
-            "--port",
-            "80",
-            "--wait",
-        ],
-        None,
-    )
-    .ok();
+    cli.deploy_web("web");
     let url = access(cli, "web", "endpoint");
     let addr = url.trim_start_matches("http://").to_string();
     // Two connections are relayed and held open without traffic...

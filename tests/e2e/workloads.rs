@@ -444,20 +444,7 @@ fn kill_9_agent_mid_deploy_converges_with_exactly_one_container() {
 fn controld_restart_and_outage_leave_containers_untouched() {
     let mut c = Cluster::start();
     let cli = c.admin.clone();
-    cli.run(
-        &[
-            "deploy",
-            "custom",
-            "web",
-            "--image",
-            "lattice-local/web:latest",
-            "--port",
-            "80",
-            "--wait",
-        ],
-        None,
-    )
-    .ok();
+    cli.deploy_web("web");
     let id = id_of(&cli, "web");
     let started_at = || {
         docker(&[
@@ -502,20 +489,7 @@ fn controld_restart_and_outage_leave_containers_untouched() {
 fn a_silent_node_is_unreachable_its_workloads_lost_then_running_again() {
     let mut c = Cluster::start();
     let cli = c.admin.clone();
-    cli.run(
-        &[
-            "deploy",
-            "custom",
-            "web",
-            "--image",
-            "lattice-local/web:latest",
-            "--port",
-            "80",
-            "--wait",
-        ],
-        None,
-    )
-    .ok();
+    cli.deploy_web("web");
     c.agent.kill9();
     let st = c.wait_status(&cli, "web", "lost", 30);
     assert!(
@@ -603,20 +577,7 @@ fn another_user_sees_nothing_of_my_workloads() {
     bob.run(&["nodes"], None).fails_with(4);
     bob.run(&["nodes", "join-token"], None).fails_with(4);
     // Bob may use the same name for his own workload.
-    bob.run(
-        &[
-            "deploy",
-            "custom",
-            "secret-web",
-            "--image",
-            "lattice-local/web:latest",
-            "--port",
-            "80",
-            "--wait",
-        ],
-        None,
-    )
-    .ok();
+    bob.deploy_web("secret-web");
     assert_eq!(
         alice
             .run(&["status", "secret-web", "-o", "json"], None)

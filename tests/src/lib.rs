@@ -349,6 +349,25 @@ impl Cli {
         .ok()
     }
 
+    /// `deploy custom NAME --image lattice-local/web:latest --port 80 --wait`, which must succeed.
+    #[track_caller]
+    pub fn deploy_web(&self, name: &str) -> Run {
+        self.run(
+            &[
+                "deploy",
+                "custom",
+                name,
+                "--image",
+                "lattice-local/web:latest",
+                "--port",
+                "80",
+                "--wait",
+            ],
+            None,
+        )
+        .ok()
+    }
+
     /// Signs in.
     pub fn login(&self, email: &str, password: &str) -> Run {
         self.run(
