@@ -248,3 +248,35 @@ fn completion_scripts_and_man_pages_are_generated() {
     assert!(page.contains(".TH lattice"), "{page}");
     assert!(dir.path().join("lattice-deploy.1").exists());
 }
+
+#[test]
+fn status_watch_follows_one_workload() {
+    let c = Cluster::start();
+    c.admin.deploy_web("one");
+    c.admin.deploy_web("two");
+    let mut watch = Command::new(bin("lattice"))
+        .args(["status", "one", "--watch", "-o", "json"])
+        .env("LATTICE_CONFIG_DIR", &c.admin.config_dir)
+        .env("LATTICE_TOKEN_STORE", "file")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
+    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    check("watch-event", &first);
+    assert_eq!(
+        (first["event"].as_str(), first["workload"]["name"].as_str()),
+        (Some("snapshot"), Some("one"))
+    );
+    c.admin.run(&["stop", "two"], None).ok();
+    c.admin.run(&["stop", "one"], None).ok();
+    let next: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(
+        next["workload"]["name"], "one",
+        "only the named workload: {next}"
+    );
+    assert_eq!(next["event"], "update");
+    let _ = watch.kill();
+    let _ = watch.wait();
+}
