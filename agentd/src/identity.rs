@@ -72,16 +72,11 @@ impl Identity {
 
     /// Exchanges a join token for an identity.
     pub async fn join(control: &str, token: &str, hostname: &str) -> anyhow::Result<Self> {
-        let parts: Vec<&str> = token.trim().split('.').collect();
-        let [prefix, _secret, fp_hex] = parts.as_slice() else {
+        let Some((_, expected)) = pki::parse_join_token(token) else {
             bail!(
                 "--join-token is not a Lattice join token (expected LJT.…); create one with `lattice nodes join-token`"
             );
         };
-        if *prefix != "LJT" {
-            bail!("--join-token is not a Lattice join token (expected LJT.…)");
-        }
-        let expected = pki::normalise_fingerprint(fp_hex);
         let (host, port) = host_port(control)?;
         let presented = pki::fetch_presented(&host, port, Duration::from_secs(10))
             .await

@@ -122,9 +122,6 @@ pub fn classify(e: &anyhow::Error) -> (u8, &'static str) {
     if let Some(c) = e.chain().find_map(|c| c.downcast_ref::<CliError>()) {
         return (c.exit_code(), c.kind());
     }
-    if e.chain().any(|c| c.downcast_ref::<clap::Error>().is_some()) {
-        return (exit::USAGE, "usage");
-    }
     (exit::GENERAL, "error")
 }
 

@@ -11,22 +11,12 @@ use lattice_proto::pki;
 
 use crate::server::ServerAddr;
 
-/// The certificate a server presents as its trust anchor.
-#[derive(Debug, Clone)]
-pub struct Presented {
-    /// PEM of the chain's last certificate.
-    pub pem: String,
-    /// Its fingerprint.
-    pub fingerprint: String,
-}
+pub use pki::Presented;
 
 /// Connects and returns the anchor certificate the server presents.
 pub async fn fetch(addr: &ServerAddr) -> anyhow::Result<Presented> {
     match pki::fetch_presented(&addr.host, addr.port, Duration::from_secs(10)).await {
-        Ok(p) => Ok(Presented {
-            pem: p.pem,
-            fingerprint: p.fingerprint,
-        }),
+        Ok(p) => Ok(p),
         Err(pki::FetchError::Connect(e)) => Err(crate::error::unreachable(addr, &e)),
         Err(e) => Err(anyhow::anyhow!("{e} ({})", addr.url)),
     }

@@ -68,16 +68,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
             let fp = std::fs::read_to_string(args.common.data_dir.join("ca-fingerprint")).map_err(|e| {
                 anyhow::anyhow!("could not read the CA fingerprint in {} ({e}); start lattice-controld once first", args.common.data_dir.display())
             })?;
-            let secrets =
-                lattice_controld::secrets::SecretBox::load_or_create(&args.common.data_dir)?;
-            let fleet = lattice_controld::fleet::Fleet::new(
-                lattice_controld::repo::Repo::new(db),
-                secrets,
-                std::time::Duration::from_secs(15),
-            );
+            let repo = lattice_controld::repo::Repo::new(db);
             let ttl = i64::try_from(expires.as_secs()).unwrap_or(i64::MAX);
             let (token, _) = lattice_controld::fleet::node_service::create_join_token(
-                &fleet,
+                &repo,
                 fp.trim(),
                 "server-host",
                 ttl,

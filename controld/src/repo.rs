@@ -179,6 +179,7 @@ impl Repo {
     pub async fn insert_workload(
         &self,
         m: workload::ActiveModel,
+        owner: &str,
         name: &str,
         container_ports: &[u32],
         edge_range: (u16, u16),
@@ -229,13 +230,7 @@ impl Repo {
                     )));
                 }
                 Err(e) if is_unique_violation(&e) => {
-                    let owner = match &m.owner_id {
-                        sea_orm::ActiveValue::Set(o) | sea_orm::ActiveValue::Unchanged(o) => {
-                            o.clone()
-                        }
-                        sea_orm::ActiveValue::NotSet => String::new(),
-                    };
-                    if self.workload(&owner, name).await?.is_some() {
+                    if self.workload(owner, name).await?.is_some() {
                         return Err(Error::AlreadyExists(format!(
                             "you already have a workload named {name:?}; pick another name, or remove it with `lattice rm {name}`"
                         )));

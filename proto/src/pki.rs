@@ -37,6 +37,24 @@ pub fn certificate_pem(der: &[u8]) -> String {
     out
 }
 
+/// Builds a node join token, `LJT.<secret>.<ca fingerprint hex>`: it carries
+/// the CA fingerprint so the agent can verify controld before sending it.
+pub fn join_token(secret: &str, fingerprint: &str) -> String {
+    let fp = normalise_fingerprint(fingerprint);
+    format!("LJT.{secret}.{}", fp.trim_start_matches("sha256:"))
+}
+
+/// Splits a join token into its secret and the CA fingerprint (`sha256:…`).
+pub fn parse_join_token(token: &str) -> Option<(&str, String)> {
+    let mut parts = token.trim().split('.');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some("LJT"), Some(secret), Some(fp), None) if !secret.is_empty() && !fp.is_empty() => {
+            Some((secret, normalise_fingerprint(fp)))
+        }
+        _ => None,
+    }
+}
+
 /// The certificate a server presents as its trust anchor (the last of its
 /// chain: controld's CA), learnt before trusting it.
 #[derive(Debug, Clone)]
@@ -185,6 +203,17 @@ mod tests {
             .collect::<Vec<_>>()
             .join(":");
         assert_eq!(normalise_fingerprint(&colons), f);
+    }
+
+    #[test]
+    fn join_tokens_roundtrip() {
+        let fp = fingerprint(b"ca");
+        let t = join_token("s3cr3t", &fp);
+        assert!(t.starts_with("LJT.s3cr3t."));
+        assert_eq!(parse_join_token(&t), Some(("s3cr3t", fp)));
+        for bad in ["LJT..00", "LJT.a.", "lat_abc", "LJT.a.b.c", ""] {
+            assert_eq!(parse_join_token(bad), None, "{bad}");
+        }
     }
 
     #[test]

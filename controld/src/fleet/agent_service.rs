@@ -19,8 +19,6 @@ use crate::auth::tokens::{random_token, token_hash};
 use crate::entity::node;
 use crate::error::{Error, Result};
 
-/// Prefix of join tokens.
-pub const JOIN_PREFIX: &str = "LJT";
 /// Prefix of node secrets.
 const NODE_SECRET_PREFIX: &str = "lns_";
 
@@ -63,15 +61,6 @@ impl AgentApi {
     }
 }
 
-/// Splits `LJT.<secret>.<ca-fingerprint-hex>` into its secret.
-pub fn join_secret(token: &str) -> Option<&str> {
-    let mut parts = token.trim().split('.');
-    match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some(JOIN_PREFIX), Some(secret), Some(_fp), None) if !secret.is_empty() => Some(secret),
-        _ => None,
-    }
-}
-
 /// Makes a DNS-label node name from a hostname.
 fn node_name(hostname: &str) -> String {
     let mut s: String = hostname
@@ -96,7 +85,8 @@ impl v1::agent_service_server::AgentService for AgentApi {
         req: Request<v1::JoinRequest>,
     ) -> Result<Response<v1::JoinResponse>, Status> {
         let r = req.into_inner();
-        let secret = join_secret(&r.join_token)
+        let secret = lattice_proto::pki::parse_join_token(&r.join_token)
+            .map(|(secret, _)| secret)
             .filter(|s| s.len() <= 256)
             .ok_or_else(|| {
                 Status::invalid_argument("join_token is not a Lattice join token (LJT.…)")
@@ -212,14 +202,6 @@ impl v1::agent_service_server::AgentService for AgentApi {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn join_tokens_parse() {
-        assert_eq!(join_secret("LJT.abc.0123"), Some("abc"));
-        assert_eq!(join_secret("LJT..0123"), None);
-        assert_eq!(join_secret("lat_abc"), None);
-        assert_eq!(join_secret("LJT.a.b.c"), None);
-    }
 
     #[test]
     fn node_names_are_labels() {

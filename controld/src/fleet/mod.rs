@@ -353,7 +353,7 @@ impl Fleet {
         let lease = clock::ms(self.lease);
         for n in self.repo.nodes().await? {
             let silent = n.last_seen_at.is_none_or(|t| now - t > lease);
-            if !silent || self.is_connected(&n.id) && now - n.last_seen_at.unwrap_or(0) <= lease {
+            if !silent {
                 continue;
             }
             if n.connected {

@@ -9,7 +9,6 @@ use tonic::{Request, Response, Status};
 use tracing::{info, instrument};
 
 use super::Fleet;
-use super::agent_service::JOIN_PREFIX;
 use crate::auth::Authenticator;
 use crate::auth::tokens::{random_token, token_hash};
 use crate::clock;
@@ -60,19 +59,19 @@ impl NodeApi {
 
 /// Creates a join token: `LJT.<secret>.<ca fingerprint hex>`.
 pub async fn create_join_token(
-    fleet: &Fleet,
+    repo: &crate::repo::Repo,
     fingerprint: &str,
     by: &str,
     ttl_secs: i64,
 ) -> Result<(String, i64)> {
     let secret = random_token("");
     let expires = clock::now_ms() + ttl_secs.clamp(60, 7 * 24 * 3600) * 1000;
-    fleet
-        .repo
-        .insert_join_token(&token_hash(&secret), by, expires)
+    repo.insert_join_token(&token_hash(&secret), by, expires)
         .await?;
-    let fp = fingerprint.strip_prefix("sha256:").unwrap_or(fingerprint);
-    Ok((format!("{JOIN_PREFIX}.{secret}.{fp}"), expires))
+    Ok((
+        lattice_proto::pki::join_token(&secret, fingerprint),
+        expires,
+    ))
 }
 
 /// A node row as the API shows it.
@@ -162,7 +161,7 @@ impl v1::node_service_server::NodeService for NodeApi {
             s => s,
         };
         let (token, expires) =
-            create_join_token(&self.fleet, &self.fingerprint, &c.user.id, ttl).await?;
+            create_join_token(&self.fleet.repo, &self.fingerprint, &c.user.id, ttl).await?;
         info!(by = %c.user.id, "join token created");
         Ok(Response::new(v1::JoinToken {
             token,

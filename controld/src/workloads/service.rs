@@ -273,7 +273,13 @@ impl v1::workload_service_server::WorkloadService for WorkloadApi {
         let (w, edge_ports) = self
             .fleet
             .repo
-            .insert_workload(am, &r.name, &resolved.spec.ports, self.edge.range())
+            .insert_workload(
+                am,
+                &c.user.id,
+                &r.name,
+                &resolved.spec.ports,
+                self.edge.range(),
+            )
             .await?;
         for p in &edge_ports {
             self.edge.bind(p.port, &w.id, p.container_port).await;
