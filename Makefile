@@ -2,18 +2,22 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: build images test unit lint fmt bench man demo demo-stop postgres clean
+.PHONY: prereqs build images test unit lint fmt bench man demo demo-stop postgres clean
+
+## prereqs: install what a fresh machine lacks (Debian packages; as root), or say the command to run
+prereqs:
+	@scripts/prereqs.sh
 
 ## build: debug binaries (lattice, lattice-controld, lattice-agentd)
 build:
 	$(CARGO) build --workspace --bins
 
 ## images: build lattice-local/{postgres,s3,web} from Debian packages (no registry needed; cached by tag)
-images:
+images: prereqs
 	images/build.sh
 
 ## test: every test (unit + end-to-end) against real TLS, SQLite, a throwaway Postgres and Docker
-test: build images
+test: prereqs build images
 	@url=$$(scripts/test-postgres.sh) && \
 	  LATTICE_TEST_POSTGRES_URL="$$url" $(CARGO) test --workspace --all-targets
 
@@ -44,7 +48,7 @@ postgres:
 	@scripts/test-postgres.sh
 
 ## demo: start controld + agentd, register, deploy Postgres, connect with psql
-demo: build images
+demo: prereqs build images
 	scripts/demo.sh
 
 demo-stop:

@@ -37,7 +37,7 @@ mirror() {
 }
 
 build_base() {
-  command -v debootstrap >/dev/null || { echo "images: needs debootstrap (apt-get install debootstrap)" >&2; exit 1; }
+  command -v debootstrap >/dev/null || { echo "images: needs debootstrap: run scripts/prereqs.sh (as root) or apt-get install debootstrap" >&2; exit 1; }
   local suite rootfs m
   suite=bookworm
   m=$(mirror)

@@ -235,6 +235,9 @@ impl Docker {
         };
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
+            // Docker's own stop (and ours, which passes no timeout) waits this
+            // long after the image's stop signal before it kills.
+            stop_timeout: Some(i64::from(stop_timeout_secs(spec))),
             env: Some(
                 spec.env
                     .iter()
@@ -284,9 +287,11 @@ impl Docker {
         }
     }
 
-    /// Stops a container (already stopped or gone is success).
+    /// Stops a container cleanly: the image's stop signal, then a kill once
+    /// the container's own grace period (its `--stop-timeout`) has passed.
+    /// Already stopped or gone is success.
     pub async fn stop(&self, name: &str) -> DResult<()> {
-        let opts = StopContainerOptionsBuilder::default().t(10).build();
+        let opts = StopContainerOptionsBuilder::default().build();
         match self.inner.stop_container(name, Some(opts)).await {
             Ok(()) => Ok(()),
             Err(DockerError::DockerResponseServerError {
@@ -297,8 +302,13 @@ impl Docker {
         }
     }
 
-    /// Removes a container (gone is success).
+    /// Stops a container cleanly (see [`Docker::stop`]), then removes it
+    /// (gone is success). Every path that replaces or deletes a container
+    /// comes through here, so none of them kills a workload mid-write.
     pub async fn remove(&self, name: &str) -> DResult<()> {
+        if let Err(e) = self.stop(name).await {
+            tracing::warn!(container = %name, error = %e, "clean stop failed; removing anyway");
+        }
         let opts = RemoveContainerOptionsBuilder::default().force(true).build();
         match self.inner.remove_container(name, Some(opts)).await {
             Ok(()) => Ok(()),
@@ -385,6 +395,17 @@ impl Docker {
         Ok((inspected.exit_code.unwrap_or(-1), output))
     }
 }
+
+/// Grace period of a spec, in seconds (0 in the spec means the default).
+pub fn stop_timeout_secs(spec: &v1::ContainerSpec) -> u32 {
+    match spec.stop_timeout_seconds {
+        0 => DEFAULT_STOP_TIMEOUT_SECS,
+        s => s.min(lattice_proto::validate::STOP_TIMEOUT_MAX_SECS),
+    }
+}
+
+/// Docker's own default grace period.
+pub const DEFAULT_STOP_TIMEOUT_SECS: u32 = 10;
 
 /// `repo:tag` → (repo, tag); digests and registry ports are kept intact.
 pub fn split_tag(image: &str) -> (&str, &str) {

@@ -7,14 +7,17 @@
 pub mod args;
 pub mod backoff;
 pub mod connection;
+pub mod crashloop;
 pub mod docker;
 pub mod identity;
 pub mod logs;
+pub mod probe;
 pub mod reports;
 pub mod supervisor;
 pub mod tcp;
 pub mod worker;
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -36,6 +39,9 @@ pub struct Ctx {
     pub ready_timeout: Duration,
     docker: RwLock<Option<docker::Docker>>,
     docker_error: Mutex<String>,
+    /// Each workload's last container exit code, from Docker's `die` events
+    /// (Docker clears the code once its restart policy starts it again).
+    exits: Mutex<HashMap<String, i32>>,
 }
 
 impl Ctx {
@@ -47,6 +53,26 @@ impl Ctx {
             ready_timeout,
             docker: RwLock::new(None),
             docker_error: Mutex::new(String::new()),
+            exits: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Records a container exit seen in Docker's events.
+    pub fn record_exit(&self, workload_id: &str, code: i32) {
+        if let Ok(mut e) = self.exits.lock() {
+            e.insert(workload_id.to_string(), code);
+        }
+    }
+
+    /// The workload's last exit code seen, if any.
+    pub fn last_exit(&self, workload_id: &str) -> Option<i32> {
+        self.exits.lock().ok()?.get(workload_id).copied()
+    }
+
+    /// Forgets a workload's exits (a new container, or the workload is gone).
+    pub fn forget_exits(&self, workload_id: &str) {
+        if let Ok(mut e) = self.exits.lock() {
+            e.remove(workload_id);
         }
     }
 
@@ -94,6 +120,7 @@ pub fn validate_spec(s: &v1::ContainerSpec) -> Result<(), validate::ValidationEr
     validate::image(&s.image)?;
     validate::env(s.env.iter().map(|e| (e.key.as_str(), e.value.as_str())))?;
     validate::command(&s.command)?;
+    validate::stop_timeout(s.stop_timeout_seconds)?;
     for p in &s.ports {
         validate::port(*p)?;
     }

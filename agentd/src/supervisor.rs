@@ -127,13 +127,17 @@ impl Supervisor {
                 while let Some(ev) = events.next().await {
                     match ev {
                         Ok(e) => {
-                            if let Some(id) = e
-                                .actor
-                                .and_then(|a| a.attributes)
-                                .and_then(|a| a.get(label::WORKLOAD).cloned())
+                            let attrs = e.actor.and_then(|a| a.attributes).unwrap_or_default();
+                            let Some(id) = attrs.get(label::WORKLOAD) else {
+                                continue;
+                            };
+                            if e.action.as_deref() == Some("die")
+                                && let Some(code) =
+                                    attrs.get("exitCode").and_then(|c| c.parse::<i32>().ok())
                             {
-                                self.wake(&id);
+                                self.ctx.record_exit(id, code);
                             }
+                            self.wake(id);
                         }
                         Err(_) => break,
                     }

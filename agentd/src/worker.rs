@@ -10,24 +10,28 @@ use std::time::{Duration, Instant};
 
 use lattice_proto::v1;
 use lattice_proto::v1::WorkloadStatus as S;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
 use crate::Ctx;
-use crate::docker::{self, Docker, container_ip, container_name, label, published_ports};
+use crate::docker::{self, Docker, container_name, label, published_ports};
+use crate::probe::{check_ready, is_running};
 
 /// How long a workload without a probe must stay up to count as started.
 const STABLE_FOR: Duration = Duration::from_secs(2);
 
 /// Lines of output attached to a failure.
-const FAILURE_LINES: usize = 20;
+pub const FAILURE_LINES: usize = 20;
+
+/// How long a settled worker waits before it looks again by itself.
+const RECHECK: Duration = Duration::from_secs(10);
 
 /// How a convergence pass ended.
-enum Pass {
+pub enum Pass {
     /// Nothing more to do until something changes.
     Settled,
+    /// Look again after this long (or sooner, if something changes).
+    RecheckIn(Duration),
     /// The workload is gone; the task ends.
     Deleted,
     /// The desired state changed mid-way: converge again now.
@@ -44,25 +48,39 @@ pub async fn run(
     loop {
         let d = desired.borrow_and_update().clone();
         let pass = converge(&ctx, &d, &mut desired, &mut failed_hash).await;
-        match pass {
-            Pass::Deleted => return,
+        let recheck = match pass {
+            Pass::Deleted => {
+                if let Some(spec) = &d.spec {
+                    ctx.forget_exits(&spec.workload_id);
+                }
+                return;
+            }
             Pass::Superseded => continue,
-            Pass::Settled => {}
-        }
+            Pass::Settled => RECHECK,
+            Pass::RecheckIn(after) => after.min(RECHECK),
+        };
         tokio::select! {
             r = desired.changed() => if r.is_err() { return },
             _ = wake.recv() => {}
-            _ = tokio::time::sleep(Duration::from_secs(10)) => {}
+            _ = tokio::time::sleep(recheck) => {}
         }
     }
 }
 
-struct Reporter<'a> {
+/// Sends reports about one workload's current spec.
+pub struct Reporter<'a> {
     ctx: &'a Ctx,
     spec: &'a v1::ContainerSpec,
 }
 
 impl Reporter<'_> {
+    /// Records a report, filling in which workload and spec it is about.
+    pub fn report(&self, mut r: v1::WorkloadReport) {
+        r.workload_id.clone_from(&self.spec.workload_id);
+        r.spec_hash.clone_from(&self.spec.spec_hash);
+        self.ctx.reports.set(r);
+    }
+
     fn send(
         &self,
         status: S,
@@ -72,15 +90,14 @@ impl Reporter<'_> {
         progress: u32,
         cid: &str,
     ) {
-        self.ctx.reports.set(v1::WorkloadReport {
-            workload_id: self.spec.workload_id.clone(),
+        self.report(v1::WorkloadReport {
             status: status as i32,
             message: message.to_string(),
             progress_percent: progress,
             last_log_lines: logs,
             published_ports: ports,
-            spec_hash: self.spec.spec_hash.clone(),
             container_id: cid.to_string(),
+            ..Default::default()
         });
     }
 
@@ -154,20 +171,20 @@ async fn converge(
     }
 }
 
-fn is_running(c: &bollard::models::ContainerInspectResponse) -> bool {
-    c.state.as_ref().and_then(|s| s.running).unwrap_or(false)
-}
-
 fn restarts(c: &bollard::models::ContainerInspectResponse) -> i64 {
     c.restart_count.unwrap_or(0)
 }
 
 /// One convergence attempt of a running workload: everything the steps share.
-struct Attempt<'a> {
-    ctx: &'a Ctx,
-    docker: &'a Docker,
-    spec: &'a v1::ContainerSpec,
-    rep: &'a Reporter<'a>,
+pub struct Attempt<'a> {
+    /// Agent state.
+    pub ctx: &'a Ctx,
+    /// The engine.
+    pub docker: &'a Docker,
+    /// The spec being converged.
+    pub spec: &'a v1::ContainerSpec,
+    /// Where reports go.
+    pub rep: &'a Reporter<'a>,
     desired: &'a mut watch::Receiver<v1::DesiredWorkload>,
     failed_hash: &'a mut Option<String>,
 }
@@ -190,7 +207,7 @@ async fn run_container(a: &mut Attempt<'_>) -> Pass {
                 != Some(&a.spec.spec_hash) =>
         {
             a.rep
-                .status(S::Starting, "applying a new a.spec (data kept)");
+                .status(S::Starting, "applying a new spec (data kept)");
             if let Err(e) = a.docker.remove(&name).await {
                 a.rep.status(
                     S::Failed,
@@ -202,34 +219,21 @@ async fn run_container(a: &mut Attempt<'_>) -> Pass {
         }
         other => other,
     };
-    // A a.spec that already failed is not retried in a loop; `lattice restart`
+    // A spec that already failed is not retried in a loop; `lattice restart`
     // or `lattice start` make a new generation.
     if a.failed_hash.as_deref() == Some(a.spec.spec_hash.as_str())
         && !existing.as_ref().is_some_and(is_running)
     {
         return Pass::Settled;
     }
-    // Already running and ready for this spec: just confirm.
-    if let Some(c) = existing.as_ref().filter(|c| is_running(c))
-        && a.ctx
-            .reports
-            .get(&a.spec.workload_id)
-            .is_some_and(|r| r.status() == S::Running && r.spec_hash == a.spec.spec_hash)
+    // Ready once in this container: Docker restarts it on exit; watch that.
+    if let Some(c) = existing.as_ref().filter(|c| crate::crashloop::was_ready(c))
+        && let Some(pass) = crate::crashloop::watch(a, c).await
     {
-        let ready = check_ready(a.docker, a.spec, c).await;
-        if ready {
-            a.rep.send(
-                S::Running,
-                "ready",
-                published_ports(c),
-                Vec::new(),
-                0,
-                c.id.as_deref().unwrap_or(""),
-            );
-            return Pass::Settled;
-        }
+        return pass;
     }
     if existing.is_none() {
+        a.ctx.forget_exits(&a.spec.workload_id);
         match a.docker.has_image(&a.spec.image).await {
             Ok(true) => {}
             Ok(false) => {
@@ -388,76 +392,4 @@ async fn wait_ready(a: &mut Attempt<'_>) -> Pass {
             _ = a.desired.changed() => return Pass::Superseded,
         }
     }
-}
-
-/// Whether the workload answers as its spec says it should.
-async fn check_ready(
-    docker: &Docker,
-    spec: &v1::ContainerSpec,
-    c: &bollard::models::ContainerInspectResponse,
-) -> bool {
-    if !is_running(c) {
-        return false;
-    }
-    let target = || Some((container_ip(c)?, *spec.ports.first()?));
-    match spec.readiness.as_str() {
-        "exec" => {
-            let name = container_name(&spec.workload_id);
-            matches!(docker.exec(&name, &spec.readiness_args).await, Ok((0, _)))
-        }
-        "tcp" => match target() {
-            Some((ip, port)) => tcp_ready(&ip, port).await,
-            None => false,
-        },
-        "http" => match target() {
-            Some((ip, port)) => {
-                http_ready(
-                    &ip,
-                    port,
-                    spec.readiness_args.first().map_or("/", String::as_str),
-                )
-                .await
-            }
-            None => false,
-        },
-        _ => true,
-    }
-}
-
-async fn tcp_ready(ip: &str, port: u32) -> bool {
-    let Ok(port) = u16::try_from(port) else {
-        return false;
-    };
-    matches!(
-        tokio::time::timeout(Duration::from_secs(1), TcpStream::connect((ip, port))).await,
-        Ok(Ok(_))
-    )
-}
-
-/// Any HTTP answer below 500 means the server is up (an S3 server answers
-/// an anonymous request with 403).
-async fn http_ready(ip: &str, port: u32, path: &str) -> bool {
-    let Ok(port) = u16::try_from(port) else {
-        return false;
-    };
-    let probe = async {
-        let mut s = TcpStream::connect((ip, port)).await.ok()?;
-        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {ip}\r\n\r\n").as_bytes())
-            .await
-            .ok()?;
-        let mut buf = [0u8; 16];
-        let n = s.read(&mut buf).await.ok()?;
-        let head = std::str::from_utf8(&buf[..n]).ok()?;
-        let code: u16 = head
-            .strip_prefix("HTTP/")?
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()?;
-        Some(code < 500)
-    };
-    matches!(
-        tokio::time::timeout(Duration::from_secs(2), probe).await,
-        Ok(Some(true))
-    )
 }

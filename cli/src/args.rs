@@ -259,6 +259,10 @@ pub struct DeployArgs {
     /// Mount a persistent data volume at this path (custom).
     #[arg(long)]
     pub volume: Option<String>,
+    /// Grace period between the image's stop signal and a kill, on stop,
+    /// restart, rotate and rm (e.g. 30s; at most 100s).
+    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub stop_timeout: Option<std::time::Duration>,
     /// Waiting.
     #[command(flatten)]
     pub wait: WaitArgs,

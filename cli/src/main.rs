@@ -67,9 +67,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Doctor => cmd::doctor::run(ctx).await,
         Command::Context(a) => cmd::context::run(ctx, a),
         Command::Completion { shell } => {
+            // clap_complete panics when its writer fails: generate in memory,
+            // then print through the one writer that treats a closed pipe as the end.
             let mut c = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut c, "lattice", &mut std::io::stdout());
-            Ok(())
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut c, "lattice", &mut script);
+            output::raw(&script)
         }
         Command::Man { dir } => cmd::context::man(&dir),
     }

@@ -17,7 +17,17 @@ pub struct BrokenPipe;
 /// Writes a line to stdout.
 pub fn line(s: impl std::fmt::Display) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    match writeln!(out, "{s}").and_then(|_| out.flush()) {
+    closed_pipe_is_quiet(writeln!(out, "{s}").and_then(|_| out.flush()))
+}
+
+/// Writes bytes to stdout as they are (generated scripts, documents).
+pub fn raw(bytes: &[u8]) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    closed_pipe_is_quiet(out.write_all(bytes).and_then(|_| out.flush()))
+}
+
+fn closed_pipe_is_quiet(r: std::io::Result<()>) -> anyhow::Result<()> {
+    match r {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(BrokenPipe.into()),
         r => Ok(r?),
     }

@@ -73,6 +73,9 @@ pub struct SpecDoc {
     pub readiness: String,
     /// Readiness arguments.
     pub readiness_args: Vec<String>,
+    /// Grace period between the stop signal and a kill (0 = default).
+    #[serde(default)]
+    pub stop_timeout_seconds: u32,
 }
 
 /// The secret part, stored encrypted: every env var (user-given values may
@@ -134,6 +137,7 @@ impl Catalog {
         let res = r.resources.unwrap_or_default();
         validate::resources(res.cpu_millis, res.memory_bytes)?;
         validate::command(&r.command)?;
+        validate::stop_timeout(r.stop_timeout_seconds)?;
         validate::env(r.env.iter().map(|e| (e.key.as_str(), e.value.as_str())))?;
         let mut ports = Vec::new();
         for p in &r.ports {
@@ -198,6 +202,7 @@ impl Catalog {
                          PGPASSWORD=\"$POSTGRES_PASSWORD\" psql -h 127.0.0.1 -U \"$POSTGRES_USER\" -d \"$POSTGRES_DB\" -tAc 'select 1' >/dev/null"
                             .into(),
                     ],
+                    stop_timeout_seconds: 0,
                 };
             }
             Kind::S3 => {
@@ -216,6 +221,7 @@ impl Catalog {
                     volume_path: "/data".into(),
                     readiness: "http".into(),
                     readiness_args: vec!["/".into()],
+                    stop_timeout_seconds: 0,
                 };
             }
             Kind::Custom => {
@@ -236,9 +242,11 @@ impl Catalog {
                     ports,
                     volume_path: r.volume_path.clone(),
                     readiness_args: Vec::new(),
+                    stop_timeout_seconds: 0,
                 };
             }
         }
+        out.spec.stop_timeout_seconds = r.stop_timeout_seconds;
         out.secret.env.extend(user_env);
         validate::env(out.secret.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
         Ok(out)

@@ -74,6 +74,8 @@ pub struct Edge {
     per_workload: Mutex<HashMap<String, Arc<Semaphore>>>,
     /// Bumped to close every relayed connection of a workload.
     closers: Mutex<HashMap<String, watch::Sender<u64>>>,
+    /// Ports that could not be bound yet, with why (shown on the endpoint).
+    problems: Mutex<HashMap<u16, String>>,
 }
 
 impl Edge {
@@ -86,7 +88,22 @@ impl Edge {
             listeners: Mutex::new(HashMap::new()),
             per_workload: Mutex::new(HashMap::new()),
             closers: Mutex::new(HashMap::new()),
+            problems: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Why each edge port that is not listening yet is not (port → reason).
+    pub fn problems(&self) -> HashMap<u16, String> {
+        self.problems.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    fn set_problem(&self, port: u16, why: Option<String>) {
+        if let Ok(mut p) = self.problems.lock() {
+            match why {
+                Some(w) => p.insert(port, w),
+                None => p.remove(&port),
+            };
+        }
     }
 
     /// The port range.
@@ -136,29 +153,32 @@ impl Edge {
                 let k = keep.contains(&i32::from(*port));
                 if !k {
                     h.abort();
+                    self.set_problem(*port, None);
                 }
                 k
             });
         }
     }
 
-    /// Starts listening on `port` for a workload's container port.
+    /// Starts listening on `port` for a workload's container port. A port
+    /// that cannot be bound (another program holds it) is retried with
+    /// backoff until it can, or until the workload releases it; meanwhile the
+    /// endpoint carries the reason and the workload gets an event.
     pub async fn bind(self: &Arc<Self>, port: i32, workload_id: &str, container_port: i32) {
         let Ok(port) = u16::try_from(port) else {
             return;
         };
         let addr = SocketAddr::new(self.cfg.addr, port);
-        let listener = match TcpListener::bind(addr).await {
-            Ok(l) => l,
-            Err(e) => {
-                warn!(%addr, workload = %workload_id, error = %e, "could not bind an edge port");
-                return;
-            }
-        };
         let me = self.clone();
         let wid = workload_id.to_string();
         let cport = u32::try_from(container_port).unwrap_or(0);
+        let first = TcpListener::bind(addr).await;
         let task = tokio::spawn(async move {
+            let listener = match first {
+                Ok(l) => l,
+                Err(e) => me.bind_with_retries(addr, &wid, e).await,
+            };
+            debug!(%addr, workload = %wid, "edge port bound");
             loop {
                 match listener.accept().await {
                     Ok((tcp, peer)) => {
@@ -178,17 +198,50 @@ impl Edge {
         {
             old.abort();
         }
-        debug!(%addr, workload = %workload_id, "edge port bound");
+    }
+
+    /// Retries binding `addr` until it works (the task is aborted when the
+    /// workload lets the port go).
+    async fn bind_with_retries(&self, addr: SocketAddr, wid: &str, e: std::io::Error) -> TcpListener {
+        let why = format!(
+            "public port {} could not be bound ({e}); retrying until it is free",
+            addr.port()
+        );
+        warn!(%addr, workload = %wid, error = %e, "could not bind an edge port; retrying");
+        self.set_problem(addr.port(), Some(why.clone()));
+        self.record_event(wid, &why).await;
+        let mut delay = Duration::from_millis(250);
+        loop {
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
+            if let Ok(l) = TcpListener::bind(addr).await {
+                self.set_problem(addr.port(), None);
+                info!(%addr, workload = %wid, "edge port bound after retrying");
+                self.record_event(wid, &format!("public port {} is listening", addr.port()))
+                    .await;
+                return l;
+            }
+        }
+    }
+
+    async fn record_event(&self, wid: &str, message: &str) {
+        let repo = &self.fleet.repo;
+        if let Ok(Some(w)) = repo.workload_by_id(wid).await
+            && let Err(e) = repo.event(wid, &w.status, message).await
+        {
+            warn!(workload = %wid, error = %e, "could not record an edge event");
+        }
     }
 
     /// Stops listening on a workload's ports (it was deleted); the ports
     /// are free for the next deploy.
     pub fn release(&self, workload_id: &str) {
         if let Ok(mut l) = self.listeners.lock() {
-            l.retain(|_, (w, h)| {
+            l.retain(|port, (w, h)| {
                 let keep = w != workload_id;
                 if !keep {
                     h.abort();
+                    self.set_problem(*port, None);
                 }
                 keep
             });

@@ -150,7 +150,11 @@ impl Server {
         let authn = Authenticator::new(accounts.clone(), jwt.clone());
         let auth = AuthApi::new(accounts, authn.clone(), jwt, limiter.clone(), policy);
         let secrets = secrets::SecretBox::load_or_create(&cfg.data_dir)?;
-        let fleet = fleet::Fleet::new(repo::Repo::new(db), secrets, cfg.serve.node_lease);
+        let repo = repo::Repo::new(db);
+        // No agent is connected to a controld that has just started, whatever
+        // the store says after a crash.
+        repo.all_nodes_disconnected().await?;
+        let fleet = fleet::Fleet::new(repo, secrets, cfg.serve.node_lease);
         let catalog = catalog::Catalog {
             postgres_image: cfg.serve.postgres_image.clone(),
             s3_image: cfg.serve.s3_image.clone(),

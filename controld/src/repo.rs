@@ -154,6 +154,17 @@ impl Repo {
         Ok(())
     }
 
+    /// Marks every node disconnected (at start: connections do not outlive a controld).
+    pub async fn all_nodes_disconnected(&self) -> Result<()> {
+        retry(|| {
+            node::Entity::update_many()
+                .col_expr(node::Column::Connected, Expr::value(false))
+                .exec(&self.db)
+        })
+        .await?;
+        Ok(())
+    }
+
     /// Records a heartbeat.
     pub async fn heartbeat(
         &self,

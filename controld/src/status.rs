@@ -16,6 +16,8 @@ pub const RUNNING: &str = "running";
 pub const STOPPING: &str = "stopping";
 /// Stopped (container and volume kept).
 pub const STOPPED: &str = "stopped";
+/// Was ready, exited, and is being restarted with backoff.
+pub const CRASH_LOOPING: &str = "crash-looping";
 /// Failed to start or crashed.
 pub const FAILED: &str = "failed";
 /// Its node is unreachable.
@@ -36,6 +38,7 @@ pub fn from_proto(s: S) -> &'static str {
         S::Stopping => STOPPING,
         S::Stopped => STOPPED,
         S::Failed => FAILED,
+        S::CrashLooping => CRASH_LOOPING,
         S::Lost => LOST,
         S::Deleting => DELETING,
         S::Deleted => DELETED,
@@ -53,6 +56,7 @@ pub fn to_proto(s: &str) -> S {
         STOPPING => S::Stopping,
         STOPPED => S::Stopped,
         FAILED => S::Failed,
+        CRASH_LOOPING => S::CrashLooping,
         LOST => S::Lost,
         DELETING => S::Deleting,
         DELETED => S::Deleted,
@@ -68,7 +72,7 @@ mod tests {
     fn roundtrip() {
         for s in [
             PENDING, SCHEDULED, PULLING, STARTING, RUNNING, STOPPING, STOPPED, FAILED, LOST,
-            DELETING, DELETED,
+            DELETING, DELETED, CRASH_LOOPING,
         ] {
             assert_eq!(from_proto(to_proto(s)), s);
         }

@@ -10,6 +10,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261126_000001_accounts;
 mod m20261126_000002_workloads;
 mod m20261126_000003_edge_ports;
+mod m20261126_000004_restarts;
 
 /// Every migration this build knows, oldest first.
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_accounts::Migration),
             Box::new(m20261126_000002_workloads::Migration),
             Box::new(m20261126_000003_edge_ports::Migration),
+            Box::new(m20261126_000004_restarts::Migration),
         ]
     }
 }

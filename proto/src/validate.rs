@@ -254,6 +254,22 @@ pub fn resources(cpu_millis: u32, memory_bytes: u64) -> Result<(), ValidationErr
     Ok(())
 }
 
+/// Longest grace period between a stop signal and a kill, in seconds (the
+/// agent's Docker calls must finish well within their own deadline).
+pub const STOP_TIMEOUT_MAX_SECS: u32 = 100;
+
+/// Checks a stop timeout in seconds (0 = the default, 10 s).
+pub fn stop_timeout(secs: u32) -> Result<(), ValidationError> {
+    if secs <= STOP_TIMEOUT_MAX_SECS {
+        Ok(())
+    } else {
+        Err(ValidationError::new(
+            "stop-timeout",
+            format!("must be at most {STOP_TIMEOUT_MAX_SECS}s, got {secs}s"),
+        ))
+    }
+}
+
 /// Checks a port number.
 pub fn port(p: u32) -> Result<u16, ValidationError> {
     u16::try_from(p)

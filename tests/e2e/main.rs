@@ -4,6 +4,9 @@
 mod auth;
 mod cli;
 mod edge;
+mod edge_bind;
 mod json;
+mod lifecycle;
+mod nodes;
 mod store;
 mod workloads;

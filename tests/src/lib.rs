@@ -158,6 +158,16 @@ impl Controld {
         self.spawn(&listen)
     }
 
+    /// SIGKILL, as a crash would, then start again on the same port and data dir.
+    pub fn crash_and_restart(&mut self) -> anyhow::Result<()> {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let listen = self.addr.clone();
+        self.spawn(&listen)
+    }
+
     /// Starts again (after [`Controld::stop`]) on `listen`.
     pub fn restart_at(&mut self, listen: &str) -> anyhow::Result<()> {
         self.stop()?;
@@ -286,8 +296,8 @@ impl Cli {
         self
     }
 
-    /// Runs `lattice ARGS`, with `stdin` piped in (no TTY either way).
-    pub fn run(&self, args: &[&str], stdin: Option<&str>) -> Run {
+    /// `lattice ARGS` as this user, ready to spawn.
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(bin("lattice"));
         if let Some(s) = &self.server {
             cmd.arg("--server").arg(s);
@@ -299,17 +309,42 @@ impl Cli {
                 "HOME",
                 self.config_dir.parent().unwrap_or(Path::new("/tmp")),
             )
-            .env("LATTICE_CONFIG_DIR", &self.config_dir)
-            .stdin(if stdin.is_some() {
+            .env("LATTICE_CONFIG_DIR", &self.config_dir);
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Runs `lattice ARGS` with its standard output already closed, as
+    /// `lattice … | head` ends up once `head` has read enough.
+    pub fn run_into_closed_pipe(&self, args: &[&str]) -> Run {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn lattice");
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait lattice");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::new(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Runs `lattice ARGS`, with `stdin` piped in (no TTY either way).
+    pub fn run(&self, args: &[&str], stdin: Option<&str>) -> Run {
+        let mut cmd = self.command(args);
+        cmd.stdin(if stdin.is_some() {
                 Stdio::piped()
             } else {
                 Stdio::null()
             })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        for (k, v) in &self.env {
-            cmd.env(k, v);
-        }
         let mut child = cmd.spawn().expect("spawn lattice");
         if let Some(input) = stdin {
             let mut si = child.stdin.take().expect("stdin");
@@ -698,11 +733,13 @@ impl Drop for Cluster {
 }
 
 /// A port range for one test's edge, distinct from every other test's in
-/// this process (tests run in parallel).
+/// this process (tests run in parallel). Below Linux's ephemeral range
+/// (32768–60999), so no outgoing connection of a parallel test can hold one.
 pub fn edge_range(len: u16) -> String {
     use std::sync::atomic::{AtomicU16, Ordering};
     static NEXT: AtomicU16 = AtomicU16::new(0);
-    let base = 42000 + NEXT.fetch_add(len, Ordering::Relaxed);
+    let base = 22000 + NEXT.fetch_add(len, Ordering::Relaxed);
+    assert!(base + len < 32768, "edge test ranges ran into the ephemeral range");
     format!("{base}-{}", base + len - 1)
 }
 

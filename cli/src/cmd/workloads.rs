@@ -29,6 +29,7 @@ pub fn status_name(s: i32) -> &'static str {
         S::Lost => "lost",
         S::Deleting => "deleting",
         S::Deleted => "deleted",
+        S::CrashLooping => "crash-looping",
     }
 }
 
@@ -43,6 +44,8 @@ pub fn workload_json(w: &v1::Workload) -> Value {
         "status": status_name(w.status),
         "message": w.status_message,
         "node": w.node,
+        "restarts": w.restart_count,
+        "last_exit_code": w.last_exit_code,
         "endpoints": w.endpoints.iter().map(endpoint_json).collect::<Vec<_>>(),
         "cpu": if r.cpu_millis == 0 { Value::Null } else { json!(f64::from(r.cpu_millis) / 1000.0) },
         "memory_bytes": if r.memory_bytes == 0 { Value::Null } else { json!(r.memory_bytes) },
@@ -53,7 +56,19 @@ pub fn workload_json(w: &v1::Workload) -> Value {
 
 /// An endpoint as JSON.
 pub fn endpoint_json(e: &v1::Endpoint) -> Value {
-    json!({"scheme": e.scheme, "host": endpoint_host(e), "port": e.port, "container_port": e.container_port, "via": e.via})
+    json!({
+        "scheme": e.scheme, "host": endpoint_host(e), "port": e.port, "container_port": e.container_port, "via": e.via,
+        "problem": (!e.problem.is_empty()).then_some(&e.problem),
+    })
+}
+
+/// `scheme://host:port`, followed by why it does not answer when it does not.
+pub fn endpoint_line(e: &v1::Endpoint) -> String {
+    if e.problem.is_empty() {
+        endpoint_text(e)
+    } else {
+        format!("{} (not listening: {})", endpoint_text(e), e.problem)
+    }
 }
 
 /// The endpoint's host, or the server's when controld left it empty (no
@@ -75,6 +90,16 @@ pub fn endpoint_text(e: &v1::Endpoint) -> String {
         host
     };
     format!("{}://{host}:{}", e.scheme, e.port)
+}
+
+/// `3 (last exit code 2)`, or `0`.
+fn restarts_text(w: &v1::Workload) -> String {
+    match w.last_exit_code {
+        Some(code) if w.restart_count > 0 => {
+            format!("{} (last exit code {code})", w.restart_count)
+        }
+        _ => w.restart_count.to_string(),
+    }
 }
 
 fn age(w: &v1::Workload) -> String {
@@ -251,6 +276,20 @@ pub async fn deploy(mut ctx: Ctx, a: DeployArgs) -> anyhow::Result<()> {
     if let Some(i) = &a.image {
         validate::image(i).map_err(usage)?;
     }
+    let stop_timeout_seconds = match a.stop_timeout {
+        None => 0,
+        Some(d) if d.is_zero() => {
+            return Err(CliError::Usage(
+                "--stop-timeout must be at least 1s (omit it for the default, 10s)".into(),
+            )
+            .into());
+        }
+        Some(d) => {
+            let secs = u32::try_from(d.as_secs()).unwrap_or(u32::MAX).max(1);
+            validate::stop_timeout(secs).map_err(usage)?;
+            secs
+        }
+    };
     let req = v1::DeployRequest {
         name: a.name.clone(),
         kind: a.kind.clone(),
@@ -263,6 +302,7 @@ pub async fn deploy(mut ctx: Ctx, a: DeployArgs) -> anyhow::Result<()> {
         env,
         command: a.command.clone(),
         volume_path: a.volume.clone().unwrap_or_default(),
+        stop_timeout_seconds,
     };
     let mut api = Api::connect(&mut ctx).await?;
     let mut w = api
@@ -329,14 +369,21 @@ pub async fn ls(mut ctx: Ctx, a: crate::args::WatchArg) -> anyhow::Result<()> {
 /// The `ls` table.
 pub fn workloads_table(workloads: &[v1::Workload]) -> comfy_table::Table {
     let mut t = output::table();
-    t.set_header(vec!["NAME", "KIND", "STATUS", "NODE", "ENDPOINT", "AGE"]);
+    t.set_header(vec!["NAME", "KIND", "STATUS", "RESTARTS", "NODE", "ENDPOINT", "AGE"]);
     for w in workloads {
         t.add_row(vec![
             w.name.clone(),
             w.kind.clone(),
             status_name(w.status).to_string(),
+            restarts_text(w),
             w.node.clone(),
-            w.endpoints.first().map(endpoint_text).unwrap_or_default(),
+            w.endpoints
+                .first()
+                .map(|e| {
+                    let text = endpoint_text(e);
+                    if e.problem.is_empty() { text } else { format!("{text} (not listening)") }
+                })
+                .unwrap_or_default(),
             age(w),
         ]);
     }
@@ -367,11 +414,12 @@ pub async fn status(mut ctx: Ctx, a: NameArg) -> anyhow::Result<()> {
             ("status", status_name(w.status).to_string()),
             ("message", w.status_message.clone()),
             ("node", w.node.clone()),
+            ("restarts", restarts_text(&w)),
             (
                 "endpoints",
                 w.endpoints
                     .iter()
-                    .map(endpoint_text)
+                    .map(endpoint_line)
                     .collect::<Vec<_>>()
                     .join("\n"),
             ),

@@ -25,6 +25,10 @@ pub struct Model {
     pub last_log_lines: String,
     pub cpu_millis: i64,
     pub memory_bytes: i64,
+    /// Restarts of the current container after it exited.
+    pub restart_count: i32,
+    /// Its last exit code, once it has exited.
+    pub last_exit_code: Option<i32>,
     pub created_at: i64,
     pub updated_at: i64,
 }

@@ -233,6 +233,8 @@ impl Fleet {
             owner: w.owner_id.clone(),
             readiness: spec.readiness,
             readiness_args: spec.readiness_args,
+            // 0 (the default) adds nothing to the hash of older specs.
+            stop_timeout_seconds: spec.stop_timeout_seconds,
             spec_hash: String::new(),
         };
         s.spec_hash = spec_hash(&s, w.generation);
@@ -291,13 +293,18 @@ impl Fleet {
         if w.desired == desired::DELETED {
             return Ok(());
         }
-        let changed = w.status != reported || w.status_message != r.message;
+        let restarts = i32::try_from(r.restart_count).unwrap_or(i32::MAX);
+        // Every new exit is an event of its own, with its code and last lines,
+        // even when the status stays crash-looping.
+        let exited = restarts > w.restart_count;
+        let changed = w.status != reported || w.status_message != r.message || exited;
         let ports = serde_json::to_string(
             &r.published_ports
                 .iter()
                 .collect::<std::collections::BTreeMap<_, _>>(),
         )
         .map_err(Error::internal)?;
+        let exit_event = exited.then(|| exit_event(&r));
         let logs = if r.last_log_lines.is_empty() && reported != status::FAILED {
             w.last_log_lines.clone()
         } else {
@@ -307,6 +314,8 @@ impl Fleet {
             && w.progress_percent == i32::try_from(r.progress_percent).unwrap_or(0)
             && w.published_ports == ports
             && w.last_log_lines == logs
+            && w.restart_count == restarts
+            && w.last_exit_code == r.last_exit_code
         {
             return Ok(());
         }
@@ -318,10 +327,13 @@ impl Fleet {
         am.progress_percent = Set(i32::try_from(r.progress_percent).unwrap_or(0));
         am.published_ports = Set(ports);
         am.last_log_lines = Set(logs);
+        am.restart_count = Set(restarts);
+        am.last_exit_code = Set(r.last_exit_code);
         if !r.container_id.is_empty() {
             am.container_id = Set(Some(r.container_id));
         }
         am.updated_at = Set(clock::now_ms());
+        let message = exit_event.unwrap_or(message);
         let event = changed.then_some((status_name.as_str(), message.as_str()));
         let w = self.repo.save_workload(am, event).await?;
         self.publish(&w, false);
@@ -483,6 +495,31 @@ impl Fleet {
             info!(node = %node_id, "agent disconnected");
         }
     }
+}
+
+/// The event for a container exit: its code, how many restarts so far,
+/// and the last lines it printed.
+fn exit_event(r: &v1::WorkloadReport) -> String {
+    let code = r
+        .last_exit_code
+        .map_or_else(|| "an unknown code".to_string(), |c| c.to_string());
+    let mut s = format!(
+        "the container exited with code {code} (restart {})",
+        r.restart_count
+    );
+    let tail: Vec<&str> = r
+        .last_log_lines
+        .iter()
+        .rev()
+        .take(5)
+        .rev()
+        .map(String::as_str)
+        .collect();
+    if !tail.is_empty() {
+        s.push_str("; last lines: ");
+        s.push_str(&tail.join(" | "));
+    }
+    s
 }
 
 /// Hash of a spec (without its hash field) and the workload's generation.

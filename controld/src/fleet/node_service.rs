@@ -53,7 +53,7 @@ impl NodeApi {
                 w.node_id.as_deref() == Some(n.id.as_str()) && w.desired != desired::DELETED
             })
             .collect();
-        to_proto(n, &on, self.fleet.is_connected(&n.id), self.fleet.lease)
+        to_proto(n, &on, self.fleet.is_connected(&n.id))
     }
 }
 
@@ -74,22 +74,25 @@ pub async fn create_join_token(
     ))
 }
 
-/// A node row as the API shows it.
-pub fn to_proto(
-    n: &node::Model,
-    on: &[&workload::Model],
-    connected: bool,
-    lease: std::time::Duration,
-) -> v1::Node {
-    let now = clock::now_ms();
-    let fresh = n.last_seen_at.is_some_and(|t| now - t <= clock::ms(lease));
-    let (status, message) = if n.draining {
+/// A node row as the API shows it. `connected` is the same fact the
+/// scheduler uses (a live control stream to this controld), so a node is
+/// never shown `ready` while deploys to it are refused.
+pub fn to_proto(n: &node::Model, on: &[&workload::Model], connected: bool) -> v1::Node {
+    let (status, message) = if !connected {
+        let seen = n
+            .last_seen_at
+            .map_or_else(|| "never".to_string(), clock::rfc3339);
+        (
+            v1::NodeStatus::Unreachable,
+            format!(
+                "its agent is not connected (last seen {seen}); start or restart lattice-agentd on it"
+            ),
+        )
+    } else if n.draining {
         (
             v1::NodeStatus::Draining,
             "draining: no new workloads are placed here".to_string(),
         )
-    } else if !(connected || fresh) {
-        (v1::NodeStatus::Unreachable, "not connected".to_string())
     } else if !n.docker_ok {
         (
             v1::NodeStatus::DockerUnavailable,

@@ -19,6 +19,8 @@ pub struct Views {
     pub edge: HashMap<String, Vec<edge_port::Model>>,
     /// Host put in public endpoints ("" = the host the client reached controld at).
     pub public_host: String,
+    /// Edge ports not listening yet, with why.
+    pub edge_problems: HashMap<u16, String>,
 }
 
 /// A workload row as the API shows it.
@@ -40,6 +42,8 @@ pub fn to_proto(w: &workload::Model, v: &Views) -> v1::Workload {
         created_at: Some(v1::Timestamp::from_millis(w.created_at)),
         updated_at: Some(v1::Timestamp::from_millis(w.updated_at)),
         progress_percent: u32::try_from(w.progress_percent).unwrap_or(0),
+        restart_count: u32::try_from(w.restart_count).unwrap_or(0),
+        last_exit_code: w.last_exit_code,
     }
 }
 
@@ -64,6 +68,10 @@ pub fn endpoints(w: &workload::Model, v: &Views) -> Vec<v1::Endpoint> {
                         port: u32::try_from(p.port).unwrap_or(0),
                         container_port,
                         via: "public".into(),
+                        problem: u16::try_from(p.port)
+                            .ok()
+                            .and_then(|port| v.edge_problems.get(&port).cloned())
+                            .unwrap_or_default(),
                     }
                 })
                 .collect()
@@ -94,6 +102,7 @@ pub fn direct_endpoints(w: &workload::Model, node: Option<&node::Model>) -> Vec<
             port,
             container_port,
             via: "direct".into(),
+            problem: String::new(),
         })
         .collect()
 }

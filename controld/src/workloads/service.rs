@@ -110,6 +110,7 @@ impl WorkloadApi {
             nodes,
             edge,
             public_host: self.edge.public_host(),
+            edge_problems: self.edge.problems(),
         })
     }
 
@@ -267,6 +268,8 @@ impl v1::workload_service_server::WorkloadService for WorkloadApi {
             last_log_lines: Set("[]".into()),
             cpu_millis: Set(cpu),
             memory_bytes: Set(mem),
+            restart_count: Set(0),
+            last_exit_code: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         };

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Checks for everything `make demo`, `make test` and CI need besides Rust and
+# Docker, and installs what is missing from Debian's packages when run as
+# root; otherwise prints the one command that installs it. Checks before it
+# installs, so a second run costs nothing.
+#
+#   scripts/prereqs.sh          check, install if root
+#   scripts/prereqs.sh --check  check only (exit 1 and say what is missing)
+set -euo pipefail
+
+need=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)   # test Postgres server
+command -v psql >/dev/null 2>&1 || need+=(postgresql-client)                # demo + tests: a real client
+command -v aws >/dev/null 2>&1 || need+=(awscli)                            # S3 through the edge
+command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)               # images/ (no registry)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)                           # "another computer" (netns)
+command -v script >/dev/null 2>&1 || need+=(bsdutils)                       # the pseudo-terminal test
+command -v sha256sum >/dev/null 2>&1 || need+=(coreutils)
+command -v curl >/dev/null 2>&1 || need+=(curl)                             # demo: the custom web workload
+command -v docker >/dev/null 2>&1 || need+=(docker.io)
+
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "${1:-}" = --check ] || [ "$(id -u)" != 0 ]; then
+  echo "missing: ${need[*]}" >&2
+  echo "install them with:  sudo apt-get update && sudo apt-get install -y ${need[*]}" >&2
+  exit 1
+fi
+echo "==> installing: ${need[*]}"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
