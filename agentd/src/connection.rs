@@ -84,7 +84,9 @@ async fn session(
     let mut req = tonic::Request::new(ReceiverStream::new(rx));
     req.metadata_mut()
         .insert("authorization", id.authorization().parse()?);
-    let mut inbound = v1::agent_service_client::AgentServiceClient::new(ch.clone())
+    // Log reads and relayed connections each get a connection of their own.
+    let dialer = crate::stream::Dialer::new(id);
+    let mut inbound = v1::agent_service_client::AgentServiceClient::new(ch)
         .connect(req)
         .await
         .map_err(|s| anyhow::anyhow!("controld refused the connection: {}", s.message()))?
@@ -100,7 +102,7 @@ async fn session(
                     Some(v1::control_message::Cmd::Desired(d)) => sup.apply(d),
                     Some(v1::control_message::Cmd::OpenLogs(o)) => {
                         let docker = ctx.docker().await;
-                        tokio::spawn(crate::logs::serve(ch.clone(), id.authorization(), docker, o));
+                        tokio::spawn(crate::logs::serve(dialer.clone(), docker, o));
                     }
                     Some(v1::control_message::Cmd::Exec(e)) => {
                         let result = exec(ctx, &msg.correlation_id, e).await;
@@ -108,7 +110,7 @@ async fn session(
                     }
                     Some(v1::control_message::Cmd::OpenTcp(o)) => {
                         let docker = ctx.docker().await;
-                        tokio::spawn(crate::tcp::serve(ch.clone(), id.authorization(), docker, o));
+                        tokio::spawn(crate::tcp::serve(dialer.clone(), docker, o));
                     }
                     None => {}
                 }

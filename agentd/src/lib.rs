@@ -13,6 +13,7 @@ pub mod identity;
 pub mod logs;
 pub mod probe;
 pub mod reports;
+pub mod stream;
 pub mod supervisor;
 pub mod tcp;
 pub mod worker;

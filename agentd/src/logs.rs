@@ -3,19 +3,18 @@
 //! a slow reader at the far end slows our reads from Docker instead of
 //! growing memory.
 
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use bollard::container::LogOutput;
 use bollard::query_parameters::LogsOptionsBuilder;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use lattice_proto::v1;
 use prost::Message;
 use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::Channel;
 use tracing::debug;
 
 use crate::docker::{Docker, container_name};
+use crate::stream::Dialer;
 
 /// Splits Docker's `2026-11-26T01:02:03.123456789Z message` into a time
 /// (Unix ms), a sortable cursor (zero-padded Unix ns) and the message.
@@ -34,41 +33,61 @@ pub fn parse_line(raw: &str) -> (i64, String, String) {
     }
 }
 
+/// Most log bytes put in one frame.
+const CHUNK_BYTES: usize = 32 * 1024;
+
 /// Streams the logs of `req.workload_id` to controld until they end, the
-/// far end goes away, or Docker fails.
-pub async fn serve(
-    channel: Channel,
-    authorization: String,
-    docker: Option<Docker>,
-    req: v1::OpenLogStream,
-) {
-    let (tx, rx) = mpsc::channel::<v1::StreamFrame>(32);
-    if tx
-        .send(v1::StreamFrame {
-            stream_id: req.stream_id.clone(),
-            ..Default::default()
-        })
-        .await
-        .is_err()
-    {
+/// far end goes away, or Docker fails. Lines go out in chunks of whatever
+/// Docker has ready (never one tiny frame per line), and the stream ends
+/// only after controld has read the end marker, so the end never overtakes
+/// the data.
+pub async fn serve(dialer: Dialer, docker: Option<Docker>, req: v1::OpenLogStream) {
+    let (tx, rx) = mpsc::channel::<v1::StreamFrame>(8);
+    let first = v1::StreamFrame {
+        stream_id: req.stream_id.clone(),
+        ..Default::default()
+    };
+    if tx.send(first).await.is_err() {
         return;
     }
-    let mut call = tonic::Request::new(ReceiverStream::new(rx));
-    let Ok(auth) = authorization.parse() else {
-        return;
+    let opened = match dialer.open(rx).await {
+        Ok(o) => o,
+        Err(e) => {
+            debug!(error = %format!("{e:#}"), "could not open the log stream");
+            return;
+        }
     };
-    call.metadata_mut().insert("authorization", auth);
-    let mut client = v1::agent_service_client::AgentServiceClient::new(channel);
-    let response = tokio::spawn(async move { client.open_stream(call).await });
-    let Some(docker) = docker else {
-        let _ = tx
-            .send(v1::StreamFrame {
-                error: "Docker is unavailable on this node".into(),
-                ..Default::default()
-            })
-            .await;
-        return;
+    let end = match docker {
+        Some(docker) => pump(&docker, &req, &tx).await,
+        None => End::Error("Docker is unavailable on this node".into()),
     };
+    let last = match end {
+        End::Done => v1::StreamFrame {
+            eof: true,
+            ..Default::default()
+        },
+        End::Error(error) => v1::StreamFrame {
+            error,
+            ..Default::default()
+        },
+        End::ReaderGone => return,
+    };
+    let _ = tx.send(last).await;
+    drop(tx);
+    opened.finish().await;
+}
+
+/// How the copy from Docker ended.
+enum End {
+    /// Every line was sent.
+    Done,
+    /// Docker failed.
+    Error(String),
+    /// Controld (or its reader) went away.
+    ReaderGone,
+}
+
+async fn pump(docker: &Docker, req: &v1::OpenLogStream, tx: &mpsc::Sender<v1::StreamFrame>) -> End {
     let tail = if req.tail == 0 {
         "all".to_string()
     } else {
@@ -86,63 +105,118 @@ pub async fn serve(
     let mut logs = docker
         .raw()
         .logs(&container_name(&req.workload_id), Some(opts));
-    let mut partial = String::new();
+    let mut lines = Lines::new(req.since_unix_millis);
     loop {
+        // Wait for the next output (or the reader going away)…
         let item = tokio::select! {
             i = logs.next() => i,
-            _ = tx.closed() => break,
+            _ = tx.closed() => return End::ReaderGone,
         };
-        let Some(item) = item else { break };
-        let (stream, bytes) = match item {
-            Ok(LogOutput::StdOut { message }) => ("stdout", message),
-            Ok(LogOutput::StdErr { message }) => ("stderr", message),
-            Ok(LogOutput::Console { message }) => ("stdout", message),
-            Ok(_) => continue,
-            Err(e) => {
-                let _ = tx
-                    .send(v1::StreamFrame {
-                        error: format!("Docker stopped serving logs: {e}"),
-                        ..Default::default()
-                    })
-                    .await;
-                return;
+        let mut ended = item.is_none();
+        if let Some(item) = item {
+            if let Err(e) = lines.push(item) {
+                return End::Error(e);
             }
-        };
-        partial.push_str(&String::from_utf8_lossy(&bytes));
-        while let Some(nl) = partial.find('\n') {
-            let raw: String = partial.drain(..=nl).collect();
-            let (at, cursor, text) = parse_line(raw.trim_end_matches(['\n', '\r']));
-            if req.since_unix_millis > 0 && at > 0 && at < req.since_unix_millis {
-                continue;
-            }
-            let line = v1::LogLine {
-                at: Some(v1::Timestamp::from_millis(at)),
-                stream: stream.into(),
-                line: text,
-                cursor,
-                notice: false,
-            };
-            if tx
-                .send(v1::StreamFrame {
-                    data: line.encode_to_vec(),
-                    ..Default::default()
-                })
-                .await
-                .is_err()
-            {
-                debug!("log reader went away");
-                return;
+            // …then take everything Docker already has, up to a chunk.
+            while lines.pending_bytes < CHUNK_BYTES {
+                match logs.next().now_or_never() {
+                    Some(Some(item)) => {
+                        if let Err(e) = lines.push(item) {
+                            return End::Error(e);
+                        }
+                    }
+                    Some(None) => {
+                        ended = true;
+                        break;
+                    }
+                    None => break,
+                }
             }
         }
+        if ended {
+            lines.finish();
+        }
+        if let Some(frame) = lines.take_frame()
+            && tx.send(frame).await.is_err()
+        {
+            debug!("log reader went away");
+            return End::ReaderGone;
+        }
+        if ended {
+            return End::Done;
+        }
     }
-    let _ = tx
-        .send(v1::StreamFrame {
-            eof: true,
+}
+
+/// Docker's output cut into lines, collected into the next frame.
+struct Lines {
+    since_unix_millis: i64,
+    partial: String,
+    stream: &'static str,
+    chunk: v1::LogChunk,
+    pending_bytes: usize,
+}
+
+impl Lines {
+    fn new(since_unix_millis: i64) -> Self {
+        Self {
+            since_unix_millis,
+            partial: String::new(),
+            stream: "stdout",
+            chunk: v1::LogChunk::default(),
+            pending_bytes: 0,
+        }
+    }
+
+    fn push(&mut self, item: Result<LogOutput, bollard::errors::Error>) -> Result<(), String> {
+        let (stream, bytes) = match item {
+            Ok(LogOutput::StdOut { message } | LogOutput::Console { message }) => ("stdout", message),
+            Ok(LogOutput::StdErr { message }) => ("stderr", message),
+            Ok(_) => return Ok(()),
+            Err(e) => return Err(format!("Docker stopped serving logs: {e}")),
+        };
+        self.stream = stream;
+        self.partial.push_str(&String::from_utf8_lossy(&bytes));
+        while let Some(nl) = self.partial.find('\n') {
+            let raw: String = self.partial.drain(..=nl).collect();
+            self.line(&raw);
+        }
+        Ok(())
+    }
+
+    /// The output ended: a last line without a newline is still a line.
+    fn finish(&mut self) {
+        if !self.partial.is_empty() {
+            let raw = std::mem::take(&mut self.partial);
+            self.line(&raw);
+        }
+    }
+
+    fn line(&mut self, raw: &str) {
+        let (at, cursor, text) = parse_line(raw.trim_end_matches(['\n', '\r']));
+        if self.since_unix_millis > 0 && at > 0 && at < self.since_unix_millis {
+            return;
+        }
+        self.pending_bytes += text.len() + cursor.len() + 16;
+        self.chunk.lines.push(v1::LogLine {
+            at: Some(v1::Timestamp::from_millis(at)),
+            stream: self.stream.into(),
+            line: text,
+            cursor,
+            notice: false,
+        });
+    }
+
+    fn take_frame(&mut self) -> Option<v1::StreamFrame> {
+        if self.chunk.lines.is_empty() {
+            return None;
+        }
+        self.pending_bytes = 0;
+        Some(v1::StreamFrame {
+            data: std::mem::take(&mut self.chunk).encode_to_vec(),
             ..Default::default()
         })
-        .await;
-    drop(tx);
-    let _ = tokio::time::timeout(Duration::from_secs(5), response).await;
+    }
 }
 
 #[cfg(test)]

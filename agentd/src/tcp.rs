@@ -9,11 +9,10 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
-use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::Channel;
 use tracing::debug;
 
 use crate::docker::{Docker, container_ip, container_name};
+use crate::stream::Dialer;
 
 const CHUNK: usize = 32 * 1024;
 
@@ -37,12 +36,7 @@ async fn connect(docker: Option<Docker>, req: &v1::OpenTcpStream) -> Result<TcpS
 }
 
 /// Relays one connection until both directions are done or either side fails.
-pub async fn serve(
-    channel: Channel,
-    authorization: String,
-    docker: Option<Docker>,
-    req: v1::OpenTcpStream,
-) {
+pub async fn serve(dialer: Dialer, docker: Option<Docker>, req: v1::OpenTcpStream) {
     let (tx, rx) = mpsc::channel::<v1::StreamFrame>(16);
     let _ = tx
         .send(v1::StreamFrame {
@@ -50,13 +44,7 @@ pub async fn serve(
             ..Default::default()
         })
         .await;
-    let tcp = connect(docker, &req).await;
-    let mut call = tonic::Request::new(ReceiverStream::new(rx));
-    let Ok(auth) = authorization.parse() else {
-        return;
-    };
-    call.metadata_mut().insert("authorization", auth);
-    let tcp = match tcp {
+    let tcp = match connect(docker, &req).await {
         Ok(t) => t,
         Err(e) => {
             let _ = tx
@@ -66,22 +54,20 @@ pub async fn serve(
                 })
                 .await;
             drop(tx);
-            let _ = v1::agent_service_client::AgentServiceClient::new(channel)
-                .open_stream(call)
-                .await;
+            if let Ok(opened) = dialer.open(rx).await {
+                opened.finish().await;
+            }
             return;
         }
     };
-    let mut inbound = match v1::agent_service_client::AgentServiceClient::new(channel)
-        .open_stream(call)
-        .await
-    {
-        Ok(r) => r.into_inner(),
+    let opened = match dialer.open(rx).await {
+        Ok(o) => o,
         Err(e) => {
-            debug!(error = %e.message(), "controld refused the relay stream");
+            debug!(error = %format!("{e:#}"), "could not open the relay stream");
             return;
         }
     };
+    let mut inbound = opened.inbound;
     let (rd, mut wr) = tcp.into_split();
     {
         let to_controld = async {

@@ -7,6 +7,7 @@ mod edge;
 mod edge_bind;
 mod json;
 mod lifecycle;
+mod logs;
 mod nodes;
 mod store;
 mod workloads;

@@ -472,24 +472,27 @@ impl v1::workload_service_server::WorkloadService for WorkloadApi {
                     f = opened.inbound.next() => f,
                 };
                 match frame {
-                    None => return,
                     Some(Ok(f)) if !f.error.is_empty() => {
                         let _ = tx.send(Err(Status::unavailable(f.error))).await;
                         return;
                     }
                     Some(Ok(f)) if f.eof => return,
                     Some(Ok(f)) => {
-                        let Ok(line) = v1::LogLine::decode(f.data.as_slice()) else {
+                        let Ok(chunk) = v1::LogChunk::decode(f.data.as_slice()) else {
                             continue;
                         };
-                        if !after.is_empty() && line.cursor.as_str() <= after.as_str() {
-                            continue;
-                        }
-                        if tx.send(Ok(line)).await.is_err() {
-                            return;
+                        for line in chunk.lines {
+                            if !after.is_empty() && line.cursor.as_str() <= after.as_str() {
+                                continue;
+                            }
+                            if tx.send(Ok(line)).await.is_err() {
+                                return;
+                            }
                         }
                     }
-                    Some(Err(_)) => {
+                    // Only the end marker ends a log: a stream that stops
+                    // without it lost its tail, and the reader must know.
+                    None | Some(Err(_)) => {
                         let msg = format!(
                             "lost the connection to the node running {name} while reading its logs"
                         );

@@ -1,0 +1,69 @@
+//! Byte streams the agent opens back to controld (`OpenStream`) for a log
+//! read or a relayed TCP connection, each on a connection of its own. The
+//! control stream's connection carries no bulk data, so nothing a log reader
+//! or a relay client does — read slowly, stall, provoke a GOAWAY — can break
+//! the node's control stream, which every tenant on the node depends on
+//! (rathole, frp and bore open a data connection per visitor for the same
+//! reason).
+
+use lattice_proto::v1;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::Streaming;
+use tonic::transport::Channel;
+
+use crate::identity::{Identity, channel};
+
+/// Opens agent-side streams to controld.
+#[derive(Clone)]
+pub struct Dialer {
+    control: String,
+    ca_pem: String,
+    authorization: String,
+}
+
+/// One open stream: frames from controld, and the connection it runs on
+/// (kept until the stream is done).
+pub struct Opened {
+    /// Frames controld sends.
+    pub inbound: Streaming<v1::StreamFrame>,
+    _channel: Channel,
+}
+
+impl Dialer {
+    /// A dialer for this node's identity.
+    pub fn new(id: &Identity) -> Self {
+        Self {
+            control: id.control.clone(),
+            ca_pem: id.ca_pem.clone(),
+            authorization: id.authorization(),
+        }
+    }
+
+    /// Connects and opens the stream; `frames` must already hold the first
+    /// frame (the stream id), which controld reads before it answers.
+    pub async fn open(&self, frames: mpsc::Receiver<v1::StreamFrame>) -> anyhow::Result<Opened> {
+        let ch = channel(&self.control, &self.ca_pem).await?;
+        let mut call = tonic::Request::new(ReceiverStream::new(frames));
+        call.metadata_mut()
+            .insert("authorization", self.authorization.parse()?);
+        let inbound = v1::agent_service_client::AgentServiceClient::new(ch.clone())
+            .open_stream(call)
+            .await
+            .map_err(|s| anyhow::anyhow!("controld refused the stream: {}", s.message()))?
+            .into_inner();
+        Ok(Opened {
+            inbound,
+            _channel: ch,
+        })
+    }
+}
+
+impl Opened {
+    /// Waits until controld ends its side. Our own side must be finished
+    /// first (eof sent, sender dropped): dropping the call earlier would
+    /// reset the stream and discard frames controld has not read yet.
+    pub async fn finish(mut self) {
+        while let Some(Ok(_)) = self.inbound.message().await.transpose() {}
+    }
+}

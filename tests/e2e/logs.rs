@@ -1,0 +1,99 @@
+//! Large log reads: every line, in order, none twice, with `logs`,
+//! `logs --tail N` and `logs -f`, several readers at once — and the node's
+//! control stream stays up throughout.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use lattice_e2e::{Cli, Cluster, bin, wait_for};
+
+const LINES: usize = 200_000;
+
+/// Checks that `out` is exactly lines `first..=last` of the chatty workload.
+#[track_caller]
+fn assert_lines(out: &str, first: usize, last: usize, what: &str) {
+    let mut n = 0;
+    for (i, l) in out.lines().enumerate() {
+        let want = first + i;
+        let expected = format!("log line number {want} with some padding text");
+        assert_eq!(l, expected, "{what}: line {} is out of place", i + 1);
+        n += 1;
+    }
+    assert_eq!(n, last + 1 - first, "{what}: expected lines {first}..={last}, got {n}");
+}
+
+fn chatty(c: &Cluster) -> Cli {
+    let cli = c.admin.clone();
+    cli.run(
+        &[
+            "deploy", "custom", "chatty", "--image", "lattice-local/web:latest", "--wait", "--", "sh",
+            "-c",
+            "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); echo \"log line number $i with some padding text\"; done; sleep 100000",
+        ],
+        None,
+    )
+    .ok();
+    wait_for(Duration::from_secs(60), || {
+        let r = cli.run(&["logs", "chatty", "--tail", "1"], None);
+        (r.code == 0 && r.stdout.trim() == format!("log line number {LINES} with some padding text"))
+            .then_some(())
+    })
+    .expect("the workload wrote all its lines");
+    cli
+}
+
+#[test]
+fn large_logs_arrive_whole_and_the_node_stays_connected() {
+    let c = Cluster::start();
+    let cli = chatty(&c);
+    for round in 0..3 {
+        let r = cli.run(&["logs", "chatty"], None).ok();
+        assert_lines(&r.stdout, 1, LINES, &format!("logs, round {round}"));
+    }
+    for tail in [1000, 1, 150_000] {
+        let r = cli.run(&["logs", "chatty", "--tail", &tail.to_string()], None).ok();
+        assert_lines(&r.stdout, LINES - tail + 1, LINES, &format!("--tail {tail}"));
+    }
+    // Several readers at once, each getting everything.
+    let readers: Vec<_> = (0..3)
+        .map(|_| {
+            let mut cmd = cli.command(&["logs", "chatty"]);
+            cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+            cmd.spawn().expect("spawn lattice logs")
+        })
+        .collect();
+    for (i, r) in readers.into_iter().enumerate() {
+        let out = r.wait_with_output().expect("lattice logs");
+        assert!(out.status.success(), "reader {i}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_lines(&String::from_utf8_lossy(&out.stdout), 1, LINES, &format!("reader {i}"));
+    }
+    // Following: everything so far, then it keeps going.
+    let mut follow = Command::new(bin("lattice"))
+        .args(["logs", "-f", "chatty"])
+        .env("LATTICE_CONFIG_DIR", &cli.config_dir)
+        .env("LATTICE_TOKEN_STORE", "file")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn lattice logs -f");
+    let mut seen = String::new();
+    let mut reader = BufReader::new(follow.stdout.take().expect("stdout"));
+    for _ in 0..LINES {
+        let mut l = String::new();
+        if reader.read_line(&mut l).unwrap_or(0) == 0 {
+            break;
+        }
+        seen.push_str(&l);
+    }
+    let _ = follow.kill();
+    let _ = follow.wait();
+    assert_lines(&seen, 1, LINES, "logs -f");
+
+    // The node never lost its control stream.
+    let agent = c.agent.logs();
+    assert!(!agent.contains("control connection failed"), "agent reconnected:\n{agent}");
+    assert_eq!(agent.matches("connected to the control plane").count(), 1, "{agent}");
+    let controld = c.controld.logs();
+    assert!(!controld.contains("control stream broke"), "{controld}");
+}
