@@ -91,9 +91,14 @@ pub fn crash_message(restarts: u32, last_exit: Option<i32>, restarting: bool) ->
         format!("{restarts} ")
     };
     if restarting {
-        format!("exited with code {code}; restarted {count}{times} so far, waiting to start again (backoff)")
+        format!(
+            "exited with code {code}; restarted {count}{times} so far, waiting to start again (backoff)"
+        )
     } else {
-        format!("exited with code {code}; restarted {count}{times} so far, not yet up for {}s", STABLE_AFTER_RESTART.as_secs())
+        format!(
+            "exited with code {code}; restarted {count}{times} so far, not yet up for {}s",
+            STABLE_AFTER_RESTART.as_secs()
+        )
     }
 }
 
@@ -126,11 +131,7 @@ pub async fn watch(a: &mut Attempt<'_>, c: &ContainerInspectResponse) -> Option<
                 Some(p) if p.restart_count == restarts && !p.last_log_lines.is_empty() => {
                     p.last_log_lines.clone()
                 }
-                _ => {
-                    a.docker
-                        .tail(&container_name(id), FAILURE_LINES)
-                        .await
-                }
+                _ => a.docker.tail(&container_name(id), FAILURE_LINES).await,
             };
             let restarting = verdict == Verdict::Restarting;
             let message = crash_message(restarts, last_exit, restarting);
@@ -166,7 +167,12 @@ mod tests {
 
     use super::*;
 
-    fn container(running: bool, restarting: bool, restarts: i64, started: &str) -> ContainerInspectResponse {
+    fn container(
+        running: bool,
+        restarting: bool,
+        restarts: i64,
+        started: &str,
+    ) -> ContainerInspectResponse {
         ContainerInspectResponse {
             restart_count: Some(restarts),
             state: Some(ContainerState {
@@ -183,14 +189,31 @@ mod tests {
     fn verdicts() {
         let now = humantime::parse_rfc3339("2026-11-26T10:00:20Z").unwrap();
         // Docker reports a restarting container as running too.
-        assert_eq!(assess(&container(true, true, 3, "2026-11-26T10:00:00Z"), now), Verdict::Restarting);
-        assert_eq!(assess(&container(false, false, 3, "2026-11-26T10:00:00Z"), now), Verdict::Down);
-        assert_eq!(assess(&container(true, false, 0, "2026-11-26T10:00:19Z"), now), Verdict::Up);
         assert_eq!(
-            assess(&container(true, false, 2, "2026-11-26T10:00:16.500000000Z"), now),
-            Verdict::Unsettled { remaining: Duration::from_millis(6500) }
+            assess(&container(true, true, 3, "2026-11-26T10:00:00Z"), now),
+            Verdict::Restarting
         );
-        assert_eq!(assess(&container(true, false, 2, "2026-11-26T10:00:10Z"), now), Verdict::Up);
+        assert_eq!(
+            assess(&container(false, false, 3, "2026-11-26T10:00:00Z"), now),
+            Verdict::Down
+        );
+        assert_eq!(
+            assess(&container(true, false, 0, "2026-11-26T10:00:19Z"), now),
+            Verdict::Up
+        );
+        assert_eq!(
+            assess(
+                &container(true, false, 2, "2026-11-26T10:00:16.500000000Z"),
+                now
+            ),
+            Verdict::Unsettled {
+                remaining: Duration::from_millis(6500)
+            }
+        );
+        assert_eq!(
+            assess(&container(true, false, 2, "2026-11-26T10:00:10Z"), now),
+            Verdict::Up
+        );
     }
 
     #[test]

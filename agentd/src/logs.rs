@@ -170,7 +170,9 @@ impl Lines {
 
     fn push(&mut self, item: Result<LogOutput, bollard::errors::Error>) -> Result<(), String> {
         let (stream, bytes) = match item {
-            Ok(LogOutput::StdOut { message } | LogOutput::Console { message }) => ("stdout", message),
+            Ok(LogOutput::StdOut { message } | LogOutput::Console { message }) => {
+                ("stdout", message)
+            }
             Ok(LogOutput::StdErr { message }) => ("stderr", message),
             Ok(_) => return Ok(()),
             Err(e) => return Err(format!("Docker stopped serving logs: {e}")),

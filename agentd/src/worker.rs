@@ -206,8 +206,7 @@ async fn run_container(a: &mut Attempt<'_>) -> Pass {
                 .and_then(|l| l.get(label::SPEC))
                 != Some(&a.spec.spec_hash) =>
         {
-            a.rep
-                .status(S::Starting, "applying a new spec (data kept)");
+            a.rep.status(S::Starting, "applying a new spec (data kept)");
             if let Err(e) = a.docker.remove(&name).await {
                 a.rep.status(
                     S::Failed,

@@ -71,8 +71,18 @@ mod tests {
     #[test]
     fn roundtrip() {
         for s in [
-            PENDING, SCHEDULED, PULLING, STARTING, RUNNING, STOPPING, STOPPED, FAILED, LOST,
-            DELETING, DELETED, CRASH_LOOPING,
+            PENDING,
+            SCHEDULED,
+            PULLING,
+            STARTING,
+            RUNNING,
+            STOPPING,
+            STOPPED,
+            FAILED,
+            LOST,
+            DELETING,
+            DELETED,
+            CRASH_LOOPING,
         ] {
             assert_eq!(from_proto(to_proto(s)), s);
         }

@@ -14,7 +14,8 @@ fn an_edge_port_held_by_another_program_is_reported_and_retried() {
         .and_then(|p| p.parse().ok())
         .expect("port");
     // Another program already listens on the only edge port.
-    let squatter = std::net::TcpListener::bind(("0.0.0.0", port)).expect("bind the edge port first");
+    let squatter =
+        std::net::TcpListener::bind(("0.0.0.0", port)).expect("bind the edge port first");
     let c = Cluster::start_full(&[], &["--edge-ports", &range]);
     let cli = &c.admin;
     cli.deploy_web("web");
@@ -33,11 +34,10 @@ fn an_edge_port_held_by_another_program_is_reported_and_retried() {
     let problem = public["problem"].as_str().unwrap_or_default();
     assert!(problem.contains("could not be bound"), "{st}");
     assert!(
-        st["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["message"].as_str().unwrap_or("").contains(&format!("public port {port} could not be bound"))),
+        st["events"].as_array().unwrap().iter().any(|e| e["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains(&format!("public port {port} could not be bound"))),
         "an event says so: {st}"
     );
     let human = cli.run(&["status", "web"], None).ok().stdout;
@@ -46,8 +46,10 @@ fn an_edge_port_held_by_another_program_is_reported_and_retried() {
     // The other program goes away: controld binds the port by itself.
     drop(squatter);
     let url = format!("http://127.0.0.1:{port}/");
-    wait_for(Duration::from_secs(20), || (http_status(&url) == Some(200)).then_some(()))
-        .expect("the edge port serves once it is free");
+    wait_for(Duration::from_secs(20), || {
+        (http_status(&url) == Some(200)).then_some(())
+    })
+    .expect("the edge port serves once it is free");
     let v = cli.run(&["status", "web", "-o", "json"], None).ok().json();
     assert!(v["endpoints"][0]["problem"].is_null(), "{v}");
     assert!(

@@ -62,8 +62,17 @@ fn every_path_that_replaces_or_stops_a_container_sends_term_first() {
     let cli = &c.admin;
     cli.run(
         &[
-            "deploy", "custom", "term", "--image", "lattice-local/web:latest", "--stop-timeout", "30s",
-            "--wait", "--", "sh", "-c",
+            "deploy",
+            "custom",
+            "term",
+            "--image",
+            "lattice-local/web:latest",
+            "--stop-timeout",
+            "30s",
+            "--wait",
+            "--",
+            "sh",
+            "-c",
             "trap 'echo got TERM; exit 42' TERM; echo up; while true; do sleep 0.1; done",
         ],
         None,
@@ -71,7 +80,12 @@ fn every_path_that_replaces_or_stops_a_container_sends_term_first() {
     .ok();
     let id = id_of(cli, "term");
     let since = now_secs().saturating_sub(1);
-    let spec = docker(&["inspect", "--format", "{{.Config.StopTimeout}}", &format!("lattice-{id}")]);
+    let spec = docker(&[
+        "inspect",
+        "--format",
+        "{{.Config.StopTimeout}}",
+        &format!("lattice-{id}"),
+    ]);
     assert_eq!(spec, "30", "the grace period reaches Docker");
 
     cli.run(&["restart", "term", "--wait"], None).ok();
@@ -84,7 +98,18 @@ fn every_path_that_replaces_or_stops_a_container_sends_term_first() {
 
     // Out-of-range grace periods are refused before anything is created.
     let r = cli
-        .run(&["deploy", "custom", "x", "--image", "lattice-local/web:latest", "--stop-timeout", "5m"], None)
+        .run(
+            &[
+                "deploy",
+                "custom",
+                "x",
+                "--image",
+                "lattice-local/web:latest",
+                "--stop-timeout",
+                "5m",
+            ],
+            None,
+        )
         .fails_with(2);
     assert!(r.stderr.contains("stop-timeout"), "{}", r.stderr);
 }
@@ -101,12 +126,16 @@ fn postgres_restart_and_rotate_shut_down_cleanly() {
     let clean = |what: &str| {
         let logs = wait_for(Duration::from_secs(30), || {
             let l = cli.run(&["logs", "pg"], None).ok().stdout;
-            l.contains("database system is ready to accept connections").then_some(l)
+            l.contains("database system is ready to accept connections")
+                .then_some(l)
         })
         .unwrap_or_default();
         assert!(!logs.contains("not properly shut down"), "{what}: {logs}");
         assert!(!logs.contains("automatic recovery"), "{what}: {logs}");
-        assert!(logs.contains("database system was shut down at"), "{what}: {logs}");
+        assert!(
+            logs.contains("database system was shut down at"),
+            "{what}: {logs}"
+        );
     };
     cli.run(&["restart", "pg", "--wait"], None).ok();
     assert_eq!(wait_exits(&id, since, 1), ["0"], "restart");
@@ -126,8 +155,16 @@ fn a_crash_loop_is_reported_with_restarts_exit_codes_and_events() {
     let cli = &c.admin;
     cli.run(
         &[
-            "deploy", "custom", "later", "--image", "lattice-local/web:latest", "--wait", "--", "sh",
-            "-c", "echo up; sleep 4; exit 2",
+            "deploy",
+            "custom",
+            "later",
+            "--image",
+            "lattice-local/web:latest",
+            "--wait",
+            "--",
+            "sh",
+            "-c",
+            "echo up; sleep 4; exit 2",
         ],
         None,
     )
@@ -135,22 +172,41 @@ fn a_crash_loop_is_reported_with_restarts_exit_codes_and_events() {
     let looping = c.wait_status(cli, "later", "crash-looping", 30);
     assert!(looping["restarts"].as_u64().unwrap_or(0) >= 1, "{looping}");
     assert_eq!(looping["last_exit_code"], 2, "{looping}");
-    assert!(looping["message"].as_str().unwrap_or("").contains("exited with code 2"), "{looping}");
     assert!(
-        looping["last_log_lines"].as_array().unwrap().iter().any(|l| l == "up"),
+        looping["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("exited with code 2"),
+        "{looping}"
+    );
+    assert!(
+        looping["last_log_lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l == "up"),
         "{looping}"
     );
     // It never passes for running while it loops.
     let watch_until = Instant::now() + Duration::from_secs(12);
     let mut restarts_seen = 0;
     while Instant::now() < watch_until {
-        let v = cli.run(&["status", "later", "-o", "json"], None).ok().json();
+        let v = cli
+            .run(&["status", "later", "-o", "json"], None)
+            .ok()
+            .json();
         assert_eq!(v["status"], "crash-looping", "{v}");
         restarts_seen = v["restarts"].as_u64().unwrap_or(0);
         std::thread::sleep(Duration::from_millis(500));
     }
-    assert!(restarts_seen >= 2, "Docker kept restarting it: {restarts_seen}");
-    let v = cli.run(&["status", "later", "-o", "json"], None).ok().json();
+    assert!(
+        restarts_seen >= 2,
+        "Docker kept restarting it: {restarts_seen}"
+    );
+    let v = cli
+        .run(&["status", "later", "-o", "json"], None)
+        .ok()
+        .json();
     let exits: Vec<&str> = v["events"]
         .as_array()
         .unwrap()
@@ -159,12 +215,18 @@ fn a_crash_loop_is_reported_with_restarts_exit_codes_and_events() {
         .filter(|m| m.starts_with("the container exited with code 2 (restart "))
         .collect();
     assert!(exits.len() >= 2, "one event per exit: {v}");
-    assert!(exits.iter().all(|m| m.contains("last lines: up")), "{exits:?}");
+    assert!(
+        exits.iter().all(|m| m.contains("last lines: up")),
+        "{exits:?}"
+    );
     let ls = cli.run(&["ls", "-o", "json"], None).ok().json();
     assert_eq!(ls[0]["status"], "crash-looping", "{ls}");
     assert!(ls[0]["restarts"].as_u64().unwrap_or(0) >= 2, "{ls}");
     let human = cli.run(&["ls"], None).ok().stdout;
-    assert!(human.contains("crash-looping") && human.contains("last exit code 2"), "{human}");
+    assert!(
+        human.contains("crash-looping") && human.contains("last exit code 2"),
+        "{human}"
+    );
 }
 
 /// A container that crashes once and then stays up is crash-looping only
@@ -175,8 +237,17 @@ fn a_single_crash_recovers_to_running_with_the_restart_counted() {
     let cli = &c.admin;
     cli.run(
         &[
-            "deploy", "custom", "once", "--image", "lattice-local/web:latest", "--volume", "/data",
-            "--wait", "--", "sh", "-c",
+            "deploy",
+            "custom",
+            "once",
+            "--image",
+            "lattice-local/web:latest",
+            "--volume",
+            "/data",
+            "--wait",
+            "--",
+            "sh",
+            "-c",
             "if [ -f /data/crashed ]; then echo steady; exec sleep 100000; fi; \
              touch /data/crashed; echo first; sleep 3; exit 3",
         ],
@@ -187,5 +258,11 @@ fn a_single_crash_recovers_to_running_with_the_restart_counted() {
     let v = c.wait_status(cli, "once", "running", 40);
     assert_eq!(v["restarts"], 1, "{v}");
     assert_eq!(v["last_exit_code"], 3, "{v}");
-    assert!(v["message"].as_str().unwrap_or("").contains("restarted once"), "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("restarted once"),
+        "{v}"
+    );
 }

@@ -20,7 +20,11 @@ fn assert_lines(out: &str, first: usize, last: usize, what: &str) {
         assert_eq!(l, expected, "{what}: line {} is out of place", i + 1);
         n += 1;
     }
-    assert_eq!(n, last + 1 - first, "{what}: expected lines {first}..={last}, got {n}");
+    assert_eq!(
+        n,
+        last + 1 - first,
+        "{what}: expected lines {first}..={last}, got {n}"
+    );
 }
 
 fn chatty(c: &Cluster) -> Cli {
@@ -36,8 +40,9 @@ fn chatty(c: &Cluster) -> Cli {
     .ok();
     wait_for(Duration::from_secs(60), || {
         let r = cli.run(&["logs", "chatty", "--tail", "1"], None);
-        (r.code == 0 && r.stdout.trim() == format!("log line number {LINES} with some padding text"))
-            .then_some(())
+        (r.code == 0
+            && r.stdout.trim() == format!("log line number {LINES} with some padding text"))
+        .then_some(())
     })
     .expect("the workload wrote all its lines");
     cli
@@ -52,21 +57,39 @@ fn large_logs_arrive_whole_and_the_node_stays_connected() {
         assert_lines(&r.stdout, 1, LINES, &format!("logs, round {round}"));
     }
     for tail in [1000, 1, 150_000] {
-        let r = cli.run(&["logs", "chatty", "--tail", &tail.to_string()], None).ok();
-        assert_lines(&r.stdout, LINES - tail + 1, LINES, &format!("--tail {tail}"));
+        let r = cli
+            .run(&["logs", "chatty", "--tail", &tail.to_string()], None)
+            .ok();
+        assert_lines(
+            &r.stdout,
+            LINES - tail + 1,
+            LINES,
+            &format!("--tail {tail}"),
+        );
     }
     // Several readers at once, each getting everything.
     let readers: Vec<_> = (0..3)
         .map(|_| {
             let mut cmd = cli.command(&["logs", "chatty"]);
-            cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+            cmd.stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
             cmd.spawn().expect("spawn lattice logs")
         })
         .collect();
     for (i, r) in readers.into_iter().enumerate() {
         let out = r.wait_with_output().expect("lattice logs");
-        assert!(out.status.success(), "reader {i}: {}", String::from_utf8_lossy(&out.stderr));
-        assert_lines(&String::from_utf8_lossy(&out.stdout), 1, LINES, &format!("reader {i}"));
+        assert!(
+            out.status.success(),
+            "reader {i}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_lines(
+            &String::from_utf8_lossy(&out.stdout),
+            1,
+            LINES,
+            &format!("reader {i}"),
+        );
     }
     // Following: everything so far, then it keeps going.
     let mut follow = Command::new(bin("lattice"))
@@ -92,8 +115,15 @@ fn large_logs_arrive_whole_and_the_node_stays_connected() {
 
     // The node never lost its control stream.
     let agent = c.agent.logs();
-    assert!(!agent.contains("control connection failed"), "agent reconnected:\n{agent}");
-    assert_eq!(agent.matches("connected to the control plane").count(), 1, "{agent}");
+    assert!(
+        !agent.contains("control connection failed"),
+        "agent reconnected:\n{agent}"
+    );
+    assert_eq!(
+        agent.matches("connected to the control plane").count(),
+        1,
+        "{agent}"
+    );
     let controld = c.controld.logs();
     assert!(!controld.contains("control stream broke"), "{controld}");
 }

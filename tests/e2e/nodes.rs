@@ -20,7 +20,16 @@ fn after_a_control_plane_crash_nodes_and_the_scheduler_agree() {
         let msg = nodes[0]["message"].as_str().unwrap_or_default();
         assert!(msg.contains("agent is not connected"), "{nodes}");
         let r = cli
-            .run(&["deploy", "custom", &format!("w{i}"), "--image", "lattice-local/web:latest"], None)
+            .run(
+                &[
+                    "deploy",
+                    "custom",
+                    &format!("w{i}"),
+                    "--image",
+                    "lattice-local/web:latest",
+                ],
+                None,
+            )
             .fails_with(1);
         assert!(r.stderr.contains("not connected"), "{}", r.stderr);
     }

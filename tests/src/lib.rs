@@ -339,12 +339,12 @@ impl Cli {
     pub fn run(&self, args: &[&str], stdin: Option<&str>) -> Run {
         let mut cmd = self.command(args);
         cmd.stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn lattice");
         if let Some(input) = stdin {
             let mut si = child.stdin.take().expect("stdin");
@@ -739,7 +739,10 @@ pub fn edge_range(len: u16) -> String {
     use std::sync::atomic::{AtomicU16, Ordering};
     static NEXT: AtomicU16 = AtomicU16::new(0);
     let base = 22000 + NEXT.fetch_add(len, Ordering::Relaxed);
-    assert!(base + len < 32768, "edge test ranges ran into the ephemeral range");
+    assert!(
+        base + len < 32768,
+        "edge test ranges ran into the ephemeral range"
+    );
     format!("{base}-{}", base + len - 1)
 }
 

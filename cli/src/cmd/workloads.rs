@@ -369,7 +369,9 @@ pub async fn ls(mut ctx: Ctx, a: crate::args::WatchArg) -> anyhow::Result<()> {
 /// The `ls` table.
 pub fn workloads_table(workloads: &[v1::Workload]) -> comfy_table::Table {
     let mut t = output::table();
-    t.set_header(vec!["NAME", "KIND", "STATUS", "RESTARTS", "NODE", "ENDPOINT", "AGE"]);
+    t.set_header(vec![
+        "NAME", "KIND", "STATUS", "RESTARTS", "NODE", "ENDPOINT", "AGE",
+    ]);
     for w in workloads {
         t.add_row(vec![
             w.name.clone(),
@@ -381,7 +383,11 @@ pub fn workloads_table(workloads: &[v1::Workload]) -> comfy_table::Table {
                 .first()
                 .map(|e| {
                     let text = endpoint_text(e);
-                    if e.problem.is_empty() { text } else { format!("{text} (not listening)") }
+                    if e.problem.is_empty() {
+                        text
+                    } else {
+                        format!("{text} (not listening)")
+                    }
                 })
                 .unwrap_or_default(),
             age(w),
