@@ -225,6 +225,43 @@ impl Lines {
 mod tests {
     use super::*;
 
+    fn out(s: &str) -> Result<LogOutput, bollard::errors::Error> {
+        Ok(LogOutput::StdOut {
+            message: s.as_bytes().to_vec().into(),
+        })
+    }
+
+    fn decode(f: &v1::StreamFrame) -> Vec<String> {
+        v1::LogChunk::decode(f.data.as_slice())
+            .unwrap()
+            .lines
+            .into_iter()
+            .map(|l| l.line)
+            .collect()
+    }
+
+    #[test]
+    fn lines_are_cut_and_chunked_with_the_last_unterminated_one_kept() {
+        let mut l = Lines::new(0);
+        l.push(out("2026-11-26T01:02:03Z one\n2026-11-26T01:02:04Z tw"))
+            .unwrap();
+        l.push(out("o\n2026-11-26T01:02:05Z three")).unwrap();
+        let f = l.take_frame().expect("a frame");
+        assert_eq!(decode(&f), ["one", "two"]);
+        assert!(l.take_frame().is_none(), "nothing new, no frame");
+        l.finish();
+        assert_eq!(decode(&l.take_frame().unwrap()), ["three"]);
+    }
+
+    #[test]
+    fn lines_before_since_are_dropped() {
+        let (at, _, _) = parse_line("2026-11-26T01:02:04Z x");
+        let mut l = Lines::new(at);
+        l.push(out("2026-11-26T01:02:03Z old\n2026-11-26T01:02:04Z new\n"))
+            .unwrap();
+        assert_eq!(decode(&l.take_frame().unwrap()), ["new"]);
+    }
+
     #[test]
     fn docker_lines_parse_with_sortable_cursors() {
         let (at, c1, text) = parse_line("2026-11-26T01:02:03.5Z hello world");
