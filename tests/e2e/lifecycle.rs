@@ -60,24 +60,11 @@ fn wait_exits(id: &str, since: u64, n: usize) -> Vec<String> {
 fn every_path_that_replaces_or_stops_a_container_sends_term_first() {
     let c = Cluster::start();
     let cli = &c.admin;
-    cli.run(
-        &[
-            "deploy",
-            "custom",
-            "term",
-            "--image",
-            "lattice-local/web:latest",
-            "--stop-timeout",
-            "30s",
-            "--wait",
-            "--",
-            "sh",
-            "-c",
-            "trap 'echo got TERM; exit 42' TERM; echo up; while true; do sleep 0.1; done",
-        ],
-        None,
-    )
-    .ok();
+    cli.deploy_sh(
+        "term",
+        &["--stop-timeout", "30s"],
+        "trap 'echo got TERM; exit 42' TERM; echo up; while true; do sleep 0.1; done",
+    );
     let id = id_of(cli, "term");
     let since = now_secs().saturating_sub(1);
     let spec = docker(&[
@@ -153,22 +140,7 @@ fn postgres_restart_and_rotate_shut_down_cleanly() {
 fn a_crash_loop_is_reported_with_restarts_exit_codes_and_events() {
     let c = Cluster::start();
     let cli = &c.admin;
-    cli.run(
-        &[
-            "deploy",
-            "custom",
-            "later",
-            "--image",
-            "lattice-local/web:latest",
-            "--wait",
-            "--",
-            "sh",
-            "-c",
-            "echo up; sleep 4; exit 2",
-        ],
-        None,
-    )
-    .ok();
+    cli.deploy_sh("later", &[], "echo up; sleep 4; exit 2");
     let looping = c.wait_status(cli, "later", "crash-looping", 30);
     assert!(looping["restarts"].as_u64().unwrap_or(0) >= 1, "{looping}");
     assert_eq!(looping["last_exit_code"], 2, "{looping}");
@@ -235,25 +207,12 @@ fn a_crash_loop_is_reported_with_restarts_exit_codes_and_events() {
 fn a_single_crash_recovers_to_running_with_the_restart_counted() {
     let c = Cluster::start();
     let cli = &c.admin;
-    cli.run(
-        &[
-            "deploy",
-            "custom",
-            "once",
-            "--image",
-            "lattice-local/web:latest",
-            "--volume",
-            "/data",
-            "--wait",
-            "--",
-            "sh",
-            "-c",
-            "if [ -f /data/crashed ]; then echo steady; exec sleep 100000; fi; \
+    cli.deploy_sh(
+        "once",
+        &["--volume", "/data"],
+        "if [ -f /data/crashed ]; then echo steady; exec sleep 100000; fi; \
              touch /data/crashed; echo first; sleep 3; exit 3",
-        ],
-        None,
-    )
-    .ok();
+    );
     c.wait_status(cli, "once", "crash-looping", 30);
     let v = c.wait_status(cli, "once", "running", 40);
     assert_eq!(v["restarts"], 1, "{v}");

@@ -29,15 +29,7 @@ fn assert_lines(out: &str, first: usize, last: usize, what: &str) {
 
 fn chatty(c: &Cluster) -> Cli {
     let cli = c.admin.clone();
-    cli.run(
-        &[
-            "deploy", "custom", "chatty", "--image", "lattice-local/web:latest", "--wait", "--", "sh",
-            "-c",
-            "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); echo \"log line number $i with some padding text\"; done; sleep 100000",
-        ],
-        None,
-    )
-    .ok();
+    cli.deploy_sh("chatty", &[], "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); echo \"log line number $i with some padding text\"; done; sleep 100000");
     wait_for(Duration::from_secs(60), || {
         let r = cli.run(&["logs", "chatty", "--tail", "1"], None);
         (r.code == 0

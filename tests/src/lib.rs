@@ -403,6 +403,23 @@ impl Cli {
         .ok()
     }
 
+    /// `deploy custom NAME --image lattice-local/web:latest --wait EXTRA… -- sh -c SCRIPT`,
+    /// which must succeed.
+    #[track_caller]
+    pub fn deploy_sh(&self, name: &str, extra: &[&str], script: &str) -> Run {
+        let mut args = vec![
+            "deploy",
+            "custom",
+            name,
+            "--image",
+            "lattice-local/web:latest",
+            "--wait",
+        ];
+        args.extend_from_slice(extra);
+        args.extend(["--", "sh", "-c", script]);
+        self.run(&args, None).ok()
+    }
+
     /// Signs in.
     pub fn login(&self, email: &str, password: &str) -> Run {
         self.run(
