@@ -103,6 +103,9 @@ async fn serve(
     database_url: String,
     serve: lattice_controld::ServeArgs,
 ) -> anyhow::Result<()> {
+    // Handlers first: once bind writes the address file the world may send
+    // SIGTERM, and it must shut down cleanly rather than kill the process.
+    let shutdown = shutdown_signal();
     let server = Server::bind(Config {
         data_dir: common.data_dir,
         database_url,
@@ -118,21 +121,25 @@ async fn serve(
             server.fingerprint()
         );
     }
-    server.run(shutdown_signal()).await
+    server.run(shutdown).await
 }
 
-async fn shutdown_signal() {
+/// Installs the SIGTERM/SIGINT handlers now, and resolves on either.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
+    let handlers = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
-    ) else {
-        // Without signal handlers we can only run until killed.
-        std::future::pending::<()>().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM received; shutting down"),
-        _ = int.recv() => tracing::info!("SIGINT received; shutting down"),
+    );
+    async move {
+        let (Ok(mut term), Ok(mut int)) = handlers else {
+            // Without signal handlers we can only run until killed.
+            std::future::pending::<()>().await;
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received; shutting down"),
+            _ = int.recv() => tracing::info!("SIGINT received; shutting down"),
+        }
     }
 }
