@@ -140,7 +140,7 @@ fn postgres_restart_and_rotate_shut_down_cleanly() {
 fn a_crash_loop_is_reported_with_restarts_exit_codes_and_events() {
     let c = Cluster::start();
     let cli = &c.admin;
-    cli.deploy_sh("later", &[], "echo up; sleep 4; exit 2");
+    cli.deploy_sh("later", &[], "echo up; sleep 5; exit 2");
     let looping = c.wait_status(cli, "later", "crash-looping", 30);
     assert!(looping["restarts"].as_u64().unwrap_or(0) >= 1, "{looping}");
     assert_eq!(looping["last_exit_code"], 2, "{looping}");
@@ -211,7 +211,7 @@ fn a_single_crash_recovers_to_running_with_the_restart_counted() {
         "once",
         &["--volume", "/data"],
         "if [ -f /data/crashed ]; then echo steady; exec sleep 100000; fi; \
-             touch /data/crashed; echo first; sleep 3; exit 3",
+             touch /data/crashed; echo first; sleep 5; exit 3",
     );
     c.wait_status(cli, "once", "crash-looping", 30);
     let v = c.wait_status(cli, "once", "running", 40);
