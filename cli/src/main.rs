@@ -12,6 +12,7 @@ mod output;
 mod server;
 mod token_store;
 mod trust;
+mod view;
 
 use std::process::ExitCode;
 

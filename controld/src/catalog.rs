@@ -202,7 +202,7 @@ impl Catalog {
                          PGPASSWORD=\"$POSTGRES_PASSWORD\" psql -h 127.0.0.1 -U \"$POSTGRES_USER\" -d \"$POSTGRES_DB\" -tAc 'select 1' >/dev/null"
                             .into(),
                     ],
-                    stop_timeout_seconds: 0,
+                    stop_timeout_seconds: r.stop_timeout_seconds,
                 };
             }
             Kind::S3 => {
@@ -221,7 +221,7 @@ impl Catalog {
                     volume_path: "/data".into(),
                     readiness: "http".into(),
                     readiness_args: vec!["/".into()],
-                    stop_timeout_seconds: 0,
+                    stop_timeout_seconds: r.stop_timeout_seconds,
                 };
             }
             Kind::Custom => {
@@ -242,11 +242,10 @@ impl Catalog {
                     ports,
                     volume_path: r.volume_path.clone(),
                     readiness_args: Vec::new(),
-                    stop_timeout_seconds: 0,
+                    stop_timeout_seconds: r.stop_timeout_seconds,
                 };
             }
         }
-        out.spec.stop_timeout_seconds = r.stop_timeout_seconds;
         out.secret.env.extend(user_env);
         validate::env(out.secret.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
         Ok(out)

@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 use lattice_proto::v1::{self, workload_service_client::WorkloadServiceClient};
 use serde_json::json;
 
-use super::workloads::{endpoint_host, endpoint_json, endpoint_text};
 use crate::api::{Api, Ctx};
 use crate::args::{AccessArgs, AccessFormat, Output};
 use crate::error::CliError;
 use crate::output;
+use crate::view::{endpoint_host, endpoint_json, endpoint_text};
 
 /// The pieces scripts need, derived from an Access answer.
 struct View {

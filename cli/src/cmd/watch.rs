@@ -8,10 +8,10 @@ use std::io::IsTerminal;
 use lattice_proto::v1::{self, workload_service_client::WorkloadServiceClient};
 use serde_json::json;
 
-use super::workloads::{workload_json, workloads_table};
 use crate::api::{Api, Ctx};
 use crate::args::Output;
 use crate::output;
+use crate::view::{workload_json, workloads_table};
 
 /// Follows every workload (None) or one.
 pub async fn run(mut ctx: Ctx, name: Option<String>) -> anyhow::Result<()> {

@@ -12,108 +12,7 @@ use crate::api::{Api, Ctx};
 use crate::args::{DeployArgs, LifecycleArgs, NameArg, RmArgs, WaitArgs};
 use crate::error::CliError;
 use crate::output::{self, rfc3339, when};
-
-/// Stored status names.
-pub fn status_name(s: i32) -> &'static str {
-    use v1::WorkloadStatus as S;
-    match S::try_from(s).unwrap_or(S::Unspecified) {
-        S::Unspecified => "unknown",
-        S::Pending => "pending",
-        S::Scheduled => "scheduled",
-        S::Pulling => "pulling",
-        S::Starting => "starting",
-        S::Running => "running",
-        S::Stopping => "stopping",
-        S::Stopped => "stopped",
-        S::Failed => "failed",
-        S::Lost => "lost",
-        S::Deleting => "deleting",
-        S::Deleted => "deleted",
-        S::CrashLooping => "crash-looping",
-    }
-}
-
-/// A workload as JSON (documented in docs/cli.md).
-pub fn workload_json(w: &v1::Workload) -> Value {
-    let r = w.resources.unwrap_or_default();
-    json!({
-        "name": w.name,
-        "id": w.id,
-        "kind": w.kind,
-        "image": w.image,
-        "status": status_name(w.status),
-        "message": w.status_message,
-        "node": w.node,
-        "restarts": w.restart_count,
-        "last_exit_code": w.last_exit_code,
-        "endpoints": w.endpoints.iter().map(endpoint_json).collect::<Vec<_>>(),
-        "cpu": if r.cpu_millis == 0 { Value::Null } else { json!(f64::from(r.cpu_millis) / 1000.0) },
-        "memory_bytes": if r.memory_bytes == 0 { Value::Null } else { json!(r.memory_bytes) },
-        "created_at": w.created_at.as_ref().and_then(|t| rfc3339(t.unix_millis)),
-        "updated_at": w.updated_at.as_ref().and_then(|t| rfc3339(t.unix_millis)),
-    })
-}
-
-/// An endpoint as JSON.
-pub fn endpoint_json(e: &v1::Endpoint) -> Value {
-    json!({
-        "scheme": e.scheme, "host": endpoint_host(e), "port": e.port, "container_port": e.container_port, "via": e.via,
-        "problem": (!e.problem.is_empty()).then_some(&e.problem),
-    })
-}
-
-/// `scheme://host:port`, followed by why it does not answer when it does not.
-pub fn endpoint_line(e: &v1::Endpoint) -> String {
-    if e.problem.is_empty() {
-        endpoint_text(e)
-    } else {
-        format!("{} (not listening: {})", endpoint_text(e), e.problem)
-    }
-}
-
-/// The endpoint's host, or the server's when controld left it empty (no
-/// `--public-host`: the edge is reached where controld is).
-pub fn endpoint_host(e: &v1::Endpoint) -> String {
-    if e.host.is_empty() {
-        crate::api::server_host().to_string()
-    } else {
-        e.host.clone()
-    }
-}
-
-/// `scheme://host:port`.
-pub fn endpoint_text(e: &v1::Endpoint) -> String {
-    let host = endpoint_host(e);
-    let host = if host.contains(':') {
-        format!("[{host}]")
-    } else {
-        host
-    };
-    format!("{}://{host}:{}", e.scheme, e.port)
-}
-
-/// `3 (last exit code 2)`, or `0`.
-fn restarts_text(w: &v1::Workload) -> String {
-    match w.last_exit_code {
-        Some(code) if w.restart_count > 0 => {
-            format!("{} (last exit code {code})", w.restart_count)
-        }
-        _ => w.restart_count.to_string(),
-    }
-}
-
-fn age(w: &v1::Workload) -> String {
-    let Some(t) = &w.created_at else {
-        return "-".into();
-    };
-    let secs = (chrono::Utc::now().timestamp_millis() - t.unix_millis).max(0) / 1000;
-    match secs {
-        s if s < 120 => format!("{s}s"),
-        s if s < 7200 => format!("{}m", s / 60),
-        s if s < 172_800 => format!("{}h", s / 3600),
-        s => format!("{}d", s / 86_400),
-    }
-}
+use crate::view::{endpoint_line, restarts_text, status_name, workload_json, workloads_table};
 
 fn name_ok(name: &str) -> anyhow::Result<()> {
     validate::name("name", name).map_err(|e| CliError::Usage(e.to_string()).into())
@@ -364,36 +263,6 @@ pub async fn ls(mut ctx: Ctx, a: crate::args::WatchArg) -> anyhow::Result<()> {
         }
         output::line(workloads_table(&r.workloads))
     })
-}
-
-/// The `ls` table.
-pub fn workloads_table(workloads: &[v1::Workload]) -> comfy_table::Table {
-    let mut t = output::table();
-    t.set_header(vec![
-        "NAME", "KIND", "STATUS", "RESTARTS", "NODE", "ENDPOINT", "AGE",
-    ]);
-    for w in workloads {
-        t.add_row(vec![
-            w.name.clone(),
-            w.kind.clone(),
-            status_name(w.status).to_string(),
-            restarts_text(w),
-            w.node.clone(),
-            w.endpoints
-                .first()
-                .map(|e| {
-                    let text = endpoint_text(e);
-                    if e.problem.is_empty() {
-                        text
-                    } else {
-                        format!("{text} (not listening)")
-                    }
-                })
-                .unwrap_or_default(),
-            age(w),
-        ]);
-    }
-    t
 }
 
 /// `lattice status`.

@@ -44,23 +44,14 @@ impl Edge {
             return;
         };
         let stream_id = uuid::Uuid::new_v4().to_string();
-        let waiter = self.fleet.streams.expect(&stream_id);
-        let open = v1::ControlMessage {
-            correlation_id: String::new(),
-            cmd: Some(v1::control_message::Cmd::OpenTcp(v1::OpenTcpStream {
-                stream_id: stream_id.clone(),
-                workload_id: wid.clone(),
-                container_port: cport,
-            })),
-        };
-        if self.fleet.send(&node, open).await.is_err() {
-            self.fleet.streams.forget(&stream_id);
-            return;
-        }
+        let open = v1::control_message::Cmd::OpenTcp(v1::OpenTcpStream {
+            stream_id: stream_id.clone(),
+            workload_id: wid.clone(),
+            container_port: cport,
+        });
         let opened = match self
             .fleet
-            .streams
-            .wait(&stream_id, waiter, self.cfg.claim_timeout)
+            .open_stream(&node, &stream_id, open, self.cfg.claim_timeout)
             .await
         {
             Ok(o) => o,

@@ -7,14 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lattice_proto::v1;
-use prost::Message;
 use sea_orm::ActiveValue::Set;
-use sea_orm::IntoActiveModel;
-use tokio::sync::{broadcast, mpsc};
-use tokio_stream::wrappers::ReceiverStream;
-use tokio_stream::{Stream, StreamExt};
+use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 use tracing::{info, instrument};
+
+mod lifecycle;
+mod streams;
 
 use super::{Views, closest, endpoints, to_proto};
 use crate::auth::{Authenticator, Caller, Scope};
@@ -34,29 +33,6 @@ pub struct WorkloadApi {
     authn: Authenticator,
     catalog: Catalog,
     edge: Arc<Edge>,
-}
-
-/// Sends the current state of the caller's matching workloads; false when
-/// the subscriber is gone or the store failed.
-async fn send_snapshot(
-    api: &WorkloadApi,
-    owner: &str,
-    name: &str,
-    tx: &mpsc::Sender<Result<v1::WorkloadEvent, Status>>,
-) -> bool {
-    let (Ok(nodes), Ok(all)) = (api.views().await, api.fleet.repo.workloads_of(owner).await) else {
-        return false;
-    };
-    for w in all.iter().filter(|w| name.is_empty() || w.name == name) {
-        let ev = v1::WorkloadEvent {
-            workload: Some(to_proto(w, &nodes)),
-            kind: "snapshot".into(),
-        };
-        if tx.send(Ok(ev)).await.is_err() {
-            return false;
-        }
-    }
-    true
 }
 
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
@@ -116,105 +92,6 @@ impl WorkloadApi {
 
     async fn proto(&self, w: &workload::Model) -> Result<v1::Workload> {
         Ok(to_proto(w, &self.views().await?))
-    }
-
-    /// Issues new credentials and applies them: Postgres changes the role's
-    /// password in the running server first (so the old one stops working at
-    /// once); then the container is recreated with the new env (data kept).
-    async fn rotate(&self, w: workload::Model) -> Result<workload::Model> {
-        let mut secret: SecretDoc = match &w.credentials {
-            Some(s) => serde_json::from_slice(&self.fleet.secrets.open(&w.id, s)?)
-                .map_err(Error::internal)?,
-            None => SecretDoc::default(),
-        };
-        let fresh = self.catalog.fresh_credentials(&w.kind)?;
-        if w.kind == "postgres" {
-            let node = w.node_id.clone().filter(|n| self.fleet.is_connected(n));
-            let (Some(node), true) = (node, w.status == status::RUNNING) else {
-                return Err(Error::FailedPrecondition(format!(
-                    "{} must be running to rotate its password; start it with `lattice start {}`",
-                    w.name, w.name
-                )));
-            };
-            // The new password travels in the exec's env and a shell builtin,
-            // never on a command line.
-            let sql = "echo \"ALTER ROLE \\\"$POSTGRES_USER\\\" PASSWORD '$LATTICE_NEW_PASSWORD';\" | \
-                       psql -v ON_ERROR_STOP=1 -q -h /var/run/postgresql -U \"$POSTGRES_USER\" -d \"$POSTGRES_DB\"";
-            let res = self
-                .fleet
-                .exec(
-                    &node,
-                    &w.id,
-                    vec!["sh".into(), "-c".into(), sql.into()],
-                    vec![v1::EnvVar {
-                        key: "LATTICE_NEW_PASSWORD".into(),
-                        value: fresh.credentials["password"].clone(),
-                    }],
-                )
-                .await?;
-            if !res.ok {
-                return Err(Error::FailedPrecondition(format!(
-                    "could not change the password inside {}: {}",
-                    w.name, res.error
-                )));
-            }
-        }
-        for (k, v) in &fresh.credentials {
-            secret.credentials.insert(k.clone(), v.clone());
-        }
-        for (k, v) in &fresh.env {
-            if let Some(slot) = secret.env.iter_mut().find(|(ek, _)| ek == k) {
-                slot.1.clone_from(v);
-            }
-        }
-        let sealed = self.fleet.secrets.seal(
-            &w.id,
-            &serde_json::to_vec(&secret).map_err(Error::internal)?,
-        )?;
-        let mut am = w.clone().into_active_model();
-        am.credentials = Set(Some(sealed));
-        am.updated_at = Set(clock::now_ms());
-        let w = self.fleet.repo.save_workload(am, None).await?;
-        info!(workload = %w.id, "credentials rotated");
-        let (want, st) = if w.desired == desired::RUNNING {
-            (desired::RUNNING, status::STARTING)
-        } else {
-            (desired::STOPPED, status::STOPPED)
-        };
-        self.transition(w, want, false, false, st, "applying new credentials")
-            .await
-    }
-
-    /// Changes desired state, records the transitional status, pushes to the node.
-    async fn transition(
-        &self,
-        w: workload::Model,
-        want: &str,
-        bump: bool,
-        purge: bool,
-        st: &str,
-        message: &str,
-    ) -> Result<workload::Model> {
-        let node_id = w.node_id.clone();
-        let mut am = w.clone().into_active_model();
-        am.desired = Set(want.to_string());
-        am.purge = Set(purge);
-        if bump {
-            am.generation = Set(w.generation + 1);
-        }
-        am.status = Set(st.to_string());
-        am.status_message = Set(message.to_string());
-        am.updated_at = Set(clock::now_ms());
-        let w = self
-            .fleet
-            .repo
-            .save_workload(am, Some((st, message)))
-            .await?;
-        self.fleet.publish(&w, false);
-        if let Some(n) = node_id {
-            self.fleet.push(&n).await?;
-        }
-        Ok(w)
     }
 }
 
@@ -371,45 +248,8 @@ impl v1::workload_service_server::WorkloadService for WorkloadApi {
         if !name.is_empty() {
             self.find(&c, &name).await?;
         }
-        let mut changes = self.fleet.subscribe();
-        let (tx, rx) = mpsc::channel(64);
-        let api = self.clone();
-        let closing = self.fleet.closing();
-        tokio::spawn(async move {
-            tokio::pin!(closing);
-            let owner = c.user.id.clone();
-            if !send_snapshot(&api, &owner, &name, &tx).await {
-                return;
-            }
-            loop {
-                tokio::select! {
-                    _ = tx.closed() => return,
-                    _ = &mut closing => return,
-                    ch = changes.recv() => match ch {
-                        Ok(ch) if ch.owner == c.user.id && (name.is_empty() || ch.workload.name == name) => {
-                            let Ok(nodes) = api.views().await else { return };
-                            let ev = v1::WorkloadEvent {
-                                workload: Some(to_proto(&ch.workload, &nodes)),
-                                kind: if ch.deleted { "deleted" } else { "update" }.into(),
-                            };
-                            if tx.send(Ok(ev)).await.is_err() {
-                                return;
-                            }
-                        }
-                        Ok(_) => {}
-                        Err(broadcast::error::RecvError::Lagged(_)) => {
-                            if !send_snapshot(&api, &owner, &name, &tx).await {
-                                return;
-                            }
-                        }
-                        Err(broadcast::error::RecvError::Closed) => return,
-                    }
-                }
-            }
-        });
-        Ok(Response::new(
-            Box::pin(ReceiverStream::new(rx)) as Self::WatchStream
-        ))
+        let events = streams::watch(self.clone(), c.user.id.clone(), name);
+        Ok(Response::new(Box::pin(events) as Self::WatchStream))
     }
 
     type LogsStream = BoxStream<v1::LogLine>;
@@ -433,78 +273,19 @@ impl v1::workload_service_server::WorkloadService for WorkloadApi {
             .into());
         }
         let stream_id = uuid::Uuid::new_v4().to_string();
-        let waiter = self.fleet.streams.expect(&stream_id);
-        self.fleet
-            .send(
-                &node_id,
-                v1::ControlMessage {
-                    correlation_id: String::new(),
-                    cmd: Some(v1::control_message::Cmd::OpenLogs(v1::OpenLogStream {
-                        stream_id: stream_id.clone(),
-                        workload_id: w.id.clone(),
-                        tail: r.tail,
-                        follow: r.follow,
-                        since_unix_millis: r.since.map_or(0, |t| t.unix_millis),
-                    })),
-                },
-            )
-            .await?;
-        let mut opened = self
-            .fleet
-            .streams
-            .wait(&stream_id, waiter, Duration::from_secs(15))
-            .await?;
-        let after = r.after_cursor;
-        let name = w.name.clone();
-        // Bounded: a slow reader slows the agent's reads from Docker, never our memory.
-        let (tx, rx) = mpsc::channel(64);
-        let closing = self.fleet.closing();
-        tokio::spawn(async move {
-            tokio::pin!(closing);
-            let _keep_outbound = opened.outbound;
-            loop {
-                let frame = tokio::select! {
-                    _ = tx.closed() => return,
-                    _ = &mut closing => {
-                        let _ = tx.send(Err(Status::unavailable("the control plane is restarting"))).await;
-                        return;
-                    }
-                    f = opened.inbound.next() => f,
-                };
-                match frame {
-                    Some(Ok(f)) if !f.error.is_empty() => {
-                        let _ = tx.send(Err(Status::unavailable(f.error))).await;
-                        return;
-                    }
-                    Some(Ok(f)) if f.eof => return,
-                    Some(Ok(f)) => {
-                        let Ok(chunk) = v1::LogChunk::decode(f.data.as_slice()) else {
-                            continue;
-                        };
-                        for line in chunk.lines {
-                            if !after.is_empty() && line.cursor.as_str() <= after.as_str() {
-                                continue;
-                            }
-                            if tx.send(Ok(line)).await.is_err() {
-                                return;
-                            }
-                        }
-                    }
-                    // Only the end marker ends a log: a stream that stops
-                    // without it lost its tail, and the reader must know.
-                    None | Some(Err(_)) => {
-                        let msg = format!(
-                            "lost the connection to the node running {name} while reading its logs"
-                        );
-                        let _ = tx.send(Err(Status::unavailable(msg))).await;
-                        return;
-                    }
-                }
-            }
+        let open = v1::control_message::Cmd::OpenLogs(v1::OpenLogStream {
+            stream_id: stream_id.clone(),
+            workload_id: w.id.clone(),
+            tail: r.tail,
+            follow: r.follow,
+            since_unix_millis: r.since.map_or(0, |t| t.unix_millis),
         });
-        Ok(Response::new(
-            Box::pin(ReceiverStream::new(rx)) as Self::LogsStream
-        ))
+        let opened = self
+            .fleet
+            .open_stream(&node_id, &stream_id, open, Duration::from_secs(15))
+            .await?;
+        let lines = streams::logs(opened, r.after_cursor, w.name, self.fleet.closing());
+        Ok(Response::new(Box::pin(lines) as Self::LogsStream))
     }
 
     #[instrument(skip_all, fields(rpc = "Stop"))]

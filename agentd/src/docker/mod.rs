@@ -8,8 +8,8 @@ use std::time::Duration;
 use bollard::errors::Error as DockerError;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{
-    ContainerCreateBody, ContainerInspectResponse, ContainerUpdateBody, HostConfig, Mount,
-    MountType, PortBinding, RestartPolicy, RestartPolicyNameEnum, VolumeCreateRequest,
+    ContainerInspectResponse, ContainerUpdateBody, RestartPolicy, RestartPolicyNameEnum,
+    VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, LogsOptionsBuilder,
@@ -18,29 +18,12 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 use lattice_proto::v1;
 
-/// Label keys.
-pub mod label {
-    /// Workload id.
-    pub const WORKLOAD: &str = "lattice.workload";
-    /// Node id.
-    pub const NODE: &str = "lattice.node";
-    /// Owner id.
-    pub const OWNER: &str = "lattice.owner";
-    /// Workload name.
-    pub const NAME: &str = "lattice.name";
-    /// Spec hash.
-    pub const SPEC: &str = "lattice.spec-hash";
-}
+mod spec;
 
-/// Name of a workload's container.
-pub fn container_name(workload_id: &str) -> String {
-    format!("lattice-{workload_id}")
-}
-
-/// Name of a workload's data volume.
-pub fn volume_name(workload_id: &str) -> String {
-    format!("lattice-{workload_id}-data")
-}
+pub use spec::{
+    DEFAULT_STOP_TIMEOUT_SECS, container_ip, container_name, create_body, label, published_ports,
+    split_tag, stop_timeout_secs, volume_name,
+};
 
 /// Where Docker is expected, for messages.
 pub fn socket_description() -> String {
@@ -188,68 +171,7 @@ impl Docker {
     /// exists, which is what we wanted.
     pub async fn create(&self, spec: &v1::ContainerSpec, node_id: &str) -> DResult<()> {
         let name = container_name(&spec.workload_id);
-        let labels = HashMap::from([
-            (label::WORKLOAD.to_string(), spec.workload_id.clone()),
-            (label::NODE.to_string(), node_id.to_string()),
-            (label::OWNER.to_string(), spec.owner.clone()),
-            (label::NAME.to_string(), spec.name.clone()),
-            (label::SPEC.to_string(), spec.spec_hash.clone()),
-        ]);
-        let exposed: Vec<String> = spec.ports.iter().map(|p| format!("{p}/tcp")).collect();
-        let bindings = spec
-            .ports
-            .iter()
-            .map(|p| {
-                // Docker picks a free host port: no conflicts between workloads.
-                (
-                    format!("{p}/tcp"),
-                    Some(vec![PortBinding {
-                        host_ip: Some("0.0.0.0".into()),
-                        host_port: Some(String::new()),
-                    }]),
-                )
-            })
-            .collect();
-        let mounts = (!spec.volume_path.is_empty()).then(|| {
-            vec![Mount {
-                target: Some(spec.volume_path.clone()),
-                source: Some(volume_name(&spec.workload_id)),
-                typ: Some(MountType::VOLUME),
-                ..Default::default()
-            }]
-        });
-        let res = spec.resources.unwrap_or_default();
-        let host = HostConfig {
-            port_bindings: Some(bindings),
-            mounts,
-            nano_cpus: (res.cpu_millis > 0).then(|| i64::from(res.cpu_millis) * 1_000_000),
-            memory: (res.memory_bytes > 0)
-                .then(|| i64::try_from(res.memory_bytes).unwrap_or(i64::MAX)),
-            // No restarts while starting, so a crash keeps its exit code and
-            // fails fast; `keep_running` turns restarts on once ready.
-            restart_policy: Some(RestartPolicy {
-                name: Some(RestartPolicyNameEnum::NO),
-                maximum_retry_count: None,
-            }),
-            ..Default::default()
-        };
-        let body = ContainerCreateBody {
-            image: Some(spec.image.clone()),
-            // Docker's own stop (and ours, which passes no timeout) waits this
-            // long after the image's stop signal before it kills.
-            stop_timeout: Some(i64::from(stop_timeout_secs(spec))),
-            env: Some(
-                spec.env
-                    .iter()
-                    .map(|e| format!("{}={}", e.key, e.value))
-                    .collect(),
-            ),
-            cmd: (!spec.command.is_empty()).then(|| spec.command.clone()),
-            exposed_ports: Some(exposed),
-            labels: Some(labels),
-            host_config: Some(host),
-            ..Default::default()
-        };
+        let body = create_body(spec, node_id);
         let opts = CreateContainerOptionsBuilder::default().name(&name).build();
         match self.inner.create_container(Some(opts), body).await {
             Ok(_) => Ok(()),
@@ -393,75 +315,5 @@ impl Docker {
             .await
             .map_err(|e| msg(&e))?;
         Ok((inspected.exit_code.unwrap_or(-1), output))
-    }
-}
-
-/// Grace period of a spec, in seconds (0 in the spec means the default).
-pub fn stop_timeout_secs(spec: &v1::ContainerSpec) -> u32 {
-    match spec.stop_timeout_seconds {
-        0 => DEFAULT_STOP_TIMEOUT_SECS,
-        s => s.min(lattice_proto::validate::STOP_TIMEOUT_MAX_SECS),
-    }
-}
-
-/// Docker's own default grace period.
-pub const DEFAULT_STOP_TIMEOUT_SECS: u32 = 10;
-
-/// `repo:tag` → (repo, tag); digests and registry ports are kept intact.
-pub fn split_tag(image: &str) -> (&str, &str) {
-    if image.contains('@') {
-        return (image, "");
-    }
-    let slash = image.rfind('/').map_or(0, |i| i + 1);
-    match image[slash..].rfind(':') {
-        Some(i) => (&image[..slash + i], &image[slash + i + 1..]),
-        None => (image, "latest"),
-    }
-}
-
-/// Host ports Docker assigned, by container port.
-pub fn published_ports(c: &ContainerInspectResponse) -> HashMap<u32, u32> {
-    let mut out = HashMap::new();
-    let Some(ports) = c.network_settings.as_ref().and_then(|n| n.ports.as_ref()) else {
-        return out;
-    };
-    for (k, v) in ports {
-        let Some(cp) = k.split('/').next().and_then(|p| p.parse::<u32>().ok()) else {
-            continue;
-        };
-        if let Some(hp) = v.as_ref().and_then(|b| {
-            b.iter()
-                .find_map(|b| b.host_port.as_ref()?.parse::<u32>().ok())
-        }) {
-            out.insert(cp, hp);
-        }
-    }
-    out
-}
-
-/// The container's address on its Docker network.
-pub fn container_ip(c: &ContainerInspectResponse) -> Option<String> {
-    c.network_settings
-        .as_ref()
-        .and_then(|n| n.networks.as_ref())
-        .and_then(|nets| {
-            nets.values()
-                .find_map(|e| e.ip_address.clone().filter(|ip| !ip.is_empty()))
-        })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tags_split() {
-        assert_eq!(split_tag("nginx"), ("nginx", "latest"));
-        assert_eq!(split_tag("nginx:1.27"), ("nginx", "1.27"));
-        assert_eq!(
-            split_tag("registry:5000/a/b"),
-            ("registry:5000/a/b", "latest")
-        );
-        assert_eq!(split_tag("registry:5000/a/b:2"), ("registry:5000/a/b", "2"));
     }
 }

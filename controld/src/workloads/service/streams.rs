@@ -1,0 +1,140 @@
+//! The two server-push pumps of the WorkloadService: Watch (a snapshot of
+//! the caller's workloads, then every change) and Logs (lines from the
+//! agent's stream until its end marker). Both are bounded channels, end on
+//! shutdown, and report failures through the one Error → Status mapping.
+
+use lattice_proto::v1;
+use prost::Message;
+use tokio::sync::{broadcast, mpsc};
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::Status;
+
+use super::WorkloadApi;
+use crate::error::Error;
+use crate::fleet::streams::Opened;
+use crate::workloads::to_proto;
+
+/// Every change to the caller's workloads (or to the one named), after a
+/// snapshot of how they are now; a subscriber that lags gets a new snapshot.
+pub fn watch(
+    api: WorkloadApi,
+    owner: String,
+    name: String,
+) -> ReceiverStream<Result<v1::WorkloadEvent, Status>> {
+    let mut changes = api.fleet.subscribe();
+    let (tx, rx) = mpsc::channel(64);
+    let closing = api.fleet.closing();
+    tokio::spawn(async move {
+        tokio::pin!(closing);
+        if !send_snapshot(&api, &owner, &name, &tx).await {
+            return;
+        }
+        loop {
+            tokio::select! {
+                _ = tx.closed() => return,
+                _ = &mut closing => return,
+                ch = changes.recv() => match ch {
+                    Ok(ch) if ch.owner == owner && (name.is_empty() || ch.workload.name == name) => {
+                        let Ok(nodes) = api.views().await else { return };
+                        let ev = v1::WorkloadEvent {
+                            workload: Some(to_proto(&ch.workload, &nodes)),
+                            kind: if ch.deleted { "deleted" } else { "update" }.into(),
+                        };
+                        if tx.send(Ok(ev)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        if !send_snapshot(&api, &owner, &name, &tx).await {
+                            return;
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        }
+    });
+    ReceiverStream::new(rx)
+}
+
+/// Sends the current state of the caller's matching workloads; false when
+/// the subscriber is gone or the store failed.
+async fn send_snapshot(
+    api: &WorkloadApi,
+    owner: &str,
+    name: &str,
+    tx: &mpsc::Sender<Result<v1::WorkloadEvent, Status>>,
+) -> bool {
+    let (Ok(nodes), Ok(all)) = (api.views().await, api.fleet.repo.workloads_of(owner).await) else {
+        return false;
+    };
+    for w in all.iter().filter(|w| name.is_empty() || w.name == name) {
+        let ev = v1::WorkloadEvent {
+            workload: Some(to_proto(w, &nodes)),
+            kind: "snapshot".into(),
+        };
+        if tx.send(Ok(ev)).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+/// The lines of an agent-opened log stream after `after` (a cursor; "" for
+/// all), until the agent's end marker. A stream that stops without it lost
+/// its tail: the reader gets UNAVAILABLE, never a log that merely looks
+/// complete. Bounded: a slow reader slows the agent's reads from Docker,
+/// never our memory.
+pub fn logs(
+    mut opened: Opened,
+    after: String,
+    name: String,
+    closing: impl std::future::Future<Output = ()> + Send + 'static,
+) -> ReceiverStream<Result<v1::LogLine, Status>> {
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(async move {
+        tokio::pin!(closing);
+        let _keep_outbound = opened.outbound;
+        let unavailable = |msg: String| Err(Status::from(Error::Unavailable(msg)));
+        loop {
+            let frame = tokio::select! {
+                _ = tx.closed() => return,
+                _ = &mut closing => {
+                    let _ = tx.send(unavailable("the control plane is restarting".into())).await;
+                    return;
+                }
+                f = opened.inbound.next() => f,
+            };
+            match frame {
+                Some(Ok(f)) if !f.error.is_empty() => {
+                    let _ = tx.send(unavailable(f.error)).await;
+                    return;
+                }
+                Some(Ok(f)) if f.eof => return,
+                Some(Ok(f)) => {
+                    let Ok(chunk) = v1::LogChunk::decode(f.data.as_slice()) else {
+                        continue;
+                    };
+                    for line in chunk.lines {
+                        if !after.is_empty() && line.cursor.as_str() <= after.as_str() {
+                            continue;
+                        }
+                        if tx.send(Ok(line)).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                None | Some(Err(_)) => {
+                    let msg = format!(
+                        "lost the connection to the node running {name} while reading its logs"
+                    );
+                    let _ = tx.send(unavailable(msg)).await;
+                    return;
+                }
+            }
+        }
+    });
+    ReceiverStream::new(rx)
+}
