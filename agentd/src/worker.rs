@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use lattice_proto::state::Desired;
 use lattice_proto::v1;
 use lattice_proto::v1::WorkloadStatus as S;
 use tokio::sync::{mpsc, watch};
@@ -124,8 +125,8 @@ async fn converge(
         return Pass::Settled;
     };
     let name = container_name(&spec.workload_id);
-    match d.state.as_str() {
-        "deleted" => {
+    match Desired::from_wire(d.run) {
+        Desired::Deleted => {
             if let Err(e) = docker.remove(&name).await {
                 rep.status(S::Deleting, &format!("could not remove the container: {e}"));
                 return Pass::Settled;
@@ -142,7 +143,7 @@ async fn converge(
             rep.status(S::Deleted, "removed");
             Pass::Deleted
         }
-        "stopped" => {
+        Desired::Stopped => {
             match docker.inspect(&name).await {
                 Ok(Some(c)) if is_running(&c) => {
                     rep.status(S::Stopping, "stopping");
@@ -157,7 +158,7 @@ async fn converge(
             }
             Pass::Settled
         }
-        _ => {
+        Desired::Running => {
             let mut a = Attempt {
                 ctx,
                 docker: &docker,

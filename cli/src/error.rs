@@ -56,6 +56,14 @@ pub enum CliError {
     Other(String),
 }
 
+/// A value the shared rules refuse is a usage error (exit code 2), with the
+/// rule's sentence.
+impl From<lattice_proto::ValidationError> for CliError {
+    fn from(e: lattice_proto::ValidationError) -> Self {
+        CliError::Usage(e.to_string())
+    }
+}
+
 impl CliError {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> u8 {

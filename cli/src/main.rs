@@ -13,6 +13,7 @@ mod server;
 mod token_store;
 mod trust;
 mod view;
+mod wait;
 
 use std::process::ExitCode;
 
@@ -53,7 +54,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Trust(a) => cmd::auth::trust(ctx, a).await,
         Command::Nodes(a) => cmd::nodes::run(ctx, a).await,
         Command::Deploy(a) => cmd::workloads::deploy(ctx, a).await,
-        Command::Ls(a) => cmd::workloads::ls(ctx, a).await,
+        Command::Ls(a) if a.watch => cmd::watch::run(ctx, None).await,
+        Command::Ls(_) => cmd::workloads::ls(ctx).await,
         Command::Status(a) if a.watch.watch => cmd::watch::run(ctx, Some(a.name)).await,
         Command::Status(a) => cmd::workloads::status(ctx, args::NameArg { name: a.name }).await,
         Command::Access(a) => cmd::access::run(ctx, a).await,

@@ -5,13 +5,16 @@
 
 use std::collections::BTreeMap;
 
+use lattice_proto::state::Kind;
 use lattice_proto::{v1, validate};
 use rand::TryRngCore;
 use rand::distr::{Alphanumeric, SampleString};
 use rand::rngs::OsRng;
 use serde::{Deserialize, Serialize};
 
+use crate::entity::workload;
 use crate::error::{Error, Result};
+use crate::secrets::SecretBox;
 
 /// Images per kind (flags `--postgres-image`, `--s3-image`).
 #[derive(Debug, Clone)]
@@ -22,42 +25,17 @@ pub struct Catalog {
     pub s3_image: String,
 }
 
-/// The kinds Lattice knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// PostgreSQL.
-    Postgres,
-    /// S3-compatible object storage.
-    S3,
-    /// Any image.
-    Custom,
-}
-
-impl Kind {
-    /// Parses a kind as typed (`minio` is an alias of `s3`).
-    pub fn parse(raw: &str) -> Result<Self> {
-        match raw {
-            "postgres" | "postgresql" => Ok(Kind::Postgres),
-            "s3" | "minio" => Ok(Kind::S3),
-            "custom" => Ok(Kind::Custom),
-            other => Err(Error::Invalid(lattice_proto::ValidationError {
-                field: "kind",
-                rule: format!(
-                    "must be postgres, s3 (alias minio) or custom, got {:?}",
-                    other.chars().take(32).collect::<String>()
-                ),
-            })),
-        }
-    }
-
-    /// Stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Postgres => "postgres",
-            Kind::S3 => "s3",
-            Kind::Custom => "custom",
-        }
-    }
+/// Parses a kind as typed (`postgresql` and `minio` are aliases).
+pub fn parse_kind(raw: &str) -> Result<Kind> {
+    Kind::parse_alias(raw).ok_or_else(|| {
+        Error::Invalid(lattice_proto::ValidationError {
+            field: "kind",
+            rule: format!(
+                "must be postgres, s3 (alias minio) or custom, got {:?}",
+                raw.chars().take(32).collect::<String>()
+            ),
+        })
+    })
 }
 
 /// The non-secret part of a resolved spec, stored as JSON.
@@ -86,6 +64,24 @@ pub struct SecretDoc {
     pub env: Vec<(String, String)>,
     /// Named credentials (user, password, db / access_key, secret_key).
     pub credentials: BTreeMap<String, String>,
+}
+
+impl SecretDoc {
+    /// The workload's sealed credentials, opened (empty when it has none).
+    /// The one place a stored secret is decrypted.
+    pub fn unseal(b: &SecretBox, w: &workload::Model) -> Result<Self> {
+        match &w.credentials {
+            Some(sealed) => {
+                serde_json::from_slice(&b.open(&w.id, sealed)?).map_err(Error::internal)
+            }
+            None => Ok(Self::default()),
+        }
+    }
+
+    /// Sealed for storage in workload `id`'s row.
+    pub fn seal(&self, b: &SecretBox, id: &str) -> Result<String> {
+        b.seal(id, &serde_json::to_vec(self).map_err(Error::internal)?)
+    }
 }
 
 impl std::fmt::Debug for SecretDoc {
@@ -133,7 +129,7 @@ impl Catalog {
     /// Validates a deploy request and resolves it.
     pub fn resolve(&self, r: &v1::DeployRequest) -> Result<Resolved> {
         validate::name("name", &r.name)?;
-        let kind = Kind::parse(&r.kind)?;
+        let kind = parse_kind(&r.kind)?;
         let res = r.resources.unwrap_or_default();
         validate::resources(res.cpu_millis, res.memory_bytes)?;
         validate::command(&r.command)?;
@@ -254,16 +250,16 @@ impl Catalog {
 
 impl Catalog {
     /// New credentials for a kind (rotation), with the env they map to.
-    pub fn fresh_credentials(&self, kind: &str) -> Result<SecretDoc> {
+    pub fn fresh_credentials(&self, kind: Kind) -> Result<SecretDoc> {
         match kind {
-            "postgres" => {
+            Kind::Postgres => {
                 let password = random(32)?;
                 Ok(SecretDoc {
                     env: vec![("POSTGRES_PASSWORD".into(), password.clone())],
                     credentials: BTreeMap::from([("password".into(), password)]),
                 })
             }
-            "s3" => {
+            Kind::S3 => {
                 let access = random_upper(20)?;
                 let secret = random(40)?;
                 Ok(SecretDoc {
@@ -271,7 +267,7 @@ impl Catalog {
                     credentials: BTreeMap::from([("access_key".into(), access), ("secret_key".into(), secret)]),
                 })
             }
-            _ => Err(Error::FailedPrecondition(
+            Kind::Custom => Err(Error::FailedPrecondition(
                 "custom workloads have no generated credentials to rotate; redeploy with new --env values".into(),
             )),
         }
@@ -287,11 +283,11 @@ fn pick(requested: &str, default: &str) -> String {
 }
 
 /// Whether a custom port is conventionally HTTP (for `access` formatting).
-pub fn is_http_port(kind: &str, port: u32) -> bool {
+pub fn is_http_port(kind: Kind, port: u32) -> bool {
     match kind {
-        "s3" => true,
-        "custom" => matches!(port, 80 | 443 | 3000 | 5000 | 8000 | 8080 | 8888),
-        _ => false,
+        Kind::S3 => true,
+        Kind::Custom => matches!(port, 80 | 443 | 3000 | 5000 | 8000 | 8080 | 8888),
+        Kind::Postgres => false,
     }
 }
 

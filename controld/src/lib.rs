@@ -20,7 +20,6 @@ pub mod fleet;
 pub mod fsutil;
 pub mod repo;
 pub mod secrets;
-pub mod status;
 pub mod store;
 pub mod telemetry;
 pub mod tls;
@@ -154,7 +153,7 @@ impl Server {
         // No agent is connected to a controld that has just started, whatever
         // the store says after a crash.
         repo.all_nodes_disconnected().await?;
-        let fleet = fleet::Fleet::new(repo, secrets, cfg.serve.node_lease);
+        let fleet = fleet::Fleet::new(repo.clone(), secrets.clone(), cfg.serve.node_lease);
         let catalog = catalog::Catalog {
             postgres_image: cfg.serve.postgres_image.clone(),
             s3_image: cfg.serve.s3_image.clone(),
@@ -170,16 +169,23 @@ impl Server {
                 claim_timeout: Duration::from_secs(10),
             },
             fleet.clone(),
+            repo.clone(),
         );
         let workloads = workloads::service::WorkloadApi::new(
             fleet.clone(),
+            repo.clone(),
+            secrets,
             authn.clone(),
             catalog,
             edge.clone(),
         );
-        let nodes =
-            fleet::node_service::NodeApi::new(fleet.clone(), authn, tls.fingerprint.clone());
-        let agents = fleet::agent_service::AgentApi::new(fleet.clone());
+        let nodes = fleet::node_service::NodeApi::new(
+            fleet.clone(),
+            repo.clone(),
+            authn,
+            tls.fingerprint.clone(),
+        );
+        let agents = fleet::agent_service::AgentApi::new(fleet.clone(), repo);
 
         let listener = TcpListener::bind(cfg.serve.listen)
             .await

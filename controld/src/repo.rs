@@ -6,20 +6,12 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
+use lattice_proto::state::Status;
+
 use crate::clock;
 use crate::entity::{edge_port, join_token, node, workload, workload_event};
 use crate::error::{Error, Result};
 use crate::store::{is_unique_violation, retry};
-
-/// Desired states as stored.
-pub mod desired {
-    /// Keep it running.
-    pub const RUNNING: &str = "running";
-    /// Keep it stopped (container kept).
-    pub const STOPPED: &str = "stopped";
-    /// Remove it.
-    pub const DELETED: &str = "deleted";
-}
 
 /// Repository over fleet and workload tables.
 #[derive(Clone)]
@@ -329,7 +321,7 @@ impl Repo {
     pub async fn save_workload(
         &self,
         m: workload::ActiveModel,
-        event: Option<(&str, &str)>,
+        event: Option<(Status, &str)>,
     ) -> Result<workload::Model> {
         let w = retry(|| m.clone().update(&self.db)).await?;
         if let Some((status, message)) = event {
@@ -339,12 +331,12 @@ impl Repo {
     }
 
     /// Appends a status event.
-    pub async fn event(&self, workload_id: &str, status: &str, message: &str) -> Result<()> {
+    pub async fn event(&self, workload_id: &str, status: Status, message: &str) -> Result<()> {
         retry(|| {
             workload_event::ActiveModel {
                 workload_id: Set(workload_id.to_string()),
                 at: Set(clock::now_ms()),
-                status: Set(status.to_string()),
+                status: Set(status),
                 message: Set(message.chars().take(2000).collect()),
                 ..Default::default()
             }

@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod pki;
+pub mod state;
 pub mod validate;
 
 /// Generated code for package `lattice.v1`.

@@ -54,7 +54,7 @@ fn email_arg(ctx: &Ctx, args: &CredentialsArgs, url: &str) -> anyhow::Result<Str
         .clone()
         .or_else(|| ctx.config.servers.get(url).and_then(|e| e.email.clone()))
         .ok_or_else(|| CliError::Usage("pass --email (or set LATTICE_EMAIL)".into()))?;
-    validate::email(&raw).map_err(|e| CliError::Usage(e.to_string()).into())
+    validate::email(&raw).map_err(|e| CliError::from(e).into())
 }
 
 async fn sign_in(
@@ -101,7 +101,7 @@ pub async fn register(mut ctx: Ctx, args: CredentialsArgs) -> anyhow::Result<()>
     let addr = ctx.server()?;
     let email = email_arg(&ctx, &args, &addr.url)?;
     let password = read_password(args.password_stdin, true)?;
-    validate::password(&password).map_err(|e| CliError::Usage(e.to_string()))?;
+    validate::password(&password).map_err(CliError::from)?;
     let mut api = Api::connect(&mut ctx).await?;
     let reg = AuthServiceClient::new(api.channel())
         .register(v1::RegisterRequest {
@@ -127,7 +127,7 @@ pub async fn login(mut ctx: Ctx, args: CredentialsArgs) -> anyhow::Result<()> {
     let addr = ctx.server()?;
     let email = email_arg(&ctx, &args, &addr.url)?;
     let password = read_password(args.password_stdin, false)?;
-    validate::login_password(&password).map_err(|e| CliError::Usage(e.to_string()))?;
+    validate::login_password(&password).map_err(CliError::from)?;
     let mut api = Api::connect(&mut ctx).await?;
     let s = sign_in(&mut ctx, &mut api, &email, password).await?;
     output::emit(ctx.global.output, &session_json(&api, &s), || {
@@ -153,11 +153,7 @@ pub async fn logout(mut ctx: Ctx) -> anyhow::Result<()> {
     let req = v1::LogoutRequest {
         refresh_token: s.refresh_token.clone(),
     };
-    let revoked = api
-        .call(req, |ch, r| async move {
-            AuthServiceClient::new(ch).logout(r).await
-        })
-        .await;
+    let revoked = api.logout(req).await;
     api.forget_session()?;
     if let Err(e) = &revoked {
         // The local copy is gone either way; say what the server still holds.
@@ -176,11 +172,7 @@ pub async fn logout(mut ctx: Ctx) -> anyhow::Result<()> {
 /// `lattice whoami`.
 pub async fn whoami(mut ctx: Ctx) -> anyhow::Result<()> {
     let mut api = Api::connect(&mut ctx).await?;
-    let w = api
-        .call(v1::Empty {}, |ch, r| async move {
-            AuthServiceClient::new(ch).who_am_i(r).await
-        })
-        .await?;
+    let w = api.who_am_i(v1::Empty {}).await?;
     let session_exp = w.session_expires_at.as_ref().map(|t| t.unix_millis);
     let exp = w.expires_at.as_ref().map(|t| t.unix_millis);
     let scope = match v1::TokenScope::try_from(w.scope) {

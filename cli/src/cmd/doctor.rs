@@ -1,9 +1,7 @@
 //! `lattice doctor`: checks, in order, everything a deploy needs, printing
 //! a line per check with ✓ or ✗ and, for ✗, what to do.
 
-use lattice_proto::v1::{
-    self, auth_service_client::AuthServiceClient, node_service_client::NodeServiceClient,
-};
+use lattice_proto::v1;
 use serde_json::json;
 
 use crate::api::{Api, Ctx};
@@ -76,12 +74,7 @@ pub async fn run(mut ctx: Ctx) -> anyhow::Result<()> {
     };
     let mut admin = false;
     if let Some(api) = api.as_mut() {
-        match api
-            .call(v1::Empty {}, |ch, r| async move {
-                AuthServiceClient::new(ch).who_am_i(r).await
-            })
-            .await
-        {
+        match api.who_am_i(v1::Empty {}).await {
             Ok(w) => {
                 admin = w.role == v1::Role::Admin as i32;
                 let exp = w.session_expires_at.or(w.expires_at).map_or_else(
@@ -101,64 +94,56 @@ pub async fn run(mut ctx: Ctx) -> anyhow::Result<()> {
         }
     }
     match (api.as_mut(), admin) {
-        (Some(api), true) => {
-            match api
-                .call(v1::ListNodesRequest {}, |ch, r| async move {
-                    NodeServiceClient::new(ch).list(r).await
-                })
-                .await
-            {
-                Ok(r) => {
-                    let ready = r
-                        .nodes
-                        .iter()
-                        .filter(|n| n.status == v1::NodeStatus::Ready as i32)
-                        .count();
-                    if ready > 0 {
-                        checks.push(Check::pass(
-                            "nodes",
-                            format!("{ready} of {} node(s) ready", r.nodes.len()),
-                        ));
-                    } else {
-                        checks.push(Check::fail(
+        (Some(api), true) => match api.list_nodes(v1::ListNodesRequest {}).await {
+            Ok(r) => {
+                let ready = r
+                    .nodes
+                    .iter()
+                    .filter(|n| n.status == v1::NodeStatus::Ready as i32)
+                    .count();
+                if ready > 0 {
+                    checks.push(Check::pass(
+                        "nodes",
+                        format!("{ready} of {} node(s) ready", r.nodes.len()),
+                    ));
+                } else {
+                    checks.push(Check::fail(
                             "nodes",
                             format!("no node is ready ({} known)", r.nodes.len()),
                             "create a token with `lattice nodes join-token` and start lattice-agentd on a machine with Docker",
                         ));
-                    }
-                    let broken: Vec<String> = r
-                        .nodes
-                        .iter()
-                        .filter(|n| n.status == v1::NodeStatus::DockerUnavailable as i32)
-                        .map(|n| format!("{}: {}", n.name, n.status_message))
-                        .collect();
-                    if broken.is_empty() {
-                        checks.push(Check::pass(
-                            "docker",
-                            "Docker answers on every connected node".into(),
-                        ));
-                    } else {
-                        checks.push(Check::fail(
-                            "docker",
-                            broken.join("; "),
-                            "start Docker on that node, or let lattice-agentd read its socket",
-                        ));
-                    }
                 }
-                Err(e)
-                    if e.chain().any(|c| {
-                        matches!(c.downcast_ref::<CliError>(), Some(CliError::Auth(_)))
-                    }) =>
-                {
-                    checks.push(Check::skip("nodes", "only admins can see nodes"));
+                let broken: Vec<String> = r
+                    .nodes
+                    .iter()
+                    .filter(|n| n.status == v1::NodeStatus::DockerUnavailable as i32)
+                    .map(|n| format!("{}: {}", n.name, n.status_message))
+                    .collect();
+                if broken.is_empty() {
+                    checks.push(Check::pass(
+                        "docker",
+                        "Docker answers on every connected node".into(),
+                    ));
+                } else {
+                    checks.push(Check::fail(
+                        "docker",
+                        broken.join("; "),
+                        "start Docker on that node, or let lattice-agentd read its socket",
+                    ));
                 }
-                Err(e) => checks.push(Check::fail(
-                    "nodes",
-                    format!("{e:#}"),
-                    "see the server's log",
-                )),
             }
-        }
+            Err(e)
+                if e.chain()
+                    .any(|c| matches!(c.downcast_ref::<CliError>(), Some(CliError::Auth(_)))) =>
+            {
+                checks.push(Check::skip("nodes", "only admins can see nodes"));
+            }
+            Err(e) => checks.push(Check::fail(
+                "nodes",
+                format!("{e:#}"),
+                "see the server's log",
+            )),
+        },
         (Some(_), false) => checks.push(Check::skip(
             "nodes",
             "only admins can see nodes; deploy to find out",

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use lattice_proto::v1::{self, workload_service_client::WorkloadServiceClient};
+use lattice_proto::v1;
 use serde_json::json;
 use tonic::Code;
 
@@ -16,7 +16,7 @@ use crate::output::{self, rfc3339};
 
 /// `lattice logs NAME`.
 pub async fn run(mut ctx: Ctx, a: LogsArgs) -> anyhow::Result<()> {
-    lattice_proto::validate::name("name", &a.name).map_err(|e| CliError::Usage(e.to_string()))?;
+    lattice_proto::validate::name("name", &a.name).map_err(CliError::from)?;
     let mut api = Api::connect(&mut ctx).await?;
     let since = a
         .since
@@ -31,11 +31,7 @@ pub async fn run(mut ctx: Ctx, a: LogsArgs) -> anyhow::Result<()> {
     };
     let mut retry_delay = Duration::from_millis(500);
     loop {
-        let attempt = api
-            .call(req.clone(), |ch, r| async move {
-                WorkloadServiceClient::new(ch).logs(r).await
-            })
-            .await;
+        let attempt = api.logs(req.clone()).await;
         let mut stream = match attempt {
             Ok(s) => s,
             Err(e) if a.follow && is_unavailable(&e) && !req.after_cursor.is_empty() => {

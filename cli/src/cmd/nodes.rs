@@ -1,29 +1,15 @@
 //! `lattice nodes`, `lattice nodes join-token`.
 
-use lattice_proto::v1::{self, node_service_client::NodeServiceClient};
+use lattice_proto::v1;
 use serde_json::json;
 
 use crate::api::{Api, Ctx};
 use crate::args::{NodesAction, NodesArgs};
 use crate::output::{self, rfc3339, when};
+use crate::view::bytes;
 
 fn status_name(s: i32) -> &'static str {
-    match v1::NodeStatus::try_from(s) {
-        Ok(v1::NodeStatus::Ready) => "ready",
-        Ok(v1::NodeStatus::Unreachable) => "unreachable",
-        Ok(v1::NodeStatus::Draining) => "draining",
-        Ok(v1::NodeStatus::DockerUnavailable) => "docker-unavailable",
-        _ => "unknown",
-    }
-}
-
-/// Bytes as Mi/Gi for tables.
-pub fn bytes(b: u64) -> String {
-    if b >= 1 << 30 {
-        format!("{:.1}Gi", b as f64 / f64::from(1u32 << 30))
-    } else {
-        format!("{}Mi", b >> 20)
-    }
+    lattice_proto::state::NodeState::from_wire(s).as_str()
 }
 
 /// `lattice nodes …`.
@@ -31,11 +17,7 @@ pub async fn run(mut ctx: Ctx, a: NodesArgs) -> anyhow::Result<()> {
     let mut api = Api::connect(&mut ctx).await?;
     match a.action.unwrap_or(NodesAction::Ls) {
         NodesAction::Ls => {
-            let r = api
-                .call(v1::ListNodesRequest {}, |ch, r| async move {
-                    NodeServiceClient::new(ch).list(r).await
-                })
-                .await?;
+            let r = api.list_nodes(v1::ListNodesRequest {}).await?;
             let rows: Vec<_> = r
                 .nodes
                 .iter()
@@ -98,11 +80,7 @@ pub async fn run(mut ctx: Ctx, a: NodesArgs) -> anyhow::Result<()> {
             let req = v1::CreateJoinTokenRequest {
                 expires_in_seconds: i64::try_from(expires.as_secs()).unwrap_or(i64::MAX),
             };
-            let t = api
-                .call(req, |ch, r| async move {
-                    NodeServiceClient::new(ch).create_join_token(r).await
-                })
-                .await?;
+            let t = api.create_join_token(req).await?;
             let exp = t.expires_at.as_ref().map_or(0, |t| t.unix_millis);
             let value =
                 json!({"token": t.token, "expires_at": rfc3339(exp), "control": api.addr.url});

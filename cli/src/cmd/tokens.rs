@@ -1,6 +1,6 @@
 //! `lattice tokens create|ls|revoke`: long-lived, scoped API tokens for CI.
 
-use lattice_proto::v1::{self, auth_service_client::AuthServiceClient};
+use lattice_proto::v1;
 use serde_json::json;
 
 use crate::api::{Api, Ctx};
@@ -31,7 +31,7 @@ fn token_json(t: &v1::ApiToken) -> serde_json::Value {
 pub async fn run(mut ctx: Ctx, a: TokensArgs) -> anyhow::Result<()> {
     let check = |name: &str| {
         lattice_proto::validate::name("name", name)
-            .map_err(|e| anyhow::Error::new(CliError::Usage(e.to_string())))
+            .map_err(|e| anyhow::Error::new(CliError::from(e)))
     };
     match a.action {
         TokensAction::Create {
@@ -51,11 +51,7 @@ pub async fn run(mut ctx: Ctx, a: TokensArgs) -> anyhow::Result<()> {
                 expires_in_seconds: expires
                     .map_or(0, |d| i64::try_from(d.as_secs().max(1)).unwrap_or(i64::MAX)),
             };
-            let r = api
-                .call(req, |ch, r| async move {
-                    AuthServiceClient::new(ch).create_api_token(r).await
-                })
-                .await?;
+            let r = api.create_api_token(req).await?;
             let t = r.token.unwrap_or_default();
             let mut value = token_json(&t);
             value["token"] = json!(r.secret);
@@ -75,11 +71,7 @@ pub async fn run(mut ctx: Ctx, a: TokensArgs) -> anyhow::Result<()> {
         }
         TokensAction::Ls => {
             let mut api = Api::connect(&mut ctx).await?;
-            let r = api
-                .call(v1::Empty {}, |ch, r| async move {
-                    AuthServiceClient::new(ch).list_api_tokens(r).await
-                })
-                .await?;
+            let r = api.list_api_tokens(v1::Empty {}).await?;
             let rows: Vec<_> = r.tokens.iter().map(token_json).collect();
             output::emit(ctx.global.output, &rows, || {
                 if r.tokens.is_empty() {
@@ -117,10 +109,7 @@ pub async fn run(mut ctx: Ctx, a: TokensArgs) -> anyhow::Result<()> {
             }
             let mut api = Api::connect(&mut ctx).await?;
             let req = v1::RevokeApiTokenRequest { name: name.clone() };
-            api.call(req, |ch, r| async move {
-                AuthServiceClient::new(ch).revoke_api_token(r).await
-            })
-            .await?;
+            api.revoke_api_token(req).await?;
             output::emit(
                 ctx.global.output,
                 &json!({"name": name, "revoked": true}),

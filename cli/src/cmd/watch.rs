@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 
-use lattice_proto::v1::{self, workload_service_client::WorkloadServiceClient};
+use lattice_proto::v1;
 use serde_json::json;
 
 use crate::api::{Api, Ctx};
@@ -16,18 +16,14 @@ use crate::view::{workload_json, workloads_table};
 /// Follows every workload (None) or one.
 pub async fn run(mut ctx: Ctx, name: Option<String>) -> anyhow::Result<()> {
     if let Some(n) = &name {
-        lattice_proto::validate::name("name", n)
-            .map_err(|e| crate::error::CliError::Usage(e.to_string()))?;
+        lattice_proto::validate::name("name", n).map_err(crate::error::CliError::from)?;
     }
     let mut api = Api::connect(&mut ctx).await?;
+    let host = api.host().to_string();
     let req = v1::WatchRequest {
         name: name.clone().unwrap_or_default(),
     };
-    let mut stream = api
-        .call(req, |ch, r| async move {
-            WorkloadServiceClient::new(ch).watch(r).await
-        })
-        .await?;
+    let mut stream = api.watch(req).await?;
     let redraw = ctx.global.output == Output::Table && std::io::stdout().is_terminal();
     let mut current: BTreeMap<String, v1::Workload> = BTreeMap::new();
     loop {
@@ -45,9 +41,9 @@ pub async fn run(mut ctx: Ctx, name: Option<String>) -> anyhow::Result<()> {
         if redraw {
             let list: Vec<v1::Workload> = current.values().cloned().collect();
             // Clear the screen and draw the table from the top.
-            output::line(format!("\x1b[2J\x1b[H{}", workloads_table(&list)))?;
+            output::line(format!("\x1b[2J\x1b[H{}", workloads_table(&list, &host)))?;
         } else {
-            output::line(json!({"event": ev.kind, "workload": workload_json(&w)}))?;
+            output::line(json!({"event": ev.kind, "workload": workload_json(&w, &host)}))?;
         }
     }
 }

@@ -1,10 +1,7 @@
 //! deploy, ls, status, stop, start, restart, rm — and waiting for a
 //! workload to settle, driven by the server's Watch stream (no polling).
 
-use std::io::IsTerminal;
-use std::time::{Duration, Instant};
-
-use lattice_proto::v1::{self, workload_service_client::WorkloadServiceClient};
+use lattice_proto::v1;
 use lattice_proto::validate;
 use serde_json::{Value, json};
 
@@ -12,168 +9,40 @@ use crate::api::{Api, Ctx};
 use crate::args::{DeployArgs, LifecycleArgs, NameArg, RmArgs, WaitArgs};
 use crate::error::CliError;
 use crate::output::{self, rfc3339, when};
-use crate::view::{endpoint_line, restarts_text, status_name, workload_json, workloads_table};
+use crate::view::access::access_rows;
+use crate::view::{
+    self, endpoint_line, restarts_text, status_name, workload_json, workloads_table,
+};
+use crate::wait::{Target, wait};
 
 fn name_ok(name: &str) -> anyhow::Result<()> {
-    validate::name("name", name).map_err(|e| CliError::Usage(e.to_string()).into())
-}
-
-/// What a wait waits for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
-    /// Ready.
-    Running,
-    /// Stopped.
-    Stopped,
-    /// Deleted.
-    Gone,
-}
-
-/// Shows progress: a spinner on a terminal, one line per step otherwise.
-struct Progress {
-    bar: Option<indicatif::ProgressBar>,
-    last: String,
-}
-
-impl Progress {
-    fn new() -> Self {
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let b = indicatif::ProgressBar::new_spinner();
-            b.enable_steady_tick(Duration::from_millis(120));
-            b
-        });
-        Self {
-            bar,
-            last: String::new(),
-        }
-    }
-
-    fn show(&mut self, w: &v1::Workload) {
-        let mut step = status_name(w.status).to_string();
-        if w.status == v1::WorkloadStatus::Pulling as i32 && w.progress_percent > 0 {
-            step = format!("pulling {}%", w.progress_percent);
-        }
-        let line = format!("{}: {step}", w.name);
-        if line == self.last {
-            return;
-        }
-        match &self.bar {
-            Some(b) => b.set_message(line.clone()),
-            None => eprintln!("{line}"),
-        }
-        self.last = line;
-    }
-
-    fn finish(&self) {
-        if let Some(b) = &self.bar {
-            b.finish_and_clear();
-        }
-    }
-}
-
-/// Waits until `name` reaches `target`, failing fast when it fails.
-pub async fn wait(
-    api: &mut Api,
-    name: &str,
-    target: Target,
-    timeout: Duration,
-) -> anyhow::Result<Option<v1::Workload>> {
-    let deadline = Instant::now() + timeout;
-    let mut progress = Progress::new();
-    let req = v1::WatchRequest {
-        name: name.to_string(),
-    };
-    let mut stream = api
-        .call(req, |ch, r| async move {
-            WorkloadServiceClient::new(ch).watch(r).await
-        })
-        .await?;
-    let mut last: Option<v1::Workload> = None;
-    let result = loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let next = match tokio::time::timeout(left, stream.message()).await {
-            Err(_) => {
-                let st = last.as_ref().map_or("unknown", |w| status_name(w.status));
-                break Err(CliError::Timeout(format!(
-                    "{name} is still {st} after {}; see `lattice status {name}`",
-                    humantime::format_duration(timeout)
-                ))
-                .into());
-            }
-            Ok(Err(s)) => break Err(api.status(&s)),
-            Ok(Ok(None)) => {
-                break Err(
-                    CliError::Unavailable("the server ended the watch; try again".into()).into(),
-                );
-            }
-            Ok(Ok(Some(ev))) => ev,
-        };
-        let Some(w) = next.workload else { continue };
-        if next.kind == "deleted" {
-            break if target == Target::Gone {
-                Ok(None)
-            } else {
-                Err(CliError::NotFound(format!("{name} was deleted")).into())
-            };
-        }
-        progress.show(&w);
-        let st = v1::WorkloadStatus::try_from(w.status).unwrap_or(v1::WorkloadStatus::Unspecified);
-        match (target, st) {
-            (Target::Running, v1::WorkloadStatus::Running)
-            | (Target::Stopped, v1::WorkloadStatus::Stopped) => break Ok(Some(w)),
-            (Target::Running, v1::WorkloadStatus::Failed) => {
-                let detail = get(api, name).await.ok();
-                let logs = detail.map(|d| d.last_log_lines).unwrap_or_default();
-                let mut msg = format!("{name} failed: {}", w.status_message);
-                if !logs.is_empty() {
-                    msg.push_str("\nlast log lines:\n  ");
-                    msg.push_str(&logs.join("\n  "));
-                }
-                break Err(CliError::WorkloadFailed(msg).into());
-            }
-            _ => {}
-        }
-        last = Some(w);
-    };
-    progress.finish();
-    result
-}
-
-async fn get(api: &mut Api, name: &str) -> anyhow::Result<v1::WorkloadDetail> {
-    let req = v1::GetWorkloadRequest {
-        name: name.to_string(),
-    };
-    api.call(req, |ch, r| async move {
-        WorkloadServiceClient::new(ch).get(r).await
-    })
-    .await
+    validate::name("name", name).map_err(|e| CliError::from(e).into())
 }
 
 /// `lattice deploy`.
 pub async fn deploy(mut ctx: Ctx, a: DeployArgs) -> anyhow::Result<()> {
     name_ok(&a.name)?;
-    let usage = |e: validate::ValidationError| CliError::Usage(e.to_string());
     let cpu_millis = a
         .cpu
         .as_deref()
         .map(validate::parse_cpu)
         .transpose()
-        .map_err(usage)?
+        .map_err(CliError::from)?
         .unwrap_or(0);
     let memory_bytes = a
         .memory
         .as_deref()
         .map(validate::parse_memory)
         .transpose()
-        .map_err(usage)?
+        .map_err(CliError::from)?
         .unwrap_or(0);
     let mut env = Vec::new();
     for e in &a.env {
-        let (key, value) = validate::parse_env_pair(e).map_err(usage)?;
+        let (key, value) = validate::parse_env_pair(e).map_err(CliError::from)?;
         env.push(v1::EnvVar { key, value });
     }
     if let Some(i) = &a.image {
-        validate::image(i).map_err(usage)?;
+        validate::image(i).map_err(CliError::from)?;
     }
     let stop_timeout_seconds = match a.stop_timeout {
         None => 0,
@@ -185,7 +54,7 @@ pub async fn deploy(mut ctx: Ctx, a: DeployArgs) -> anyhow::Result<()> {
         }
         Some(d) => {
             let secs = u32::try_from(d.as_secs()).unwrap_or(u32::MAX).max(1);
-            validate::stop_timeout(secs).map_err(usage)?;
+            validate::stop_timeout(secs).map_err(CliError::from)?;
             secs
         }
     };
@@ -204,11 +73,8 @@ pub async fn deploy(mut ctx: Ctx, a: DeployArgs) -> anyhow::Result<()> {
         stop_timeout_seconds,
     };
     let mut api = Api::connect(&mut ctx).await?;
-    let mut w = api
-        .call(req, |ch, r| async move {
-            WorkloadServiceClient::new(ch).deploy(r).await
-        })
-        .await?;
+    let host = api.host().to_string();
+    let mut w = api.deploy(req).await?;
     if a.wait.wait
         && let Some(done) = wait(&mut api, &a.name, Target::Running, a.wait.timeout).await?
     {
@@ -216,15 +82,20 @@ pub async fn deploy(mut ctx: Ctx, a: DeployArgs) -> anyhow::Result<()> {
     }
     // The first thing a user sees after `running` is how to connect.
     let access = if a.wait.wait && ctx.global.output == crate::args::Output::Table {
-        super::access::fetch(&mut api, &w.name).await.ok()
+        api.get_access(v1::GetAccessRequest {
+            name: w.name.clone(),
+            rotate: false,
+        })
+        .await
+        .ok()
     } else {
         None
     };
-    output::emit(ctx.global.output, &workload_json(&w), || {
+    output::emit(ctx.global.output, &workload_json(&w, &host), || {
         if a.wait.wait {
             output::line(format!("{} is running on node {}.", w.name, w.node))?;
             match &access {
-                Some(acc) => super::access::print_table(acc, false),
+                Some(acc) => output::key_values(&access_rows(acc, false, &host)),
                 None => output::line(format!("Connect: lattice access {}", w.name)),
             }
         } else {
@@ -240,28 +111,26 @@ pub async fn deploy(mut ctx: Ctx, a: DeployArgs) -> anyhow::Result<()> {
 }
 
 /// `lattice ls`.
-pub async fn ls(mut ctx: Ctx, a: crate::args::WatchArg) -> anyhow::Result<()> {
-    if a.watch {
-        return super::watch::run(ctx, None).await;
-    }
+pub async fn ls(mut ctx: Ctx) -> anyhow::Result<()> {
     let mut api = Api::connect(&mut ctx).await?;
-    let r = api
-        .call(v1::ListWorkloadsRequest {}, |ch, r| async move {
-            WorkloadServiceClient::new(ch).list(r).await
-        })
-        .await?;
+    let host = api.host().to_string();
+    let r = api.list_workloads(v1::ListWorkloadsRequest {}).await?;
     if ctx.global.quiet {
         for w in &r.workloads {
             output::line(&w.name)?;
         }
         return Ok(());
     }
-    let rows: Vec<Value> = r.workloads.iter().map(workload_json).collect();
+    let rows: Vec<Value> = r
+        .workloads
+        .iter()
+        .map(|w| workload_json(w, &host))
+        .collect();
     output::emit(ctx.global.output, &rows, || {
         if r.workloads.is_empty() {
             return output::line("No workloads yet. Try: lattice deploy postgres mydb --wait");
         }
-        output::line(workloads_table(&r.workloads))
+        output::line(workloads_table(&r.workloads, &host))
     })
 }
 
@@ -269,9 +138,14 @@ pub async fn ls(mut ctx: Ctx, a: crate::args::WatchArg) -> anyhow::Result<()> {
 pub async fn status(mut ctx: Ctx, a: NameArg) -> anyhow::Result<()> {
     name_ok(&a.name)?;
     let mut api = Api::connect(&mut ctx).await?;
-    let d = get(&mut api, &a.name).await?;
+    let host = api.host().to_string();
+    let d = api
+        .get_workload(v1::GetWorkloadRequest {
+            name: a.name.clone(),
+        })
+        .await?;
     let w = d.workload.clone().unwrap_or_default();
-    let mut value = workload_json(&w);
+    let mut value = workload_json(&w, &host);
     value["events"] = d
         .events
         .iter()
@@ -294,7 +168,7 @@ pub async fn status(mut ctx: Ctx, a: NameArg) -> anyhow::Result<()> {
                 "endpoints",
                 w.endpoints
                     .iter()
-                    .map(endpoint_line)
+                    .map(|e| endpoint_line(e, &host))
                     .collect::<Vec<_>>()
                     .join("\n"),
             ),
@@ -303,7 +177,7 @@ pub async fn status(mut ctx: Ctx, a: NameArg) -> anyhow::Result<()> {
             rows.push(("cpu", format!("{}", f64::from(r.cpu_millis) / 1000.0)));
         }
         if r.memory_bytes > 0 {
-            rows.push(("memory", super::nodes::bytes(r.memory_bytes)));
+            rows.push(("memory", view::bytes(r.memory_bytes)));
         }
         rows.push((
             "created",
@@ -351,28 +225,14 @@ pub enum Action {
 pub async fn lifecycle(mut ctx: Ctx, a: LifecycleArgs, action: Action) -> anyhow::Result<()> {
     name_ok(&a.name)?;
     let mut api = Api::connect(&mut ctx).await?;
+    let host = api.host().to_string();
     let req = v1::WorkloadRef {
         name: a.name.clone(),
     };
     let mut w = match action {
-        Action::Stop => {
-            api.call(req, |ch, r| async move {
-                WorkloadServiceClient::new(ch).stop(r).await
-            })
-            .await?
-        }
-        Action::Start => {
-            api.call(req, |ch, r| async move {
-                WorkloadServiceClient::new(ch).start(r).await
-            })
-            .await?
-        }
-        Action::Restart => {
-            api.call(req, |ch, r| async move {
-                WorkloadServiceClient::new(ch).restart(r).await
-            })
-            .await?
-        }
+        Action::Stop => api.stop(req).await?,
+        Action::Start => api.start(req).await?,
+        Action::Restart => api.restart(req).await?,
     };
     let WaitArgs {
         wait: do_wait,
@@ -388,7 +248,7 @@ pub async fn lifecycle(mut ctx: Ctx, a: LifecycleArgs, action: Action) -> anyhow
             w = done;
         }
     }
-    output::emit(ctx.global.output, &workload_json(&w), || {
+    output::emit(ctx.global.output, &workload_json(&w, &host), || {
         output::line(format!("{}: {}", w.name, status_name(w.status)))
     })
 }
@@ -406,21 +266,18 @@ pub async fn rm(mut ctx: Ctx, a: RmArgs) -> anyhow::Result<()> {
         )?;
     }
     let mut api = Api::connect(&mut ctx).await?;
+    let host = api.host().to_string();
     let req = v1::DeleteRequest {
         name: a.name.clone(),
         purge: a.purge,
     };
-    let w = api
-        .call(req, |ch, r| async move {
-            WorkloadServiceClient::new(ch).delete(r).await
-        })
-        .await?;
+    let w = api.delete(req).await?;
     let mut gone = w.status == v1::WorkloadStatus::Deleted as i32;
     if a.wait.wait && !gone {
         wait(&mut api, &a.name, Target::Gone, a.wait.timeout).await?;
         gone = true;
     }
-    let mut value = workload_json(&w);
+    let mut value = workload_json(&w, &host);
     value["status"] = json!(if gone { "deleted" } else { "deleting" });
     value["purge"] = json!(a.purge);
     output::emit(ctx.global.output, &value, || {

@@ -18,7 +18,9 @@ use tracing::{debug, info, warn};
 mod relay;
 
 use crate::fleet::{Change, Fleet};
-use crate::repo::desired;
+use lattice_proto::state::Desired;
+
+use crate::repo::Repo;
 
 /// Bytes read from a socket per frame.
 const CHUNK: usize = 32 * 1024;
@@ -66,6 +68,7 @@ pub fn parse_range(s: &str) -> Result<(u16, u16), String> {
 pub struct Edge {
     cfg: EdgeConfig,
     fleet: Arc<Fleet>,
+    repo: Repo,
     /// port → (workload id, accept task).
     listeners: Mutex<HashMap<u16, (String, JoinHandle<()>)>>,
     global: Arc<Semaphore>,
@@ -78,11 +81,12 @@ pub struct Edge {
 
 impl Edge {
     /// A new edge; call [`Edge::start`] to bind the stored ports.
-    pub fn new(cfg: EdgeConfig, fleet: Arc<Fleet>) -> Arc<Self> {
+    pub fn new(cfg: EdgeConfig, fleet: Arc<Fleet>, repo: Repo) -> Arc<Self> {
         Arc::new(Self {
             global: Arc::new(Semaphore::new(cfg.max_connections)),
             cfg,
             fleet,
+            repo,
             listeners: Mutex::new(HashMap::new()),
             per_workload: Mutex::new(HashMap::new()),
             closers: Mutex::new(HashMap::new()),
@@ -116,7 +120,7 @@ impl Edge {
 
     /// Binds every stored edge port and follows workload changes.
     pub async fn start(self: &Arc<Self>) -> crate::error::Result<JoinHandle<()>> {
-        for p in self.fleet.repo.all_edge_ports().await? {
+        for p in self.repo.all_edge_ports().await? {
             self.bind(p.port, &p.workload_id, p.container_port).await;
         }
         let me = self.clone();
@@ -133,7 +137,7 @@ impl Edge {
     }
 
     fn on_change(&self, c: &Change) {
-        if c.deleted || c.workload.desired != desired::RUNNING {
+        if c.deleted || c.workload.desired != Desired::Running {
             self.close_connections(&c.workload.id);
         }
         if c.deleted {
@@ -142,7 +146,7 @@ impl Edge {
     }
 
     async fn resync(self: &Arc<Self>) {
-        let Ok(ports) = self.fleet.repo.all_edge_ports().await else {
+        let Ok(ports) = self.repo.all_edge_ports().await else {
             return;
         };
         let keep: Vec<i32> = ports.iter().map(|p| p.port).collect();
@@ -228,9 +232,9 @@ impl Edge {
     }
 
     async fn record_event(&self, wid: &str, message: &str) {
-        let repo = &self.fleet.repo;
+        let repo = &self.repo;
         if let Ok(Some(w)) = repo.workload_by_id(wid).await
-            && let Err(e) = repo.event(wid, &w.status, message).await
+            && let Err(e) = repo.event(wid, w.status, message).await
         {
             warn!(workload = %wid, error = %e, "could not record an edge event");
         }

@@ -14,7 +14,7 @@ use tokio_stream::StreamExt;
 use tracing::{debug, info, warn};
 
 use super::{CHUNK, Edge};
-use crate::repo::desired;
+use lattice_proto::state::Desired;
 
 impl Edge {
     pub(super) async fn relay(
@@ -32,8 +32,8 @@ impl Edge {
             warn!(%peer, workload = %wid, "edge connection refused: this workload's connection limit is reached");
             return;
         };
-        let w = match self.fleet.repo.workload_by_id(&wid).await {
-            Ok(Some(w)) if w.desired == desired::RUNNING => w,
+        let w = match self.repo.workload_by_id(&wid).await {
+            Ok(Some(w)) if w.desired == Desired::Running => w,
             _ => {
                 debug!(%peer, workload = %wid, "edge connection refused: the workload is not running");
                 return;

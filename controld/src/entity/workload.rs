@@ -1,4 +1,5 @@
 //! A workload: desired state from the API, observed state from its agent.
+use lattice_proto::state::{Desired, Kind, Status};
 use sea_orm::entity::prelude::*;
 
 /// `workloads` row.
@@ -9,14 +10,14 @@ pub struct Model {
     pub id: String,
     pub owner_id: String,
     pub name: String,
-    pub kind: String,
+    pub kind: Kind,
     pub image: String,
     pub spec: String,
     pub credentials: Option<String>,
-    pub desired: String,
+    pub desired: Desired,
     pub purge: bool,
     pub generation: i64,
-    pub status: String,
+    pub status: Status,
     pub status_message: String,
     pub progress_percent: i32,
     pub node_id: Option<String>,

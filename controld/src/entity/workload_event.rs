@@ -1,4 +1,5 @@
 //! One status change of a workload, for `lattice status`.
+use lattice_proto::state::Status;
 use sea_orm::entity::prelude::*;
 
 /// `workload_events` row.
@@ -9,7 +10,7 @@ pub struct Model {
     pub id: i64,
     pub workload_id: String,
     pub at: i64,
-    pub status: String,
+    pub status: Status,
     pub message: String,
 }
 

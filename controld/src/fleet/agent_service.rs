@@ -18,6 +18,7 @@ use super::streams::Opened;
 use crate::auth::tokens::{random_token, token_hash};
 use crate::entity::node;
 use crate::error::{Error, Result};
+use crate::repo::Repo;
 
 /// Prefix of node secrets.
 const NODE_SECRET_PREFIX: &str = "lns_";
@@ -26,12 +27,13 @@ const NODE_SECRET_PREFIX: &str = "lns_";
 #[derive(Clone)]
 pub struct AgentApi {
     fleet: Arc<Fleet>,
+    repo: Repo,
 }
 
 impl AgentApi {
-    /// New service over the fleet.
-    pub fn new(fleet: Arc<Fleet>) -> Self {
-        Self { fleet }
+    /// New service over the fleet and the store.
+    pub fn new(fleet: Arc<Fleet>, repo: Repo) -> Self {
+        Self { fleet, repo }
     }
 
     /// The node presenting `authorization: Node <id>.<secret>`.
@@ -51,7 +53,7 @@ impl AgentApi {
         if id.len() > 64 || secret.len() > 256 {
             return Err(bad());
         }
-        let n = self.fleet.repo.node(id).await?.ok_or_else(bad)?;
+        let n = self.repo.node(id).await?.ok_or_else(bad)?;
         let presented = token_hash(secret);
         if bool::from(presented.as_bytes().ct_eq(n.secret_hash.as_bytes())) {
             Ok(n)
@@ -93,7 +95,6 @@ impl v1::agent_service_server::AgentService for AgentApi {
             })?;
         let node_secret = random_token(NODE_SECRET_PREFIX);
         let n = self
-            .fleet
             .repo
             .join(
                 &token_hash(secret),
@@ -142,8 +143,7 @@ impl v1::agent_service_server::AgentService for AgentApi {
                 };
                 let res = match msg.msg {
                     Some(v1::agent_message::Msg::Heartbeat(h)) => {
-                        let err = (!h.docker_error.is_empty()).then_some(h.docker_error);
-                        fleet.repo.heartbeat(&node.id, h.docker_ok, err).await
+                        fleet.heartbeat(&node.id, h).await
                     }
                     Some(v1::agent_message::Msg::Report(r)) => {
                         fleet.apply_report(&node.id, r).await
@@ -186,7 +186,7 @@ impl v1::agent_service_server::AgentService for AgentApi {
             }
         };
         let (tx, rx) = mpsc::channel(16);
-        self.fleet.streams.claim(
+        self.fleet.claim_stream(
             &id,
             Opened {
                 inbound,

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use lattice_proto::state::{Desired, NodeState};
 use lattice_proto::v1;
 use sea_orm::ActiveValue::Set;
 use sea_orm::IntoActiveModel;
@@ -14,7 +15,7 @@ use crate::auth::tokens::{random_token, token_hash};
 use crate::clock;
 use crate::entity::{node, workload};
 use crate::error::{Error, Result};
-use crate::repo::desired;
+use crate::repo::Repo;
 
 /// Default lifetime of a join token.
 const JOIN_TTL_SECS: i64 = 3600;
@@ -23,6 +24,7 @@ const JOIN_TTL_SECS: i64 = 3600;
 #[derive(Clone)]
 pub struct NodeApi {
     fleet: Arc<Fleet>,
+    repo: Repo,
     authn: Authenticator,
     fingerprint: String,
 }
@@ -30,17 +32,17 @@ pub struct NodeApi {
 impl NodeApi {
     /// New service; `fingerprint` (the CA's) is embedded in join tokens so
     /// agents can verify controld before sending anything.
-    pub fn new(fleet: Arc<Fleet>, authn: Authenticator, fingerprint: String) -> Self {
+    pub fn new(fleet: Arc<Fleet>, repo: Repo, authn: Authenticator, fingerprint: String) -> Self {
         Self {
             fleet,
+            repo,
             authn,
             fingerprint,
         }
     }
 
     async fn find(&self, name: &str) -> Result<node::Model> {
-        self.fleet
-            .repo
+        self.repo
             .node_by_name(name)
             .await?
             .ok_or_else(|| Error::NotFound(format!("no node named {name:?}; see `lattice nodes`")))
@@ -50,7 +52,7 @@ impl NodeApi {
         let on: Vec<_> = all
             .iter()
             .filter(|w| {
-                w.node_id.as_deref() == Some(n.id.as_str()) && w.desired != desired::DELETED
+                w.node_id.as_deref() == Some(n.id.as_str()) && w.desired != Desired::Deleted
             })
             .collect();
         to_proto(n, &on, self.fleet.is_connected(&n.id))
@@ -83,30 +85,30 @@ pub fn to_proto(n: &node::Model, on: &[&workload::Model], connected: bool) -> v1
             .last_seen_at
             .map_or_else(|| "never".to_string(), clock::rfc3339);
         (
-            v1::NodeStatus::Unreachable,
+            NodeState::Unreachable,
             format!(
                 "its agent is not connected (last seen {seen}); start or restart lattice-agentd on it"
             ),
         )
     } else if n.draining {
         (
-            v1::NodeStatus::Draining,
+            NodeState::Draining,
             "draining: no new workloads are placed here".to_string(),
         )
     } else if !n.docker_ok {
         (
-            v1::NodeStatus::DockerUnavailable,
+            NodeState::DockerUnavailable,
             n.docker_error
                 .clone()
                 .unwrap_or_else(|| "Docker is unavailable".into()),
         )
     } else {
-        (v1::NodeStatus::Ready, String::new())
+        (NodeState::Ready, String::new())
     };
     v1::Node {
         id: n.id.clone(),
         name: n.name.clone(),
-        status: status as i32,
+        status: status.to_wire() as i32,
         status_message: message,
         cpu_millis_capacity: u32::try_from(n.cpu_millis_capacity).unwrap_or(0),
         memory_bytes_capacity: u64::try_from(n.memory_bytes_capacity).unwrap_or(0),
@@ -129,9 +131,9 @@ impl v1::node_service_server::NodeService for NodeApi {
     ) -> Result<Response<v1::ListNodesResponse>, Status> {
         let c = self.authn.authenticate(req.metadata()).await?;
         c.require_admin()?;
-        let all = self.fleet.repo.all_workloads().await?;
+        let all = self.repo.all_workloads().await?;
         let mut nodes = Vec::new();
-        for n in self.fleet.repo.nodes().await? {
+        for n in self.repo.nodes().await? {
             nodes.push(self.node_proto(&n, &all).await);
         }
         Ok(Response::new(v1::ListNodesResponse { nodes }))
@@ -143,7 +145,7 @@ impl v1::node_service_server::NodeService for NodeApi {
         c.require_admin()?;
         let name = req.into_inner().name;
         let n = self.find(&name).await?;
-        let all = self.fleet.repo.all_workloads().await?;
+        let all = self.repo.all_workloads().await?;
         Ok(Response::new(self.node_proto(&n, &all).await))
     }
 
@@ -164,7 +166,7 @@ impl v1::node_service_server::NodeService for NodeApi {
             s => s,
         };
         let (token, expires) =
-            create_join_token(&self.fleet.repo, &self.fingerprint, &c.user.id, ttl).await?;
+            create_join_token(&self.repo, &self.fingerprint, &c.user.id, ttl).await?;
         info!(by = %c.user.id, "join token created");
         Ok(Response::new(v1::JoinToken {
             token,
@@ -180,8 +182,8 @@ impl v1::node_service_server::NodeService for NodeApi {
         let n = self.find(&name).await?;
         let mut am = n.into_active_model();
         am.draining = Set(true);
-        let n = self.fleet.repo.save_node(am).await?;
-        let all = self.fleet.repo.all_workloads().await?;
+        let n = self.repo.save_node(am).await?;
+        let all = self.repo.all_workloads().await?;
         Ok(Response::new(self.node_proto(&n, &all).await))
     }
 }

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use lattice_proto::state::{Desired, Status};
 use lattice_proto::v1;
 use sea_orm::ActiveValue::Set;
 use sea_orm::IntoActiveModel;
@@ -15,8 +16,6 @@ use super::Fleet;
 use crate::clock;
 use crate::entity::workload;
 use crate::error::{Error, Result};
-use crate::repo::desired;
-use crate::status;
 
 impl Fleet {
     /// Applies one workload report from a node.
@@ -28,9 +27,9 @@ impl Fleet {
             warn!(workload = %w.id, node = %node_id, "report from a node the workload is not placed on");
             return Ok(());
         }
-        let reported = status::from_proto(r.status());
-        if reported == status::DELETED {
-            if w.desired == desired::DELETED {
+        let reported = Status::from_wire(r.status);
+        if reported == Status::Deleted {
+            if w.desired == Desired::Deleted {
                 self.repo.delete_workload(&w.id).await?;
                 info!(workload = %w.id, name = %w.name, "workload deleted");
                 self.publish(&w, true);
@@ -43,7 +42,7 @@ impl Fleet {
             return Ok(());
         }
         // While deleting, only the final report matters.
-        if w.desired == desired::DELETED {
+        if w.desired == Desired::Deleted {
             return Ok(());
         }
         let restarts = i32::try_from(r.restart_count).unwrap_or(i32::MAX);
@@ -58,7 +57,7 @@ impl Fleet {
         )
         .map_err(Error::internal)?;
         let exit_event = exited.then(|| exit_event(&r));
-        let logs = if r.last_log_lines.is_empty() && reported != status::FAILED {
+        let logs = if r.last_log_lines.is_empty() && reported != Status::Failed {
             w.last_log_lines.clone()
         } else {
             serde_json::to_string(&r.last_log_lines).map_err(Error::internal)?
@@ -72,10 +71,9 @@ impl Fleet {
         {
             return Ok(());
         }
-        let status_name = reported.to_string();
         let message = r.message.clone();
         let mut am = w.into_active_model();
-        am.status = Set(reported.to_string());
+        am.status = Set(reported);
         am.status_message = Set(r.message);
         am.progress_percent = Set(i32::try_from(r.progress_percent).unwrap_or(0));
         am.published_ports = Set(ports);
@@ -87,7 +85,7 @@ impl Fleet {
         }
         am.updated_at = Set(clock::now_ms());
         let message = exit_event.unwrap_or(message);
-        let event = changed.then_some((status_name.as_str(), message.as_str()));
+        let event = changed.then_some((reported, message.as_str()));
         let w = self.repo.save_workload(am, event).await?;
         self.publish(&w, false);
         Ok(())
@@ -97,14 +95,14 @@ impl Fleet {
     pub async fn set_status(
         &self,
         w: workload::Model,
-        st: &str,
+        st: Status,
         message: &str,
     ) -> Result<workload::Model> {
         if w.status == st && w.status_message == message {
             return Ok(w);
         }
         let mut am = w.into_active_model();
-        am.status = Set(st.to_string());
+        am.status = Set(st);
         am.status_message = Set(message.to_string());
         am.updated_at = Set(clock::now_ms());
         let w = self.repo.save_workload(am, Some((st, message))).await?;
@@ -127,9 +125,9 @@ impl Fleet {
                 self.repo.save_node(am).await?;
             }
             for w in self.repo.workloads_on(&n.id).await? {
-                let lost = w.status != status::LOST
-                    && w.desired != desired::DELETED
-                    && w.status != status::STOPPED;
+                let lost = w.status != Status::Lost
+                    && w.desired != Desired::Deleted
+                    && w.status != Status::Stopped;
                 if lost {
                     warn!(workload = %w.id, node = %n.name, "node unreachable past its lease; workload lost");
                     let msg = format!(
@@ -137,7 +135,7 @@ impl Fleet {
                         n.name,
                         clock::rfc3339(n.last_seen_at.unwrap_or(0))
                     );
-                    self.set_status(w, status::LOST, &msg).await?;
+                    self.set_status(w, Status::Lost, &msg).await?;
                 }
             }
         }

@@ -8,7 +8,6 @@ use lattice_proto::v1;
 
 use crate::catalog::is_http_port;
 use crate::entity::{edge_port, node, workload};
-use crate::status;
 
 /// What showing a workload needs besides its row: node names and addresses
 /// (direct endpoints) and edge ports (public endpoints).
@@ -29,9 +28,9 @@ pub fn to_proto(w: &workload::Model, v: &Views) -> v1::Workload {
     v1::Workload {
         id: w.id.clone(),
         name: w.name.clone(),
-        kind: w.kind.clone(),
+        kind: w.kind.to_string(),
         image: w.image.clone(),
-        status: status::to_proto(&w.status) as i32,
+        status: w.status.to_wire() as i32,
         status_message: w.status_message.clone(),
         node: node.map(|n| n.name.clone()).unwrap_or_default(),
         endpoints: endpoints(w, v),
@@ -58,7 +57,7 @@ pub fn endpoints(w: &workload::Model, v: &Views) -> Vec<v1::Endpoint> {
                 .map(|p| {
                     let container_port = u32::try_from(p.container_port).unwrap_or(0);
                     v1::Endpoint {
-                        scheme: if is_http_port(&w.kind, container_port) {
+                        scheme: if is_http_port(w.kind, container_port) {
                             "http"
                         } else {
                             "tcp"
@@ -92,7 +91,7 @@ pub fn direct_endpoints(w: &workload::Model, node: Option<&node::Model>) -> Vec<
     ports
         .into_iter()
         .map(|(container_port, port)| v1::Endpoint {
-            scheme: if is_http_port(&w.kind, container_port) {
+            scheme: if is_http_port(w.kind, container_port) {
                 "http"
             } else {
                 "tcp"

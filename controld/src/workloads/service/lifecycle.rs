@@ -1,7 +1,10 @@
-//! Desired-state changes of one workload: a transition (desired state,
-//! the status it shows meanwhile, a push to its node) and credential
-//! rotation, which is a transition to a new generation.
+//! Desired-state changes of one workload as typed transitions: each one
+//! plans (purely, from the row) the desired state, the status shown
+//! meanwhile and whether it starts a new generation; applying a plan saves
+//! the row with an event, tells watchers and pushes to the node. Credential
+//! rotation is a transition too.
 
+use lattice_proto::state::{Desired, Kind, Status};
 use lattice_proto::v1;
 use sea_orm::ActiveValue::Set;
 use sea_orm::IntoActiveModel;
@@ -12,23 +15,149 @@ use crate::catalog::SecretDoc;
 use crate::clock;
 use crate::entity::workload;
 use crate::error::{Error, Result};
-use crate::repo::desired;
-use crate::status;
+
+/// A change of desired state the owner asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    /// Stop it (container and volume kept).
+    Stop,
+    /// Start it; a failed workload gets a fresh attempt.
+    Start,
+    /// Recreate its container (new generation), data kept.
+    Restart,
+    /// Remove it; with `purge` its data volume too.
+    Delete {
+        /// Also remove the data volume.
+        purge: bool,
+    },
+    /// Recreate it with new credentials, keeping its desired state.
+    ApplyCredentials,
+}
+
+/// What a transition does to a workload row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    /// The new desired state.
+    pub desired: Desired,
+    /// Starts a new generation (the container is recreated).
+    pub new_generation: bool,
+    /// With [`Desired::Deleted`]: remove the volume too.
+    pub purge: bool,
+    /// Status shown until the node reports.
+    pub status: Status,
+    /// Why, for the event.
+    pub message: &'static str,
+}
+
+impl Transition {
+    /// The plan for a workload as it is now, or None when it already is
+    /// where the transition leads (nothing to do, nothing recorded).
+    pub fn plan(self, w: &workload::Model) -> Option<Plan> {
+        let plan = |desired, new_generation, purge, status, message| Plan {
+            desired,
+            new_generation,
+            purge,
+            status,
+            message,
+        };
+        match self {
+            Transition::Stop => (w.desired != Desired::Stopped).then(|| {
+                plan(
+                    Desired::Stopped,
+                    false,
+                    false,
+                    Status::Stopping,
+                    "stop requested",
+                )
+            }),
+            Transition::Start => {
+                let failed = w.status == Status::Failed;
+                (w.desired != Desired::Running || failed).then(|| {
+                    plan(
+                        Desired::Running,
+                        failed,
+                        false,
+                        Status::Starting,
+                        "start requested",
+                    )
+                })
+            }
+            Transition::Restart => Some(plan(
+                Desired::Running,
+                true,
+                false,
+                Status::Starting,
+                "restart requested",
+            )),
+            Transition::Delete { purge } => (w.desired != Desired::Deleted || w.purge != purge)
+                .then(|| {
+                    plan(
+                        Desired::Deleted,
+                        false,
+                        purge,
+                        Status::Deleting,
+                        "delete requested",
+                    )
+                }),
+            Transition::ApplyCredentials => Some(if w.desired == Desired::Running {
+                plan(
+                    Desired::Running,
+                    false,
+                    false,
+                    Status::Starting,
+                    "applying new credentials",
+                )
+            } else {
+                plan(
+                    Desired::Stopped,
+                    false,
+                    false,
+                    Status::Stopped,
+                    "applying new credentials",
+                )
+            }),
+        }
+    }
+}
 
 impl WorkloadApi {
+    /// Applies a transition: saves the row with an event, tells watchers,
+    /// pushes to the node. A no-op transition returns the row unchanged.
+    pub(super) async fn apply(&self, w: workload::Model, t: Transition) -> Result<workload::Model> {
+        let Some(p) = t.plan(&w) else {
+            return Ok(w);
+        };
+        let node_id = w.node_id.clone();
+        let generation = w.generation;
+        let mut am = w.into_active_model();
+        am.desired = Set(p.desired);
+        am.purge = Set(p.purge);
+        if p.new_generation {
+            am.generation = Set(generation + 1);
+        }
+        am.status = Set(p.status);
+        am.status_message = Set(p.message.to_string());
+        am.updated_at = Set(clock::now_ms());
+        let w = self
+            .repo
+            .save_workload(am, Some((p.status, p.message)))
+            .await?;
+        self.fleet.publish(&w, false);
+        if let Some(n) = node_id {
+            self.fleet.push(&n).await?;
+        }
+        Ok(w)
+    }
+
     /// Issues new credentials and applies them: Postgres changes the role's
     /// password in the running server first (so the old one stops working at
     /// once); then the container is recreated with the new env (data kept).
     pub(super) async fn rotate(&self, w: workload::Model) -> Result<workload::Model> {
-        let mut secret: SecretDoc = match &w.credentials {
-            Some(s) => serde_json::from_slice(&self.fleet.secrets.open(&w.id, s)?)
-                .map_err(Error::internal)?,
-            None => SecretDoc::default(),
-        };
-        let fresh = self.catalog.fresh_credentials(&w.kind)?;
-        if w.kind == "postgres" {
+        let mut secret = SecretDoc::unseal(&self.secrets, &w)?;
+        let fresh = self.catalog.fresh_credentials(w.kind)?;
+        if w.kind == Kind::Postgres {
             let node = w.node_id.clone().filter(|n| self.fleet.is_connected(n));
-            let (Some(node), true) = (node, w.status == status::RUNNING) else {
+            let (Some(node), true) = (node, w.status == Status::Running) else {
                 return Err(Error::FailedPrecondition(format!(
                     "{} must be running to rotate its password; start it with `lattice start {}`",
                     w.name, w.name
@@ -65,53 +194,108 @@ impl WorkloadApi {
                 slot.1.clone_from(v);
             }
         }
-        let sealed = self.fleet.secrets.seal(
-            &w.id,
-            &serde_json::to_vec(&secret).map_err(Error::internal)?,
-        )?;
         let mut am = w.clone().into_active_model();
-        am.credentials = Set(Some(sealed));
+        am.credentials = Set(Some(secret.seal(&self.secrets, &w.id)?));
         am.updated_at = Set(clock::now_ms());
-        let w = self.fleet.repo.save_workload(am, None).await?;
+        let w = self.repo.save_workload(am, None).await?;
         info!(workload = %w.id, "credentials rotated");
-        let (want, st) = if w.desired == desired::RUNNING {
-            (desired::RUNNING, status::STARTING)
-        } else {
-            (desired::STOPPED, status::STOPPED)
-        };
-        self.transition(w, want, false, false, st, "applying new credentials")
-            .await
+        self.apply(w, Transition::ApplyCredentials).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(desired: Desired, status: Status, purge: bool) -> workload::Model {
+        workload::Model {
+            id: "w".into(),
+            owner_id: "u".into(),
+            name: "db".into(),
+            kind: Kind::Postgres,
+            image: "postgres:17".into(),
+            spec: "{}".into(),
+            credentials: None,
+            desired,
+            purge,
+            generation: 3,
+            status,
+            status_message: String::new(),
+            progress_percent: 0,
+            node_id: None,
+            container_id: None,
+            published_ports: "{}".into(),
+            last_log_lines: "[]".into(),
+            cpu_millis: 0,
+            memory_bytes: 0,
+            restart_count: 0,
+            last_exit_code: None,
+            created_at: 0,
+            updated_at: 0,
+        }
     }
 
-    /// Changes desired state, records the transitional status, pushes to the node.
-    pub(super) async fn transition(
-        &self,
-        w: workload::Model,
-        want: &str,
-        bump: bool,
-        purge: bool,
-        st: &str,
-        message: &str,
-    ) -> Result<workload::Model> {
-        let node_id = w.node_id.clone();
-        let mut am = w.clone().into_active_model();
-        am.desired = Set(want.to_string());
-        am.purge = Set(purge);
-        if bump {
-            am.generation = Set(w.generation + 1);
-        }
-        am.status = Set(st.to_string());
-        am.status_message = Set(message.to_string());
-        am.updated_at = Set(clock::now_ms());
-        let w = self
-            .fleet
-            .repo
-            .save_workload(am, Some((st, message)))
-            .await?;
-        self.fleet.publish(&w, false);
-        if let Some(n) = node_id {
-            self.fleet.push(&n).await?;
-        }
-        Ok(w)
+    #[test]
+    fn stop_and_start_are_idempotent() {
+        let stopped = row(Desired::Stopped, Status::Stopped, false);
+        assert_eq!(Transition::Stop.plan(&stopped), None);
+        let running = row(Desired::Running, Status::Running, false);
+        assert_eq!(Transition::Start.plan(&running), None);
+        let p = Transition::Stop
+            .plan(&running)
+            .expect("a running workload stops");
+        assert_eq!(
+            (p.desired, p.status, p.new_generation),
+            (Desired::Stopped, Status::Stopping, false)
+        );
+        let p = Transition::Start
+            .plan(&stopped)
+            .expect("a stopped workload starts");
+        assert_eq!(
+            (p.desired, p.status, p.new_generation),
+            (Desired::Running, Status::Starting, false)
+        );
+    }
+
+    #[test]
+    fn a_failed_workload_starts_a_new_generation() {
+        let failed = row(Desired::Running, Status::Failed, false);
+        let p = Transition::Start
+            .plan(&failed)
+            .expect("a failed workload gets a new attempt");
+        assert!(p.new_generation);
+        let running = row(Desired::Running, Status::Running, false);
+        assert!(
+            Transition::Restart
+                .plan(&running)
+                .is_some_and(|p| p.new_generation)
+        );
+    }
+
+    #[test]
+    fn delete_repeats_only_when_purge_changes() {
+        let deleting = row(Desired::Deleted, Status::Deleting, false);
+        assert_eq!(Transition::Delete { purge: false }.plan(&deleting), None);
+        let p = Transition::Delete { purge: true }
+            .plan(&deleting)
+            .expect("purge is new");
+        assert_eq!(
+            (p.desired, p.purge, p.status),
+            (Desired::Deleted, true, Status::Deleting)
+        );
+    }
+
+    #[test]
+    fn new_credentials_keep_the_desired_state() {
+        let stopped = row(Desired::Stopped, Status::Stopped, false);
+        let p = Transition::ApplyCredentials
+            .plan(&stopped)
+            .expect("always applies");
+        assert_eq!((p.desired, p.status), (Desired::Stopped, Status::Stopped));
+        let running = row(Desired::Running, Status::Running, false);
+        let p = Transition::ApplyCredentials
+            .plan(&running)
+            .expect("always applies");
+        assert_eq!((p.desired, p.status), (Desired::Running, Status::Starting));
     }
 }

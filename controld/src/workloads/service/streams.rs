@@ -67,7 +67,7 @@ async fn send_snapshot(
     name: &str,
     tx: &mpsc::Sender<Result<v1::WorkloadEvent, Status>>,
 ) -> bool {
-    let (Ok(nodes), Ok(all)) = (api.views().await, api.fleet.repo.workloads_of(owner).await) else {
+    let (Ok(nodes), Ok(all)) = (api.views().await, api.repo.workloads_of(owner).await) else {
         return false;
     };
     for w in all.iter().filter(|w| name.is_empty() || w.name == name) {

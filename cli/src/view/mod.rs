@@ -1,33 +1,22 @@
 //! How workloads look: JSON for scripts (the shapes in docs/schemas), and
-//! text and tables for people. Commands fetch; this module only renders.
+//! text and tables for people. Commands fetch; this module only renders,
+//! given the host the client reached the server at (endpoints without a
+//! host of their own are reached there).
+
+pub mod access;
 
 use lattice_proto::v1;
 use serde_json::{Value, json};
 
 use crate::output::{self, rfc3339};
 
-/// Stored status names.
+/// A workload status as printed (the one spelling, from lattice-proto).
 pub fn status_name(s: i32) -> &'static str {
-    use v1::WorkloadStatus as S;
-    match S::try_from(s).unwrap_or(S::Unspecified) {
-        S::Unspecified => "unknown",
-        S::Pending => "pending",
-        S::Scheduled => "scheduled",
-        S::Pulling => "pulling",
-        S::Starting => "starting",
-        S::Running => "running",
-        S::Stopping => "stopping",
-        S::Stopped => "stopped",
-        S::Failed => "failed",
-        S::Lost => "lost",
-        S::Deleting => "deleting",
-        S::Deleted => "deleted",
-        S::CrashLooping => "crash-looping",
-    }
+    lattice_proto::state::Status::name_of(s)
 }
 
 /// A workload as JSON (documented in docs/cli.md).
-pub fn workload_json(w: &v1::Workload) -> Value {
+pub fn workload_json(w: &v1::Workload, host: &str) -> Value {
     let r = w.resources.unwrap_or_default();
     json!({
         "name": w.name,
@@ -39,7 +28,7 @@ pub fn workload_json(w: &v1::Workload) -> Value {
         "node": w.node,
         "restarts": w.restart_count,
         "last_exit_code": w.last_exit_code,
-        "endpoints": w.endpoints.iter().map(endpoint_json).collect::<Vec<_>>(),
+        "endpoints": w.endpoints.iter().map(|e| endpoint_json(e, host)).collect::<Vec<_>>(),
         "cpu": if r.cpu_millis == 0 { Value::Null } else { json!(f64::from(r.cpu_millis) / 1000.0) },
         "memory_bytes": if r.memory_bytes == 0 { Value::Null } else { json!(r.memory_bytes) },
         "created_at": w.created_at.as_ref().and_then(|t| rfc3339(t.unix_millis)),
@@ -48,44 +37,44 @@ pub fn workload_json(w: &v1::Workload) -> Value {
 }
 
 /// An endpoint as JSON.
-pub fn endpoint_json(e: &v1::Endpoint) -> Value {
+pub fn endpoint_json(e: &v1::Endpoint, host: &str) -> Value {
     json!({
-        "scheme": e.scheme, "host": endpoint_host(e), "port": e.port, "container_port": e.container_port, "via": e.via,
+        "scheme": e.scheme, "host": endpoint_host(e, host), "port": e.port, "container_port": e.container_port, "via": e.via,
         "problem": (!e.problem.is_empty()).then_some(&e.problem),
     })
 }
 
 /// `scheme://host:port`, followed by why it does not answer when it does not.
-pub fn endpoint_line(e: &v1::Endpoint) -> String {
+pub fn endpoint_line(e: &v1::Endpoint, host: &str) -> String {
     if e.problem.is_empty() {
-        endpoint_text(e)
+        endpoint_text(e, host)
     } else {
-        format!("{} (not listening: {})", endpoint_text(e), e.problem)
+        format!("{} (not listening: {})", endpoint_text(e, host), e.problem)
     }
 }
 
 /// `scheme://host:port`, marked when it does not answer (for tables).
-fn endpoint_cell(e: &v1::Endpoint) -> String {
+fn endpoint_cell(e: &v1::Endpoint, host: &str) -> String {
     if e.problem.is_empty() {
-        endpoint_text(e)
+        endpoint_text(e, host)
     } else {
-        format!("{} (not listening)", endpoint_text(e))
+        format!("{} (not listening)", endpoint_text(e, host))
     }
 }
 
 /// The endpoint's host, or the server's when controld left it empty (no
 /// `--public-host`: the edge is reached where controld is).
-pub fn endpoint_host(e: &v1::Endpoint) -> String {
+pub fn endpoint_host(e: &v1::Endpoint, server_host: &str) -> String {
     if e.host.is_empty() {
-        crate::api::server_host().to_string()
+        server_host.to_string()
     } else {
         e.host.clone()
     }
 }
 
 /// `scheme://host:port`.
-pub fn endpoint_text(e: &v1::Endpoint) -> String {
-    let host = endpoint_host(e);
+pub fn endpoint_text(e: &v1::Endpoint, server_host: &str) -> String {
+    let host = endpoint_host(e, server_host);
     let host = if host.contains(':') {
         format!("[{host}]")
     } else {
@@ -118,7 +107,7 @@ fn age(w: &v1::Workload) -> String {
 }
 
 /// The `ls` table.
-pub fn workloads_table(workloads: &[v1::Workload]) -> comfy_table::Table {
+pub fn workloads_table(workloads: &[v1::Workload], host: &str) -> comfy_table::Table {
     let mut t = output::table();
     t.set_header(vec![
         "NAME", "KIND", "STATUS", "RESTARTS", "NODE", "ENDPOINT", "AGE",
@@ -130,9 +119,21 @@ pub fn workloads_table(workloads: &[v1::Workload]) -> comfy_table::Table {
             status_name(w.status).to_string(),
             restarts_text(w),
             w.node.clone(),
-            w.endpoints.first().map(endpoint_cell).unwrap_or_default(),
+            w.endpoints
+                .first()
+                .map(|e| endpoint_cell(e, host))
+                .unwrap_or_default(),
             age(w),
         ]);
     }
     t
+}
+
+/// Bytes as Mi/Gi for tables.
+pub fn bytes(b: u64) -> String {
+    if b >= 1 << 30 {
+        format!("{:.1}Gi", b as f64 / f64::from(1u32 << 30))
+    } else {
+        format!("{}Mi", b >> 20)
+    }
 }

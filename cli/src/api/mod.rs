@@ -13,6 +13,8 @@ use lattice_proto::v1::{self, auth_service_client::AuthServiceClient};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use tonic::{Code, Request, Response, Status};
 
+mod calls;
+
 use crate::args::GlobalArgs;
 use crate::config::{self, Config};
 use crate::env;
@@ -20,14 +22,6 @@ use crate::error::{self, CliError};
 use crate::server::ServerAddr;
 use crate::token_store::{StoredSession, TokenStore};
 use crate::trust::{self, Consent};
-
-static SERVER_HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-
-/// The host of the server this process talks to: public endpoints without a
-/// host (controld has no `--public-host`) are reached at the same address.
-pub fn server_host() -> &'static str {
-    SERVER_HOST.get().map_or("", String::as_str)
-}
 
 /// Refresh this long before the access token expires, to absorb clock skew.
 const REFRESH_MARGIN_MS: i64 = 30_000;
@@ -82,7 +76,6 @@ impl Api {
     /// Connects to the chosen server, pinning its certificate on first contact.
     pub async fn connect(ctx: &mut Ctx) -> anyhow::Result<Self> {
         let addr = ctx.server()?;
-        let _ = SERVER_HOST.set(addr.host.clone());
         let (anchor_pem, pinned) = trusted_anchor(ctx, &addr).await?;
         let channel = open_channel(&addr, &anchor_pem, pinned.as_deref()).await?;
         let store = TokenStore::open(&ctx.dir)?;
@@ -102,6 +95,12 @@ impl Api {
             session,
             env_token,
         })
+    }
+
+    /// The host this client reached the server at: public endpoints without
+    /// a host (controld has no `--public-host`) are reached there too.
+    pub fn host(&self) -> &str {
+        &self.addr.host
     }
 
     /// The raw channel, for unauthenticated calls.
@@ -141,7 +140,7 @@ impl Api {
 
     /// Sends an authenticated call; on an expired access token, refreshes
     /// once and retries.
-    pub async fn call<T, R, F, Fut>(&mut self, msg: T, f: F) -> anyhow::Result<R>
+    pub(crate) async fn call<T, R, F, Fut>(&mut self, msg: T, f: F) -> anyhow::Result<R>
     where
         T: Clone,
         F: Fn(Channel, Request<T>) -> Fut,

@@ -1,0 +1,61 @@
+//! One typed method per RPC the CLI makes, each an authenticated call that
+//! refreshes an expired session once (see [`Api::call`]).
+
+use lattice_proto::v1;
+use lattice_proto::v1::auth_service_client::AuthServiceClient;
+use lattice_proto::v1::node_service_client::NodeServiceClient;
+use lattice_proto::v1::workload_service_client::WorkloadServiceClient;
+use tonic::Streaming;
+
+use super::Api;
+
+macro_rules! rpcs {
+    ($( $(#[$doc:meta])* $name:ident: $client:ident::$method:ident($req:ty) -> $resp:ty; )+) => {
+        impl Api {
+            $(
+                $(#[$doc])*
+                pub async fn $name(&mut self, req: $req) -> anyhow::Result<$resp> {
+                    self.call(req, |ch, r| async move { $client::new(ch).$method(r).await })
+                        .await
+                }
+            )+
+        }
+    };
+}
+
+rpcs! {
+    /// Creates a workload.
+    deploy: WorkloadServiceClient::deploy(v1::DeployRequest) -> v1::Workload;
+    /// The caller's workloads.
+    list_workloads: WorkloadServiceClient::list(v1::ListWorkloadsRequest) -> v1::ListWorkloadsResponse;
+    /// One workload with its events.
+    get_workload: WorkloadServiceClient::get(v1::GetWorkloadRequest) -> v1::WorkloadDetail;
+    /// A snapshot of the matching workloads, then every change.
+    watch: WorkloadServiceClient::watch(v1::WatchRequest) -> Streaming<v1::WorkloadEvent>;
+    /// A workload's output.
+    logs: WorkloadServiceClient::logs(v1::LogsRequest) -> Streaming<v1::LogLine>;
+    /// Stops a workload (data kept).
+    stop: WorkloadServiceClient::stop(v1::WorkloadRef) -> v1::Workload;
+    /// Starts a stopped or failed workload.
+    start: WorkloadServiceClient::start(v1::WorkloadRef) -> v1::Workload;
+    /// Recreates a workload's container.
+    restart: WorkloadServiceClient::restart(v1::WorkloadRef) -> v1::Workload;
+    /// Removes a workload.
+    delete: WorkloadServiceClient::delete(v1::DeleteRequest) -> v1::Workload;
+    /// Endpoints and credentials of a workload.
+    get_access: WorkloadServiceClient::get_access(v1::GetAccessRequest) -> v1::Access;
+    /// Every node (admins).
+    list_nodes: NodeServiceClient::list(v1::ListNodesRequest) -> v1::ListNodesResponse;
+    /// A token a new machine joins with (admins).
+    create_join_token: NodeServiceClient::create_join_token(v1::CreateJoinTokenRequest) -> v1::JoinToken;
+    /// Ends the session.
+    logout: AuthServiceClient::logout(v1::LogoutRequest) -> v1::Empty;
+    /// Who the credentials belong to.
+    who_am_i: AuthServiceClient::who_am_i(v1::Empty) -> v1::WhoAmIResponse;
+    /// A new API token.
+    create_api_token: AuthServiceClient::create_api_token(v1::CreateApiTokenRequest) -> v1::CreateApiTokenResponse;
+    /// The caller's API tokens.
+    list_api_tokens: AuthServiceClient::list_api_tokens(v1::Empty) -> v1::ListApiTokensResponse;
+    /// Revokes an API token.
+    revoke_api_token: AuthServiceClient::revoke_api_token(v1::RevokeApiTokenRequest) -> v1::Empty;
+}

@@ -1,0 +1,64 @@
+//! An agent's control stream starting and ending: the node row follows
+//! (capacity, Docker health, address), and a new connection gets the full
+//! desired state at once.
+
+use std::sync::Arc;
+
+use lattice_proto::v1;
+use sea_orm::ActiveValue::Set;
+use sea_orm::IntoActiveModel;
+use tracing::{info, warn};
+
+use super::Fleet;
+use super::registry::AgentTx;
+use crate::clock;
+use crate::entity::node;
+use crate::error::Result;
+
+impl Fleet {
+    /// Called when an agent's control stream starts.
+    pub async fn connected(
+        self: &Arc<Self>,
+        node: node::Model,
+        hello: &v1::Hello,
+        peer: Option<std::net::IpAddr>,
+        tx: AgentTx,
+    ) -> Result<u64> {
+        let conn = self.register(&node.id, tx);
+        let address = if hello.advertise_host.trim().is_empty() {
+            peer.map(|p| p.to_string())
+        } else {
+            Some(hello.advertise_host.trim().to_string())
+        };
+        let mut am = node.clone().into_active_model();
+        am.connected = Set(true);
+        am.last_seen_at = Set(Some(clock::now_ms()));
+        am.docker_ok = Set(hello.docker_ok);
+        am.docker_error = Set((!hello.docker_error.is_empty()).then(|| hello.docker_error.clone()));
+        am.cpu_millis_capacity = Set(i64::from(hello.cpu_millis_capacity));
+        am.memory_bytes_capacity =
+            Set(i64::try_from(hello.memory_bytes_capacity).unwrap_or(i64::MAX));
+        am.address = Set(address);
+        am.agent_version = Set(Some(hello.agent_version.chars().take(64).collect()));
+        self.repo.save_node(am).await?;
+        info!(node = %node.name, docker_ok = hello.docker_ok, "agent connected");
+        self.push(&node.id).await?;
+        Ok(conn)
+    }
+
+    /// Called when an agent's control stream ends.
+    pub async fn disconnected(&self, node_id: &str, conn: u64) {
+        if self.unregister(node_id, conn) {
+            if let Err(e) = self.repo.node_disconnected(node_id).await {
+                warn!(error = %e, "could not record disconnect");
+            }
+            info!(node = %node_id, "agent disconnected");
+        }
+    }
+
+    /// Records a heartbeat from a connected node.
+    pub async fn heartbeat(&self, node_id: &str, h: v1::Heartbeat) -> Result<()> {
+        let err = (!h.docker_error.is_empty()).then_some(h.docker_error);
+        self.repo.heartbeat(node_id, h.docker_ok, err).await
+    }
+}

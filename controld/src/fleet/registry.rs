@@ -1,0 +1,143 @@
+//! The agent registry: which nodes have a live control stream, sending on
+//! them (with a deadline, so a stalled node fails one call instead of
+//! hanging it), and correlating commands with the results agents send back.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use lattice_proto::v1;
+use tokio::sync::mpsc;
+
+use super::{AgentHandle, Fleet, streams};
+use crate::error::{Error, Result};
+
+/// How long a send may wait for room in a node's queue.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a command may take before its caller gives up.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A connected agent's outgoing half.
+pub(super) type AgentTx = mpsc::Sender<Result<v1::ControlMessage, tonic::Status>>;
+
+impl Fleet {
+    /// Whether a node has a live control stream.
+    pub fn is_connected(&self, node_id: &str) -> bool {
+        self.agents
+            .lock()
+            .map(|a| a.contains_key(node_id))
+            .unwrap_or(false)
+    }
+
+    /// Records a node's new control stream; a newer connection of the same
+    /// node replaces the old one.
+    pub(super) fn register(&self, node_id: &str, tx: AgentTx) -> u64 {
+        let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut a) = self.agents.lock() {
+            a.insert(node_id.to_string(), AgentHandle { conn, tx });
+        }
+        conn
+    }
+
+    /// Forgets a connection if it is still the node's current one.
+    pub(super) fn unregister(&self, node_id: &str, conn: u64) -> bool {
+        let Ok(mut a) = self.agents.lock() else {
+            return false;
+        };
+        if a.get(node_id).is_some_and(|h| h.conn == conn) {
+            a.remove(node_id);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Sends a message on a node's control stream.
+    pub async fn send(&self, node_id: &str, msg: v1::ControlMessage) -> Result<()> {
+        let tx = self
+            .agents
+            .lock()
+            .ok()
+            .and_then(|a| a.get(node_id).map(|h| h.tx.clone()))
+            .ok_or_else(|| Error::Unavailable(format!("node {node_id} is not connected")))?;
+        match tokio::time::timeout(SEND_TIMEOUT, tx.send(Ok(msg))).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(Error::Unavailable(format!("node {node_id} disconnected"))),
+            Err(_) => Err(Error::Unavailable(format!(
+                "node {node_id} is not reading its control stream; try again shortly"
+            ))),
+        }
+    }
+
+    /// Asks a node's agent to open a stream (`cmd` carries `stream_id`) and
+    /// waits for it to arrive; the id is forgotten whatever happens.
+    pub async fn open_stream(
+        &self,
+        node_id: &str,
+        stream_id: &str,
+        cmd: v1::control_message::Cmd,
+        timeout: Duration,
+    ) -> Result<streams::Opened> {
+        let waiter = self.streams.expect(stream_id);
+        let msg = v1::ControlMessage {
+            correlation_id: String::new(),
+            cmd: Some(cmd),
+        };
+        if let Err(e) = self.send(node_id, msg).await {
+            self.streams.forget(stream_id);
+            return Err(e);
+        }
+        self.streams.wait(stream_id, waiter, timeout).await
+    }
+
+    /// Hands an agent-opened stream to whoever waits for it.
+    pub fn claim_stream(&self, stream_id: &str, opened: streams::Opened) -> Result<()> {
+        self.streams.claim(stream_id, opened)
+    }
+
+    /// Runs a command in a workload's container on its node and waits for the result.
+    pub async fn exec(
+        &self,
+        node_id: &str,
+        workload_id: &str,
+        command: Vec<String>,
+        env: Vec<v1::EnvVar>,
+    ) -> Result<v1::CommandResult> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if let Ok(mut r) = self.results.lock() {
+            r.insert(id.clone(), tx);
+        }
+        let msg = v1::ControlMessage {
+            correlation_id: id.clone(),
+            cmd: Some(v1::control_message::Cmd::Exec(v1::ExecInWorkload {
+                workload_id: workload_id.into(),
+                command,
+                env,
+            })),
+        };
+        let res = match self.send(node_id, msg).await {
+            Ok(()) => match tokio::time::timeout(COMMAND_TIMEOUT, rx).await {
+                Ok(Ok(r)) => Ok(r),
+                Ok(Err(_)) => Err(Error::Unavailable("the node disconnected".into())),
+                Err(_) => Err(Error::Unavailable("the node did not answer in time".into())),
+            },
+            Err(e) => Err(e),
+        };
+        if let Ok(mut r) = self.results.lock() {
+            r.remove(&id);
+        }
+        res
+    }
+
+    /// Delivers a command result from an agent.
+    pub fn command_result(&self, r: v1::CommandResult) {
+        let tx = self
+            .results
+            .lock()
+            .ok()
+            .and_then(|mut m| m.remove(&r.correlation_id));
+        if let Some(tx) = tx {
+            let _ = tx.send(r);
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! A new workload: the catalogue resolves the request, the scheduler picks
+//! a node, one transaction stores the row with its edge ports, and the node
+//! gets its new desired state.
+
+use lattice_proto::state::{Desired, Status};
+use lattice_proto::v1;
+use sea_orm::ActiveValue::Set;
+use tracing::info;
+
+use super::WorkloadApi;
+use crate::auth::Caller;
+use crate::clock;
+use crate::entity::workload;
+use crate::error::{Error, Result};
+
+impl WorkloadApi {
+    /// Creates, places and starts a workload for the caller.
+    pub(super) async fn create(
+        &self,
+        c: &Caller,
+        r: &v1::DeployRequest,
+    ) -> Result<workload::Model> {
+        let resolved = self.catalog.resolve(r)?;
+        if self.repo.workload(&c.user.id, &r.name).await?.is_some() {
+            return Err(Error::AlreadyExists(format!(
+                "you already have a workload named {:?}; pick another name, or remove it with `lattice rm {}`",
+                r.name, r.name
+            )));
+        }
+        let cpu = i64::from(resolved.cpu_millis);
+        let mem = i64::try_from(resolved.memory_bytes).unwrap_or(i64::MAX);
+        let node = self.fleet.schedule(cpu, mem).await?;
+        let id = uuid::Uuid::now_v7().to_string();
+        let now = clock::now_ms();
+        let message = format!("placed on node {}", node.name);
+        let am = workload::ActiveModel {
+            id: Set(id.clone()),
+            owner_id: Set(c.user.id.clone()),
+            name: Set(r.name.clone()),
+            kind: Set(resolved.kind),
+            image: Set(resolved.image.clone()),
+            spec: Set(serde_json::to_string(&resolved.spec).map_err(Error::internal)?),
+            credentials: Set(Some(resolved.secret.seal(&self.secrets, &id)?)),
+            desired: Set(Desired::Running),
+            purge: Set(false),
+            generation: Set(0),
+            status: Set(Status::Scheduled),
+            status_message: Set(message.clone()),
+            progress_percent: Set(0),
+            node_id: Set(Some(node.id.clone())),
+            container_id: Set(None),
+            published_ports: Set("{}".into()),
+            last_log_lines: Set("[]".into()),
+            cpu_millis: Set(cpu),
+            memory_bytes: Set(mem),
+            restart_count: Set(0),
+            last_exit_code: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        };
+        let (w, edge_ports) = self
+            .repo
+            .insert_workload(
+                am,
+                &c.user.id,
+                &r.name,
+                &resolved.spec.ports,
+                self.edge.range(),
+            )
+            .await?;
+        for p in &edge_ports {
+            self.edge.bind(p.port, &w.id, p.container_port).await;
+        }
+        self.repo.event(&w.id, Status::Scheduled, &message).await?;
+        info!(workload = %w.id, name = %w.name, kind = %w.kind, node = %node.name, "workload deployed");
+        self.fleet.publish(&w, false);
+        self.fleet.push(&node.id).await?;
+        Ok(w)
+    }
+
+    /// Forgets a workload whose node is away; when the node returns, its
+    /// agent removes the orphaned container (the volume is kept).
+    pub(super) async fn forget(&self, w: &workload::Model, purge: bool) -> Result<v1::Workload> {
+        self.repo.delete_workload(&w.id).await?;
+        self.fleet.publish(w, true);
+        let mut p = self.proto(w).await?;
+        p.status = v1::WorkloadStatus::Deleted as i32;
+        p.status_message = if purge {
+            "deleted; its node is offline, so its data volume is kept until you remove it there"
+                .into()
+        } else {
+            "deleted".into()
+        };
+        Ok(p)
+    }
+}
