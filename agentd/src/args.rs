@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+pub use lattice_proto::daemon::LogFormat;
+
+use clap::Parser;
 
 /// `lattice-agentd`: lends this machine's Docker Engine to a Lattice control plane.
 #[derive(Debug, Clone, Parser)]
@@ -41,13 +43,4 @@ pub struct Args {
     /// Log format.
     #[arg(long, env = "LATTICE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
-}
-
-/// Output format of the logs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
 }

@@ -64,8 +64,8 @@ async fn session(
 ) -> anyhow::Result<()> {
     let ch = channel(&id.control, &id.ca_pem).await?;
     let (docker_ok, docker_error) = ctx.refresh_docker().await;
-    let (cpu, mem) = match ctx.docker().await {
-        Some(d) => d.capacity().await,
+    let (cpu, mem) = match ctx.runtime().await {
+        Some(rt) => rt.capacity().await,
         None => (0, 0),
     };
     let (tx, rx) = mpsc::channel::<v1::AgentMessage>(64);

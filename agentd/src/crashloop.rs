@@ -12,7 +12,6 @@ use lattice_proto::v1;
 use lattice_proto::v1::WorkloadStatus as S;
 
 use crate::docker::{container_name, published_ports};
-use crate::probe::check_ready;
 use crate::worker::{Attempt, FAILURE_LINES, Pass};
 
 /// How long a restarted container must stay up to count as running again;
@@ -131,7 +130,7 @@ pub async fn watch(a: &mut Attempt<'_>, c: &ContainerInspectResponse) -> Option<
                 Some(p) if p.restart_count == restarts && !p.last_log_lines.is_empty() => {
                     p.last_log_lines.clone()
                 }
-                _ => a.docker.tail(&container_name(id), FAILURE_LINES).await,
+                _ => a.rt.tail(&container_name(id), FAILURE_LINES).await,
             };
             let restarting = verdict == Verdict::Restarting;
             let message = crash_message(restarts, last_exit, restarting);
@@ -142,7 +141,7 @@ pub async fn watch(a: &mut Attempt<'_>, c: &ContainerInspectResponse) -> Option<
             })
         }
         Verdict::Up => {
-            if !check_ready(a.docker, a.spec, c).await {
+            if !a.rt.ready(a.spec, c).await {
                 return None;
             }
             let times = match restarts {

@@ -13,13 +13,14 @@ pub mod identity;
 pub mod logs;
 pub mod probe;
 pub mod reports;
+pub mod runtime;
 pub mod stream;
 pub mod supervisor;
 pub mod tcp;
 pub mod worker;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -40,6 +41,9 @@ pub struct Ctx {
     pub ready_timeout: Duration,
     docker: RwLock<Option<docker::Docker>>,
     docker_error: Mutex<String>,
+    /// A runtime fixed at construction (tests, the fleet simulator) instead
+    /// of the local Docker Engine.
+    fixed: Option<runtime::SharedRuntime>,
     /// Each workload's last container exit code, from Docker's `die` events
     /// (Docker clears the code once its restart policy starts it again).
     exits: Mutex<HashMap<String, i32>>,
@@ -54,8 +58,32 @@ impl Ctx {
             ready_timeout,
             docker: RwLock::new(None),
             docker_error: Mutex::new(String::new()),
+            fixed: None,
             exits: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// A context whose workloads run on `rt` instead of the local Docker
+    /// Engine: the same worker code over another runtime.
+    pub fn with_runtime(
+        node_id: String,
+        ready_timeout: Duration,
+        rt: runtime::SharedRuntime,
+    ) -> Self {
+        Self {
+            fixed: Some(rt),
+            ..Self::new(node_id, ready_timeout)
+        }
+    }
+
+    /// The engine the worker drives, if it answered last time we looked.
+    pub async fn runtime(&self) -> Option<runtime::SharedRuntime> {
+        if let Some(rt) = &self.fixed {
+            return Some(rt.clone());
+        }
+        self.docker()
+            .await
+            .map(|d| Arc::new(d) as runtime::SharedRuntime)
     }
 
     /// Records a container exit seen in Docker's events.
@@ -84,6 +112,12 @@ impl Ctx {
 
     /// Re-checks Docker; returns (ok, error message).
     pub async fn refresh_docker(&self) -> (bool, String) {
+        if let Some(rt) = &self.fixed {
+            return match rt.ping().await {
+                Ok(()) => (true, String::new()),
+                Err(e) => (false, e),
+            };
+        }
         let current = self.docker().await;
         let result = match current {
             Some(d) => d.ping().await.map(|_| d),
@@ -178,28 +212,8 @@ pub async fn run(
 
 /// Installs the tracing subscriber (stderr).
 pub fn init_tracing(format: args::LogFormat) {
-    use std::io::IsTerminal;
-    let mut filter =
-        tracing_subscriber::EnvFilter::try_from_env("LATTICE_LOG").unwrap_or_else(|_| {
-            tracing_subscriber::EnvFilter::new(
-                "info,h2=warn,tower=warn,hyper=warn,bollard=warn,rustls=warn",
-            )
-        });
-    // bollard logs request bodies (container env: credentials) at debug, and
-    // h2/hyper log headers at trace: these stay quiet even when LATTICE_LOG
-    // asks for more.
-    for d in lattice_proto::SECRET_SAFE_LOG_DIRECTIVES {
-        if let Ok(d) = d.parse() {
-            filter = filter.add_directive(d);
-        }
-    }
-    let b = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none());
-    match format {
-        args::LogFormat::Json => b.json().flatten_event(true).init(),
-        args::LogFormat::Text => b.init(),
-    }
+    lattice_proto::daemon::init_tracing(
+        format,
+        "info,h2=warn,tower=warn,hyper=warn,bollard=warn,rustls=warn",
+    );
 }

@@ -10,7 +10,7 @@ use bollard::query_parameters::LogsOptionsBuilder;
 use futures_util::{FutureExt, StreamExt};
 use lattice_proto::v1;
 use prost::Message;
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tracing::debug;
 
 use crate::docker::{Docker, container_name};
@@ -57,8 +57,9 @@ pub async fn serve(dialer: Dialer, docker: Option<Docker>, req: v1::OpenLogStrea
             return;
         }
     };
+    let (credit, done) = opened.follow_credit();
     let end = match docker {
-        Some(docker) => pump(&docker, &req, &tx).await,
+        Some(docker) => pump(&docker, &req, &tx, &credit).await,
         None => End::Error("Docker is unavailable on this node".into()),
     };
     let last = match end {
@@ -74,7 +75,9 @@ pub async fn serve(dialer: Dialer, docker: Option<Docker>, req: v1::OpenLogStrea
     };
     let _ = tx.send(last).await;
     drop(tx);
-    opened.finish().await;
+    // Our side is finished; dropping the call before controld ends its own
+    // would reset the stream and discard frames it has not read yet.
+    let _ = done.await;
 }
 
 /// How the copy from Docker ended.
@@ -87,7 +90,12 @@ enum End {
     ReaderGone,
 }
 
-async fn pump(docker: &Docker, req: &v1::OpenLogStream, tx: &mpsc::Sender<v1::StreamFrame>) -> End {
+async fn pump(
+    docker: &Docker,
+    req: &v1::OpenLogStream,
+    tx: &mpsc::Sender<v1::StreamFrame>,
+    credit: &Semaphore,
+) -> End {
     let tail = if req.tail == 0 {
         "all".to_string()
     } else {
@@ -137,7 +145,7 @@ async fn pump(docker: &Docker, req: &v1::OpenLogStream, tx: &mpsc::Sender<v1::St
             lines.finish();
         }
         if let Some(frame) = lines.take_frame()
-            && tx.send(frame).await.is_err()
+            && !send_with_credit(tx, credit, frame).await
         {
             debug!("log reader went away");
             return End::ReaderGone;
@@ -146,6 +154,24 @@ async fn pump(docker: &Docker, req: &v1::OpenLogStream, tx: &mpsc::Sender<v1::St
             return End::Done;
         }
     }
+}
+
+/// Sends a data frame once controld has granted room for it; false when
+/// controld (or its reader) went away.
+async fn send_with_credit(
+    tx: &mpsc::Sender<v1::StreamFrame>,
+    credit: &Semaphore,
+    frame: v1::StreamFrame,
+) -> bool {
+    let permit = tokio::select! {
+        p = credit.acquire() => p,
+        _ = tx.closed() => return false,
+    };
+    match permit {
+        Ok(p) => p.forget(),
+        Err(_) => return false,
+    }
+    tx.send(frame).await.is_ok()
 }
 
 /// Docker's output cut into lines, collected into the next frame.

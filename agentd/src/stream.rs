@@ -6,8 +6,11 @@
 //! (rathole, frp and bore open a data connection per visitor for the same
 //! reason).
 
+use std::sync::Arc;
+
 use lattice_proto::v1;
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinHandle;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Streaming;
 use tonic::transport::Channel;
@@ -60,6 +63,27 @@ impl Dialer {
 }
 
 impl Opened {
+    /// Starts following controld's credit grants (log streams): returns
+    /// the credit to spend, one permit per data frame, and a task that ends
+    /// when controld ends its side — await it instead of [`Opened::finish`].
+    pub fn follow_credit(self) -> (Arc<Semaphore>, JoinHandle<()>) {
+        let credit = Arc::new(Semaphore::new(lattice_proto::STREAM_CREDIT_WINDOW as usize));
+        let grants = credit.clone();
+        let mut inbound = self.inbound;
+        let channel = self._channel;
+        let task = tokio::spawn(async move {
+            let _keep = channel;
+            while let Ok(Some(f)) = inbound.message().await {
+                let more =
+                    (f.credit as usize).min(Semaphore::MAX_PERMITS - grants.available_permits());
+                grants.add_permits(more);
+            }
+            // Controld is done: a pump still waiting for credit stops.
+            grants.close();
+        });
+        (credit, task)
+    }
+
     /// Waits until controld ends its side. Our own side must be finished
     /// first (eof sent, sender dropped): dropping the call earlier would
     /// reset the stream and discard frames controld has not read yet.

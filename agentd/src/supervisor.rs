@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use bollard::query_parameters::{EventsOptionsBuilder, ListContainersOptionsBuilder};
+use bollard::query_parameters::EventsOptionsBuilder;
 use futures_util::StreamExt;
 use lattice_proto::v1;
 use tokio::sync::{mpsc, watch};
@@ -151,32 +151,16 @@ impl Supervisor {
 /// Removes containers labelled for this node whose workload is not wanted
 /// (deleted while the node was away). Volumes are kept.
 async fn collect_orphans(ctx: Arc<Ctx>, wanted: std::collections::HashSet<String>) {
-    let Some(docker) = ctx.docker().await else {
+    let Some(rt) = ctx.runtime().await else {
         return;
     };
-    let filters = std::collections::HashMap::from([(
-        "label".to_string(),
-        vec![format!("{}={}", label::NODE, ctx.node_id)],
-    )]);
-    let opts = ListContainersOptionsBuilder::default()
-        .all(true)
-        .filters(&filters)
-        .build();
-    let Ok(list) = docker.raw().list_containers(Some(opts)).await else {
+    let Ok(ids) = rt.workloads(&ctx.node_id).await else {
         return;
     };
-    for c in list {
-        let Some(id) = c
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(label::WORKLOAD))
-            .cloned()
-        else {
-            continue;
-        };
+    for id in ids {
         if !wanted.contains(&id) {
             info!(workload = %id, "removing a container the control plane no longer knows (volume kept)");
-            if let Err(e) = docker.remove(&crate::docker::container_name(&id)).await {
+            if let Err(e) = rt.remove(&crate::docker::container_name(&id)).await {
                 warn!(workload = %id, error = %e, "could not remove orphan container");
             }
         }

@@ -5,7 +5,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+pub use lattice_proto::daemon::LogFormat;
+
+use clap::{Parser, Subcommand};
 
 /// `lattice-controld`: the Lattice control plane.
 #[derive(Debug, Parser)]
@@ -49,15 +51,6 @@ pub struct CommonArgs {
     /// Log format.
     #[arg(long, env = "LATTICE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
-}
-
-/// Output format of the logs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
 }
 
 /// Subcommands.

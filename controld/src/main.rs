@@ -105,7 +105,7 @@ async fn serve(
 ) -> anyhow::Result<()> {
     // Handlers first: once bind writes the address file the world may send
     // SIGTERM, and it must shut down cleanly rather than kill the process.
-    let shutdown = shutdown_signal();
+    let shutdown = lattice_proto::daemon::shutdown_signal();
     let server = Server::bind(Config {
         data_dir: common.data_dir,
         database_url,
@@ -122,24 +122,4 @@ async fn serve(
         );
     }
     server.run(shutdown).await
-}
-
-/// Installs the SIGTERM/SIGINT handlers now, and resolves on either.
-fn shutdown_signal() -> impl std::future::Future<Output = ()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let handlers = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    );
-    async move {
-        let (Ok(mut term), Ok(mut int)) = handlers else {
-            // Without signal handlers we can only run until killed.
-            std::future::pending::<()>().await;
-            return;
-        };
-        tokio::select! {
-            _ = term.recv() => tracing::info!("SIGTERM received; shutting down"),
-            _ = int.recv() => tracing::info!("SIGINT received; shutting down"),
-        }
-    }
 }

@@ -4,6 +4,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "daemon")]
+pub mod daemon;
 pub mod pki;
 pub mod state;
 pub mod validate;
@@ -34,6 +36,12 @@ pub const SECRET_SAFE_LOG_DIRECTIVES: &[&str] = &[
     "sea_orm=info",
     "rustls=info",
 ];
+
+/// Data frames an agent may send on a log stream before controld grants
+/// more (`StreamFrame.credit`). Well under h2's guard against unread small
+/// DATA frames (about 100 per connection), so a slow reader slows the agent
+/// instead of tripping a GOAWAY.
+pub const STREAM_CREDIT_WINDOW: u32 = 32;
 
 /// Metadata key carrying how many seconds a refused caller should wait.
 pub const RETRY_AFTER_METADATA: &str = "retry-after-seconds";

@@ -12,8 +12,9 @@ use bollard::models::{
     VolumeCreateRequest,
 };
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, LogsOptionsBuilder,
-    RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder, StopContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
+    StopContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
 use lattice_proto::v1;
@@ -268,6 +269,27 @@ impl Docker {
         }
         let skip = out.len().saturating_sub(n);
         out.split_off(skip)
+    }
+
+    /// Workload ids of every container labelled for this node.
+    pub async fn workloads(&self, node_id: &str) -> DResult<Vec<String>> {
+        let filters = HashMap::from([(
+            "label".to_string(),
+            vec![format!("{}={}", label::NODE, node_id)],
+        )]);
+        let opts = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let list = self
+            .inner
+            .list_containers(Some(opts))
+            .await
+            .map_err(|e| msg(&e))?;
+        Ok(list
+            .into_iter()
+            .filter_map(|c| c.labels?.get(label::WORKLOAD).cloned())
+            .collect())
     }
 
     /// Runs a command in the container; Ok(exit code).

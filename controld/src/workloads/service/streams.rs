@@ -9,6 +9,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
+use tracing::warn;
 
 use super::WorkloadApi;
 use crate::error::Error;
@@ -96,7 +97,10 @@ pub fn logs(
     let (tx, rx) = mpsc::channel(64);
     tokio::spawn(async move {
         tokio::pin!(closing);
-        let _keep_outbound = opened.outbound;
+        // Credit for the agent: one data frame per frame forwarded, granted
+        // in batches (see STREAM_CREDIT_WINDOW).
+        let batch = lattice_proto::STREAM_CREDIT_WINDOW / 2;
+        let mut forwarded = 0u32;
         let unavailable = |msg: String| Err(Status::from(Error::Unavailable(msg)));
         loop {
             let frame = tokio::select! {
@@ -114,10 +118,10 @@ pub fn logs(
                 }
                 Some(Ok(f)) if f.eof => return,
                 Some(Ok(f)) => {
-                    let Ok(chunk) = v1::LogChunk::decode(f.data.as_slice()) else {
-                        continue;
-                    };
-                    for line in chunk.lines {
+                    let lines = v1::LogChunk::decode(f.data.as_slice())
+                        .map(|c| c.lines)
+                        .unwrap_or_default();
+                    for line in lines {
                         if !after.is_empty() && line.cursor.as_str() <= after.as_str() {
                             continue;
                         }
@@ -125,8 +129,21 @@ pub fn logs(
                             return;
                         }
                     }
+                    forwarded += 1;
+                    if forwarded >= batch {
+                        let grant = v1::StreamFrame {
+                            credit: forwarded,
+                            ..Default::default()
+                        };
+                        if opened.outbound.send(Ok(grant)).await.is_err() {
+                            return;
+                        }
+                        forwarded = 0;
+                    }
                 }
-                None | Some(Err(_)) => {
+                end @ (None | Some(Err(_))) => {
+                    let why = end.and_then(Result::err).map(|e| e.to_string());
+                    warn!(workload = %name, error = ?why, "a log stream from a node ended without its end marker");
                     let msg = format!(
                         "lost the connection to the node running {name} while reading its logs"
                     );

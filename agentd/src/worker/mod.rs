@@ -15,8 +15,9 @@ use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
 use crate::Ctx;
-use crate::docker::{self, Docker, container_name, label, published_ports};
-use crate::probe::{check_ready, is_running};
+use crate::docker::{self, container_name, label, published_ports};
+use crate::probe::is_running;
+use crate::runtime::Runtime;
 
 /// How long a workload without a probe must stay up to count as started.
 const STABLE_FOR: Duration = Duration::from_secs(2);
@@ -117,7 +118,7 @@ async fn converge(
         return Pass::Settled;
     };
     let rep = Reporter { ctx, spec };
-    let Some(docker) = ctx.docker().await else {
+    let Some(rt) = ctx.runtime().await else {
         rep.status(
             S::Pending,
             &format!("waiting for Docker at {}", docker::socket_description()),
@@ -127,12 +128,12 @@ async fn converge(
     let name = container_name(&spec.workload_id);
     match Desired::from_wire(d.run) {
         Desired::Deleted => {
-            if let Err(e) = docker.remove(&name).await {
+            if let Err(e) = rt.remove(&name).await {
                 rep.status(S::Deleting, &format!("could not remove the container: {e}"));
                 return Pass::Settled;
             }
             if d.purge
-                && let Err(e) = docker
+                && let Err(e) = rt
                     .remove_volume(&docker::volume_name(&spec.workload_id))
                     .await
             {
@@ -144,10 +145,10 @@ async fn converge(
             Pass::Deleted
         }
         Desired::Stopped => {
-            match docker.inspect(&name).await {
+            match rt.inspect(&name).await {
                 Ok(Some(c)) if is_running(&c) => {
                     rep.status(S::Stopping, "stopping");
-                    if let Err(e) = docker.stop(&name).await {
+                    if let Err(e) = rt.stop(&name).await {
                         rep.status(S::Stopping, &format!("could not stop: {e}"));
                         return Pass::Settled;
                     }
@@ -161,7 +162,7 @@ async fn converge(
         Desired::Running => {
             let mut a = Attempt {
                 ctx,
-                docker: &docker,
+                rt: rt.as_ref(),
                 spec,
                 rep: &rep,
                 desired,
@@ -181,7 +182,7 @@ pub struct Attempt<'a> {
     /// Agent state.
     pub ctx: &'a Ctx,
     /// The engine.
-    pub docker: &'a Docker,
+    pub rt: &'a dyn Runtime,
     /// The spec being converged.
     pub spec: &'a v1::ContainerSpec,
     /// Where reports go.
@@ -192,7 +193,7 @@ pub struct Attempt<'a> {
 
 async fn run_container(a: &mut Attempt<'_>) -> Pass {
     let name = container_name(&a.spec.workload_id);
-    let existing = match a.docker.inspect(&name).await {
+    let existing = match a.rt.inspect(&name).await {
         Ok(c) => c,
         Err(e) => {
             a.rep.status(S::Pending, &format!("Docker error: {e}"));
@@ -208,7 +209,7 @@ async fn run_container(a: &mut Attempt<'_>) -> Pass {
                 != Some(&a.spec.spec_hash) =>
         {
             a.rep.status(S::Starting, "applying a new spec (data kept)");
-            if let Err(e) = a.docker.remove(&name).await {
+            if let Err(e) = a.rt.remove(&name).await {
                 a.rep.status(
                     S::Failed,
                     &format!("could not replace the old container: {e}"),
@@ -234,14 +235,13 @@ async fn run_container(a: &mut Attempt<'_>) -> Pass {
     }
     if existing.is_none() {
         a.ctx.forget_exits(&a.spec.workload_id);
-        match a.docker.has_image(&a.spec.image).await {
+        match a.rt.has_image(&a.spec.image).await {
             Ok(true) => {}
             Ok(false) => {
                 a.rep
                     .status(S::Pulling, &format!("pulling {}", a.spec.image));
-                let pulled = a
-                    .docker
-                    .pull(&a.spec.image, |p| {
+                let pulled =
+                    a.rt.pull(&a.spec.image, &|p| {
                         a.rep.send(
                             S::Pulling,
                             &format!("pulling {}", a.spec.image),
@@ -270,13 +270,13 @@ async fn run_container(a: &mut Attempt<'_>) -> Pass {
             }
         }
         if !a.spec.volume_path.is_empty()
-            && let Err(e) = a.docker.ensure_volume(a.spec, &a.ctx.node_id).await
+            && let Err(e) = a.rt.ensure_volume(a.spec, &a.ctx.node_id).await
         {
             *a.failed_hash = Some(a.spec.spec_hash.clone());
             a.rep.status(S::Failed, &e);
             return Pass::Settled;
         }
-        if let Err(e) = a.docker.create(a.spec, &a.ctx.node_id).await {
+        if let Err(e) = a.rt.create(a.spec, &a.ctx.node_id).await {
             *a.failed_hash = Some(a.spec.spec_hash.clone());
             a.rep
                 .status(S::Failed, &format!("could not create the container: {e}"));
@@ -284,9 +284,9 @@ async fn run_container(a: &mut Attempt<'_>) -> Pass {
         }
     }
     a.rep.status(S::Starting, "starting");
-    if let Err(e) = a.docker.start(&name).await {
+    if let Err(e) = a.rt.start(&name).await {
         *a.failed_hash = Some(a.spec.spec_hash.clone());
-        let logs = a.docker.tail(&name, FAILURE_LINES).await;
+        let logs = a.rt.tail(&name, FAILURE_LINES).await;
         a.rep.send(
             S::Failed,
             &format!("could not start: {e}"),
@@ -311,7 +311,7 @@ async fn wait_ready(a: &mut Attempt<'_>) -> Pass {
         if a.desired.has_changed().unwrap_or(true) {
             return Pass::Superseded;
         }
-        let c = match a.docker.inspect(&name).await {
+        let c = match a.rt.inspect(&name).await {
             Ok(Some(c)) => c,
             Ok(None) => return Pass::Superseded, // removed under us: start over
             Err(e) => {
@@ -334,9 +334,9 @@ async fn wait_ready(a: &mut Attempt<'_>) -> Pass {
                 .filter(|e| !e.is_empty())
                 .map(|e| format!(": {e}"))
                 .unwrap_or_default();
-            let logs = a.docker.tail(&name, FAILURE_LINES).await;
+            let logs = a.rt.tail(&name, FAILURE_LINES).await;
             // Stop the restart loop; the user decides what happens next.
-            let _ = a.docker.stop(&name).await;
+            let _ = a.rt.stop(&name).await;
             *a.failed_hash = Some(a.spec.spec_hash.clone());
             warn!(workload = %a.spec.workload_id, code, "container exited during start");
             a.rep.send(
@@ -352,11 +352,11 @@ async fn wait_ready(a: &mut Attempt<'_>) -> Pass {
         let ready = if a.spec.readiness == "none" || a.spec.readiness.is_empty() {
             up_since.get_or_insert_with(Instant::now).elapsed() >= STABLE_FOR
         } else {
-            check_ready(a.docker, a.spec, &c).await
+            a.rt.ready(a.spec, &c).await
         };
         if ready {
             *a.failed_hash = None;
-            if let Err(e) = a.docker.keep_running(&name).await {
+            if let Err(e) = a.rt.keep_running(&name).await {
                 warn!(workload = %a.spec.workload_id, error = %e, "could not enable restarts");
             }
             info!(workload = %a.spec.workload_id, "ready");
@@ -371,8 +371,8 @@ async fn wait_ready(a: &mut Attempt<'_>) -> Pass {
             return Pass::Settled;
         }
         if Instant::now() > deadline {
-            let logs = a.docker.tail(&name, FAILURE_LINES).await;
-            let _ = a.docker.stop(&name).await;
+            let logs = a.rt.tail(&name, FAILURE_LINES).await;
+            let _ = a.rt.stop(&name).await;
             *a.failed_hash = Some(a.spec.spec_hash.clone());
             a.rep.send(
                 S::Failed,
@@ -393,3 +393,6 @@ async fn wait_ready(a: &mut Attempt<'_>) -> Pass {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
