@@ -5,6 +5,7 @@
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
+use lattice_proto::state::ChangeKind;
 use lattice_proto::v1;
 
 use crate::api::Api;
@@ -98,7 +99,7 @@ pub async fn wait(
             Ok(Ok(Some(ev))) => ev,
         };
         let Some(w) = next.workload else { continue };
-        if next.kind == "deleted" {
+        if next.kind == ChangeKind::Deleted.as_str() {
             break if target == Target::Gone {
                 Ok(None)
             } else {

@@ -125,6 +125,18 @@ named_enum! {
     }
 }
 
+named_enum! {
+    /// What a Watch event says about its workload (`WorkloadEvent.kind`).
+    pub enum ChangeKind {
+        /// How it was when the watch started (or resynchronised).
+        Snapshot = "snapshot",
+        /// It changed.
+        Update = "update",
+        /// It was removed for good.
+        Deleted = "deleted",
+    }
+}
+
 impl Status {
     /// The wire form.
     pub const fn to_wire(self) -> v1::WorkloadStatus {

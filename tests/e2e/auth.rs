@@ -123,7 +123,7 @@ fn register_login_whoami_logout_on_postgres() {
 
 #[test]
 fn expired_access_token_is_refreshed_transparently() {
-    let c = Controld::start(&["--access-token-ttl", "2s"]).unwrap();
+    let c = Controld::in_process(&["--access-token-ttl", "2s"]).unwrap();
     let cli = Cli::new(Some(&c.url()));
     cli.register("ada@example.com", PW, &c.fingerprint);
     let s1 = cli.stored_session(&c.url()).unwrap();
@@ -158,7 +158,7 @@ fn expired_access_token_is_refreshed_transparently() {
 
 #[test]
 fn reusing_a_rotated_refresh_token_kills_the_session() {
-    let c = Controld::start(&["--access-token-ttl", "2s"]).unwrap();
+    let c = Controld::in_process(&["--access-token-ttl", "2s"]).unwrap();
     let cli = Cli::new(Some(&c.url()));
     cli.register("ada@example.com", PW, &c.fingerprint);
     let stolen = std::fs::read(cli.credentials_file()).unwrap();
@@ -191,7 +191,8 @@ fn reusing_a_rotated_refresh_token_kills_the_session() {
 
 #[test]
 fn lockout_refuses_even_the_right_password_and_says_when() {
-    let c = Controld::start(&["--lockout-threshold", "3", "--lockout-duration", "10m"]).unwrap();
+    let c =
+        Controld::in_process(&["--lockout-threshold", "3", "--lockout-duration", "10m"]).unwrap();
     let cli = Cli::new(Some(&c.url()));
     cli.register("ada@example.com", PW, &c.fingerprint);
     for i in 0..3 {
@@ -224,7 +225,7 @@ fn lockout_refuses_even_the_right_password_and_says_when() {
 
 #[test]
 fn per_address_rate_limit_says_when_to_retry() {
-    let c = Controld::start(&["--auth-rate-per-minute", "3"]).unwrap();
+    let c = Controld::in_process(&["--auth-rate-per-minute", "3"]).unwrap();
     let cli = Cli::new(Some(&c.url()));
     cli.run(&["trust", "--trust-fingerprint", &c.fingerprint], None)
         .ok();
@@ -273,7 +274,7 @@ fn a_changed_server_certificate_is_refused_with_how_to_retrust() {
 
 #[test]
 fn unknown_server_without_a_terminal_names_the_flags() {
-    let c = Controld::start(&[]).unwrap();
+    let c = Controld::in_process(&[]).unwrap();
     let cli = Cli::new(Some(&c.url()));
     let r = cli.login("ada@example.com", PW).fails_with(4);
     assert!(
@@ -315,7 +316,7 @@ fn unreachable_server_is_named() {
 
 #[test]
 fn invalid_input_is_refused_and_nothing_is_stored() {
-    let c = Controld::start(&[]).unwrap();
+    let c = Controld::in_process(&[]).unwrap();
     let cli = Cli::new(Some(&c.url()));
     let r = cli
         .run(
@@ -403,7 +404,7 @@ fn invalid_input_is_refused_and_nothing_is_stored() {
 
 #[test]
 fn admins_are_granted_on_the_server_host() {
-    let c = Controld::start(&[]).unwrap();
+    let c = Controld::in_process(&[]).unwrap();
     let ada = Cli::new(Some(&c.url()));
     ada.register("ada@example.com", PW, &c.fingerprint);
     let bob = Cli::new(Some(&c.url()));
@@ -564,7 +565,7 @@ fn no_password_hash_or_token_is_ever_printed_or_logged() {
 fn operator_certificates_are_served_and_pinned() {
     // Make a CA-signed chain the way an operator would have one: here, from
     // a first controld's generated files.
-    let first = Controld::start(&[]).unwrap();
+    let first = Controld::in_process(&[]).unwrap();
     let tls = first.data_dir.join("tls");
     let chain = tls.with_file_name("chain.pem");
     let chain_pem = std::fs::read_to_string(tls.join("server.pem")).unwrap()
@@ -609,7 +610,7 @@ fn operator_certificates_are_served_and_pinned() {
 
 #[test]
 fn signing_in_again_ends_the_previous_session() {
-    let c = Controld::start(&[]).unwrap();
+    let c = Controld::in_process(&[]).unwrap();
     let cli = Cli::new(Some(&c.url()));
     cli.register("ada@example.com", PW, &c.fingerprint);
     let old = cli.stored_session(&c.url()).unwrap();

@@ -25,19 +25,11 @@ fn create(c: &Cluster, name: &str, extra: &[&str]) -> String {
 fn api_tokens_are_scoped_revocable_and_expire() {
     let c = Cluster::start();
     c.admin
-        .run(
-            &[
-                "deploy",
-                "custom",
-                "app",
-                "--image",
-                "lattice-local/web:latest",
-                "--port",
-                "80",
-                "--wait",
-            ],
-            None,
-        )
+        .deploy("custom", "app")
+        .web()
+        .port(80)
+        .wait()
+        .run()
         .ok();
     let read = create(&c, "ci-read", &["--scope", "read"]);
     let deploy = create(&c, "ci-deploy", &["--scope", "deploy", "--expires", "1h"]);
@@ -48,18 +40,7 @@ fn api_tokens_are_scoped_revocable_and_expire() {
     let ls = p.run(&["ls", "-o", "json"], None).ok().json();
     assert_eq!(ls[0]["name"], "app");
     p.run(&["status", "app"], None).ok();
-    let r = p
-        .run(
-            &[
-                "deploy",
-                "custom",
-                "x",
-                "--image",
-                "lattice-local/web:latest",
-            ],
-            None,
-        )
-        .fails_with(4);
+    let r = p.deploy("custom", "x").web().run().fails_with(4);
     assert!(r.stderr.contains("scope \"read\""), "{}", r.stderr);
     p.run(&["rm", "app"], None).fails_with(4);
     p.run(&["access", "app"], None).fails_with(4);
@@ -119,24 +100,13 @@ fn wait_gives_up_at_the_timeout_with_exit_code_5() {
     // Port 80 declared, but the command never listens: never ready.
     let r = c
         .admin
-        .run(
-            &[
-                "deploy",
-                "custom",
-                "slow",
-                "--image",
-                "lattice-local/web:latest",
-                "--port",
-                "80",
-                "--wait",
-                "--timeout",
-                "3s",
-                "--",
-                "sleep",
-                "600",
-            ],
-            None,
-        )
+        .deploy("custom", "slow")
+        .web()
+        .port(80)
+        .wait()
+        .flags(&["--timeout", "3s"])
+        .command(&["sleep", "600"])
+        .run()
         .fails_with(5);
     assert!(r.stderr.contains("still starting after 3s"), "{}", r.stderr);
     assert!(started.elapsed() < Duration::from_secs(15));
@@ -146,18 +116,7 @@ fn wait_gives_up_at_the_timeout_with_exit_code_5() {
 fn a_closed_pipe_is_not_an_error() {
     let c = Cluster::start();
     for i in 0..3 {
-        c.admin
-            .run(
-                &[
-                    "deploy",
-                    "custom",
-                    &format!("w{i}"),
-                    "--image",
-                    "lattice-local/web:latest",
-                ],
-                None,
-            )
-            .ok();
+        c.admin.deploy("custom", &format!("w{i}")).web().ok();
     }
     // lattice's own exit status, not the pipe's: its stdout is closed before
     // it writes a byte, as `lattice … | head -1` leaves it once head is done.

@@ -40,9 +40,7 @@ fn postgres_through_the_public_endpoint_from_another_computer() {
     let other = OtherComputer::new();
     let c = Cluster::start_full(&[], &["--public-host", &other.host_ip]);
     let cli = &c.admin;
-    let r = cli
-        .run(&["deploy", "postgres", "mydb", "--wait"], None)
-        .ok();
+    let r = cli.deploy("postgres", "mydb").wait().run().ok();
     // Deploy output ends with how to connect, public endpoint first.
     assert!(
         r.stdout.contains(&format!("tcp://{}:", other.host_ip)),
@@ -124,7 +122,7 @@ fn s3_through_the_public_endpoint_moves_100_mb_intact() {
     let other = OtherComputer::new();
     let c = Cluster::start_full(&[], &["--public-host", &other.host_ip]);
     let cli = &c.admin;
-    cli.run(&["deploy", "s3", "media", "--wait"], None).ok();
+    cli.deploy("s3", "media").wait().run().ok();
     let endpoint = access(cli, "media", "endpoint");
     assert_eq!(
         endpoint,
@@ -186,9 +184,9 @@ fn s3_through_the_public_endpoint_moves_100_mb_intact() {
 
 #[test]
 fn restarts_end_live_connections_keep_the_url_and_work_again() {
-    let mut c = Cluster::start();
+    let mut c = Cluster::processes();
     let cli = c.admin.clone();
-    cli.run(&["deploy", "postgres", "db", "--wait"], None).ok();
+    cli.deploy("postgres", "db").wait().run().ok();
     let url = access(&cli, "db", "url");
     let psql = |sql: &str| {
         Command::new("psql")
@@ -257,7 +255,7 @@ fn restarts_end_live_connections_keep_the_url_and_work_again() {
 fn rotate_refuses_the_old_password_and_accepts_the_new() {
     let c = Cluster::start();
     let cli = &c.admin;
-    cli.run(&["deploy", "postgres", "db", "--wait"], None).ok();
+    cli.deploy("postgres", "db").wait().run().ok();
     let old = access(cli, "db", "url");
     let ok = |u: &str| {
         Command::new("psql")
@@ -282,7 +280,7 @@ fn rotate_refuses_the_old_password_and_accepts_the_new() {
     );
 
     // S3 keys rotate too.
-    cli.run(&["deploy", "s3", "files", "--wait"], None).ok();
+    cli.deploy("s3", "files").wait().run().ok();
     let before = cli
         .run(&["access", "files", "--format", "json"], None)
         .ok()
@@ -298,19 +296,7 @@ fn rotate_refuses_the_old_password_and_accepts_the_new() {
         after["credentials"]["secret_key"]
     );
     // Custom workloads have nothing generated to rotate.
-    cli.run(
-        &[
-            "deploy",
-            "custom",
-            "w",
-            "--image",
-            "lattice-local/web:latest",
-            "--port",
-            "80",
-        ],
-        None,
-    )
-    .ok();
+    cli.deploy("custom", "w").web().port(80).run().ok();
     let r = cli.run(&["access", "w", "--rotate"], None).fails_with(1);
     assert!(
         r.stderr.contains("no generated credentials"),
@@ -325,20 +311,7 @@ fn edge_port_exhaustion_is_refused_at_deploy_and_deleting_frees_the_port() {
     let c = Cluster::start_full(&[], &["--edge-ports", &range]);
     let cli = &c.admin;
     cli.deploy_web("a");
-    let r = cli
-        .run(
-            &[
-                "deploy",
-                "custom",
-                "b",
-                "--image",
-                "lattice-local/web:latest",
-                "--port",
-                "80",
-            ],
-            None,
-        )
-        .fails_with(1);
+    let r = cli.deploy("custom", "b").web().port(80).run().fails_with(1);
     assert!(
         r.stderr.contains("no free public edge port"),
         "{}",

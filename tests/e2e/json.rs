@@ -164,20 +164,7 @@ fn ls_watch_emits_a_json_line_when_a_status_changes() {
             }
         }
     });
-    c.admin
-        .run(
-            &[
-                "deploy",
-                "custom",
-                "w",
-                "--image",
-                "lattice-local/web:latest",
-                "--port",
-                "80",
-            ],
-            None,
-        )
-        .ok();
+    c.admin.deploy("custom", "w").web().port(80).run().ok();
     let mut statuses = Vec::new();
     let running = wait_for(Duration::from_secs(60), || {
         let line = rx.recv_timeout(Duration::from_millis(100)).ok()?;

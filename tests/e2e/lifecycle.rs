@@ -85,18 +85,10 @@ fn every_path_that_replaces_or_stops_a_container_sends_term_first() {
 
     // Out-of-range grace periods are refused before anything is created.
     let r = cli
-        .run(
-            &[
-                "deploy",
-                "custom",
-                "x",
-                "--image",
-                "lattice-local/web:latest",
-                "--stop-timeout",
-                "5m",
-            ],
-            None,
-        )
+        .deploy("custom", "x")
+        .web()
+        .flags(&["--stop-timeout", "5m"])
+        .run()
         .fails_with(2);
     assert!(r.stderr.contains("stop-timeout"), "{}", r.stderr);
 }
@@ -107,7 +99,7 @@ fn every_path_that_replaces_or_stops_a_container_sends_term_first() {
 fn postgres_restart_and_rotate_shut_down_cleanly() {
     let c = Cluster::start();
     let cli = &c.admin;
-    cli.run(&["deploy", "postgres", "pg", "--wait"], None).ok();
+    cli.deploy("postgres", "pg").wait().run().ok();
     let id = id_of(cli, "pg");
     let since = now_secs().saturating_sub(1);
     let clean = |what: &str| {

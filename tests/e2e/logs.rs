@@ -42,7 +42,7 @@ fn chatty(c: &Cluster) -> Cli {
 
 #[test]
 fn large_logs_arrive_whole_and_the_node_stays_connected() {
-    let c = Cluster::start();
+    let c = Cluster::processes();
     let cli = chatty(&c);
     for round in 0..3 {
         let r = cli.run(&["logs", "chatty"], None).ok();

@@ -10,7 +10,7 @@ use lattice_e2e::{Cluster, wait_for};
 /// it is ready.
 #[test]
 fn after_a_control_plane_crash_nodes_and_the_scheduler_agree() {
-    let mut c = Cluster::start();
+    let mut c = Cluster::processes();
     let cli = c.admin.clone();
     c.agent.kill9();
     c.controld.crash_and_restart().expect("controld restarts");
@@ -20,16 +20,9 @@ fn after_a_control_plane_crash_nodes_and_the_scheduler_agree() {
         let msg = nodes[0]["message"].as_str().unwrap_or_default();
         assert!(msg.contains("agent is not connected"), "{nodes}");
         let r = cli
-            .run(
-                &[
-                    "deploy",
-                    "custom",
-                    &format!("w{i}"),
-                    "--image",
-                    "lattice-local/web:latest",
-                ],
-                None,
-            )
+            .deploy("custom", &format!("w{i}"))
+            .web()
+            .run()
             .fails_with(1);
         assert!(r.stderr.contains("not connected"), "{}", r.stderr);
     }

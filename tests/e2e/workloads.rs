@@ -44,9 +44,7 @@ fn id_of(cli: &Cli, name: &str) -> String {
 fn postgres_deploy_connect_stop_start_keeps_data_and_purge_removes_everything() {
     let c = Cluster::start();
     let cli = &c.admin;
-    let r = cli
-        .run(&["deploy", "postgres", "mydb", "--wait"], None)
-        .ok();
+    let r = cli.deploy("postgres", "mydb").wait().run().ok();
     assert!(r.stdout.contains("mydb is running"), "{}", r.stdout);
     let url = cli
         .run(&["access", "mydb", "--format", "url"], None)
@@ -142,15 +140,14 @@ fn postgres_deploy_connect_stop_start_keeps_data_and_purge_removes_everything() 
     );
     cli.run(&["status", "mydb"], None).fails_with(3);
     // The name is free again.
-    cli.run(&["deploy", "postgres", "mydb", "--wait"], None)
-        .ok();
+    cli.deploy("postgres", "mydb").wait().run().ok();
 }
 
 #[test]
 fn s3_works_with_the_aws_cli() {
     let c = Cluster::start();
     let cli = &c.admin;
-    cli.run(&["deploy", "minio", "media", "--wait"], None).ok();
+    cli.deploy("minio", "media").wait().run().ok();
     let env = cli
         .run(&["access", "media", "--format", "env"], None)
         .ok()
@@ -219,26 +216,15 @@ fn s3_works_with_the_aws_cli() {
 fn custom_web_server_answers_with_its_limits_applied() {
     let c = Cluster::start();
     let cli = &c.admin;
-    cli.run(
-        &[
-            "deploy",
-            "custom",
-            "web",
-            "--image",
-            "lattice-local/web:latest",
-            "--port",
-            "80",
-            "--cpu",
-            "0.5",
-            "--memory",
-            "256Mi",
-            "--env",
-            "GREETING=hi",
-            "--wait",
-        ],
-        None,
-    )
-    .ok();
+    cli.deploy("custom", "web")
+        .web()
+        .port(80)
+        .cpu("0.5")
+        .memory("256Mi")
+        .env("GREETING", "hi")
+        .wait()
+        .run()
+        .ok();
     let url = cli
         .run(&["access", "web", "--format", "url"], None)
         .ok()
@@ -274,22 +260,12 @@ fn custom_web_server_answers_with_its_limits_applied() {
 fn logs_tail_and_follow_in_order_without_repeats_and_follow_ends_on_stop() {
     let c = Cluster::start();
     let cli = &c.admin;
-    cli.run(
-        &[
-            "deploy",
-            "custom",
-            "ticker",
-            "--image",
-            "lattice-local/web:latest",
-            "--wait",
-            "--",
-            "sh",
-            "-c",
-            "i=0; while true; do i=$((i+1)); echo line $i; sleep 0.1; done",
-        ],
-        None,
-    )
-    .ok();
+    cli.deploy("custom", "ticker")
+        .web()
+        .wait()
+        .sh("i=0; while true; do i=$((i+1)); echo line $i; sleep 0.1; done")
+        .run()
+        .ok();
     let numbers = |s: &str| -> Vec<u64> {
         s.lines()
             .filter_map(|l| l.strip_prefix("line ")?.parse().ok())
@@ -347,23 +323,12 @@ fn wait_fails_fast_with_the_reason_and_a_missing_image_fails_clearly() {
     let cli = &c.admin;
     let started = Instant::now();
     let r = cli
-        .run(
-            &[
-                "deploy",
-                "custom",
-                "crash",
-                "--image",
-                "lattice-local/web:latest",
-                "--wait",
-                "--timeout",
-                "2m",
-                "--",
-                "sh",
-                "-c",
-                "echo about to fail; exit 3",
-            ],
-            None,
-        )
+        .deploy("custom", "crash")
+        .web()
+        .wait()
+        .flags(&["--timeout", "2m"])
+        .sh("echo about to fail; exit 3")
+        .run()
         .fails_with(6);
     assert!(
         started.elapsed() < Duration::from_secs(30),
@@ -387,17 +352,10 @@ fn wait_fails_fast_with_the_reason_and_a_missing_image_fails_clearly() {
     assert!(st["last_log_lines"].to_string().contains("about to fail"));
 
     let r = cli
-        .run(
-            &[
-                "deploy",
-                "custom",
-                "ghost",
-                "--image",
-                "no-such-image:1",
-                "--wait",
-            ],
-            None,
-        )
+        .deploy("custom", "ghost")
+        .image("no-such-image:1")
+        .wait()
+        .run()
         .fails_with(6);
     assert!(
         r.stderr
@@ -409,19 +367,12 @@ fn wait_fails_fast_with_the_reason_and_a_missing_image_fails_clearly() {
 
 #[test]
 fn kill_9_agent_mid_deploy_converges_with_exactly_one_container() {
-    let mut c = Cluster::start();
+    let mut c = Cluster::processes();
     let cli = c.admin.clone();
-    cli.run(
-        &[
-            "deploy",
-            "postgres",
-            "crashy",
-            "--image",
-            "lattice-local/postgres:latest",
-        ],
-        None,
-    )
-    .ok();
+    cli.deploy("postgres", "crashy")
+        .image("lattice-local/postgres:latest")
+        .run()
+        .ok();
     let id = id_of(&cli, "crashy");
     // Kill the agent as soon as it has started working on the container.
     wait_for(Duration::from_secs(20), || {
@@ -442,7 +393,7 @@ fn kill_9_agent_mid_deploy_converges_with_exactly_one_container() {
 
 #[test]
 fn controld_restart_and_outage_leave_containers_untouched() {
-    let mut c = Cluster::start();
+    let mut c = Cluster::processes();
     let cli = c.admin.clone();
     cli.deploy_web("web");
     let id = id_of(&cli, "web");
@@ -487,7 +438,7 @@ fn controld_restart_and_outage_leave_containers_untouched() {
 
 #[test]
 fn a_silent_node_is_unreachable_its_workloads_lost_then_running_again() {
-    let mut c = Cluster::start();
+    let mut c = Cluster::processes();
     let cli = c.admin.clone();
     cli.deploy_web("web");
     c.agent.kill9();
@@ -511,7 +462,7 @@ fn docker_unavailable_on_the_node_refuses_deploys_naming_the_socket() {
     let cli = &c.admin;
     let nodes = cli.run(&["nodes", "-o", "json"], None).ok().json();
     assert_eq!(nodes[0]["status"], "docker-unavailable", "{nodes}");
-    let r = cli.run(&["deploy", "postgres", "db"], None).fails_with(1);
+    let r = cli.deploy("postgres", "db").run().fails_with(1);
     assert!(r.stderr.contains("no node is ready"), "{}", r.stderr);
     assert!(
         r.stderr.contains("/tmp/lattice-no-such-docker.sock"),
@@ -531,19 +482,11 @@ fn another_user_sees_nothing_of_my_workloads() {
     let c = Cluster::start();
     let alice = &c.admin;
     alice
-        .run(
-            &[
-                "deploy",
-                "custom",
-                "secret-web",
-                "--image",
-                "lattice-local/web:latest",
-                "--port",
-                "80",
-                "--wait",
-            ],
-            None,
-        )
+        .deploy("custom", "secret-web")
+        .web()
+        .port(80)
+        .wait()
+        .run()
         .ok();
     let bob = c.user("bob@example.com");
     assert_eq!(
@@ -640,33 +583,8 @@ fn invalid_deploys_name_the_field_and_create_nothing() {
         serde_json::json!([])
     );
     // A duplicate name is refused and the first one is untouched.
-    cli.run(
-        &[
-            "deploy",
-            "custom",
-            "w",
-            "--image",
-            "lattice-local/web:latest",
-            "--port",
-            "80",
-        ],
-        None,
-    )
-    .ok();
-    let r = cli
-        .run(
-            &[
-                "deploy",
-                "custom",
-                "w",
-                "--image",
-                "lattice-local/web:latest",
-                "--port",
-                "80",
-            ],
-            None,
-        )
-        .fails_with(1);
+    cli.deploy("custom", "w").web().port(80).run().ok();
+    let r = cli.deploy("custom", "w").web().port(80).run().fails_with(1);
     assert!(
         r.stderr.contains("already have a workload named \"w\""),
         "{}",
@@ -678,10 +596,10 @@ fn invalid_deploys_name_the_field_and_create_nothing() {
 
 #[test]
 fn generated_credentials_appear_in_no_log() {
-    let c = Cluster::start();
+    let c = Cluster::processes();
     let cli = &c.admin;
-    cli.run(&["deploy", "postgres", "db", "--wait"], None).ok();
-    cli.run(&["deploy", "s3", "files", "--wait"], None).ok();
+    cli.deploy("postgres", "db").wait().run().ok();
+    cli.deploy("s3", "files").wait().run().ok();
     cli.run(&["restart", "db", "--wait"], None).ok();
     cli.run(&["status", "db", "-o", "json"], None).ok();
     let mut secrets = Vec::new();
@@ -714,24 +632,14 @@ fn generated_credentials_appear_in_no_log() {
 
 #[test]
 fn follow_survives_an_agent_crash_without_repeating_lines() {
-    let mut c = Cluster::start();
+    let mut c = Cluster::processes();
     let cli = c.admin.clone();
-    cli.run(
-        &[
-            "deploy",
-            "custom",
-            "counter",
-            "--image",
-            "lattice-local/web:latest",
-            "--wait",
-            "--",
-            "sh",
-            "-c",
-            "i=0; while true; do i=$((i+1)); echo n $i; sleep 0.05; done",
-        ],
-        None,
-    )
-    .ok();
+    cli.deploy("custom", "counter")
+        .web()
+        .wait()
+        .sh("i=0; while true; do i=$((i+1)); echo n $i; sleep 0.05; done")
+        .run()
+        .ok();
     let mut follow = spawn_follow(&cli, "counter");
     let stderr = follow.stderr.take().unwrap();
     let notices = std::thread::spawn(move || {

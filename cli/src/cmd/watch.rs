@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 
+use lattice_proto::state::ChangeKind;
 use lattice_proto::v1;
 use serde_json::json;
 
@@ -33,7 +34,7 @@ pub async fn run(mut ctx: Ctx, name: Option<String>) -> anyhow::Result<()> {
             Err(s) => return Err(api.status(&s)),
         };
         let Some(w) = ev.workload else { continue };
-        if ev.kind == "deleted" {
+        if ev.kind == ChangeKind::Deleted.as_str() {
             current.remove(&w.name);
         } else {
             current.insert(w.name.clone(), w.clone());

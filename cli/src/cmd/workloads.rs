@@ -1,6 +1,7 @@
 //! deploy, ls, status, stop, start, restart, rm — and waiting for a
 //! workload to settle, driven by the server's Watch stream (no polling).
 
+use lattice_proto::state::Status;
 use lattice_proto::v1;
 use lattice_proto::validate;
 use serde_json::{Value, json};
@@ -278,7 +279,14 @@ pub async fn rm(mut ctx: Ctx, a: RmArgs) -> anyhow::Result<()> {
         gone = true;
     }
     let mut value = workload_json(&w, &host);
-    value["status"] = json!(if gone { "deleted" } else { "deleting" });
+    value["status"] = json!(
+        if gone {
+            Status::Deleted
+        } else {
+            Status::Deleting
+        }
+        .as_str()
+    );
     value["purge"] = json!(a.purge);
     output::emit(ctx.global.output, &value, || {
         output::line(if gone {

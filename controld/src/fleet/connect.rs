@@ -24,7 +24,6 @@ impl Fleet {
         peer: Option<std::net::IpAddr>,
         tx: AgentTx,
     ) -> Result<u64> {
-        let conn = self.register(&node.id, tx);
         let address = if hello.advertise_host.trim().is_empty() {
             peer.map(|p| p.to_string())
         } else {
@@ -41,6 +40,10 @@ impl Fleet {
         am.address = Set(address);
         am.agent_version = Set(Some(hello.agent_version.chars().take(64).collect()));
         self.repo.save_node(am).await?;
+        // Registered only once the row says what the agent said: a node is
+        // never seen connected with the capacity and Docker health of an
+        // earlier connection (the scheduler would refuse or misplace work).
+        let conn = self.register(&node.id, tx);
         info!(node = %node.name, docker_ok = hello.docker_ok, "agent connected");
         self.push(&node.id).await?;
         Ok(conn)

@@ -3,6 +3,7 @@
 //! agent's stream until its end marker). Both are bounded channels, end on
 //! shutdown, and report failures through the one Error → Status mapping.
 
+use lattice_proto::state::ChangeKind;
 use lattice_proto::v1;
 use prost::Message;
 use tokio::sync::{broadcast, mpsc};
@@ -40,7 +41,7 @@ pub fn watch(
                         let Ok(nodes) = api.views().await else { return };
                         let ev = v1::WorkloadEvent {
                             workload: Some(to_proto(&ch.workload, &nodes)),
-                            kind: if ch.deleted { "deleted" } else { "update" }.into(),
+                            kind: if ch.deleted { ChangeKind::Deleted } else { ChangeKind::Update }.to_string(),
                         };
                         if tx.send(Ok(ev)).await.is_err() {
                             return;
@@ -74,7 +75,7 @@ async fn send_snapshot(
     for w in all.iter().filter(|w| name.is_empty() || w.name == name) {
         let ev = v1::WorkloadEvent {
             workload: Some(to_proto(w, &nodes)),
-            kind: "snapshot".into(),
+            kind: ChangeKind::Snapshot.to_string(),
         };
         if tx.send(Ok(ev)).await.is_err() {
             return false;
