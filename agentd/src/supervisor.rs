@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use bollard::query_parameters::EventsOptionsBuilder;
 use futures_util::StreamExt;
 use lattice_proto::v1;
 use tokio::sync::{mpsc, watch};
@@ -12,7 +11,6 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use crate::Ctx;
-use crate::docker::label;
 
 struct Worker {
     desired: watch::Sender<v1::DesiredWorkload>,
@@ -109,38 +107,19 @@ impl Supervisor {
         }
     }
 
-    /// Follows Docker events for this node's containers and wakes workers.
+    /// Follows the engine's events for this node's containers: records
+    /// exit codes and wakes the workers concerned.
     pub async fn watch_docker(self: Arc<Self>) {
         let mut backoff = crate::backoff::Backoff::default();
         loop {
-            if let Some(docker) = self.ctx.docker().await {
-                let filters = std::collections::HashMap::from([
-                    ("type".to_string(), vec!["container".to_string()]),
-                    (
-                        "label".to_string(),
-                        vec![format!("{}={}", label::NODE, self.ctx.node_id)],
-                    ),
-                ]);
-                let opts = EventsOptionsBuilder::default().filters(&filters).build();
-                let mut events = docker.raw().events(Some(opts));
+            if let Some(rt) = self.ctx.runtime().await {
+                let mut events = rt.events(&self.ctx.node_id);
                 backoff.reset();
-                while let Some(ev) = events.next().await {
-                    match ev {
-                        Ok(e) => {
-                            let attrs = e.actor.and_then(|a| a.attributes).unwrap_or_default();
-                            let Some(id) = attrs.get(label::WORKLOAD) else {
-                                continue;
-                            };
-                            if e.action.as_deref() == Some("die")
-                                && let Some(code) =
-                                    attrs.get("exitCode").and_then(|c| c.parse::<i32>().ok())
-                            {
-                                self.ctx.record_exit(id, code);
-                            }
-                            self.wake(id);
-                        }
-                        Err(_) => break,
+                while let Some(e) = events.next().await {
+                    if let Some(code) = e.exit_code {
+                        self.ctx.record_exit(&e.workload_id, code);
                     }
+                    self.wake(&e.workload_id);
                 }
             }
             tokio::time::sleep(backoff.next_delay()).await;

@@ -147,10 +147,9 @@ fn workload_commands_emit_documented_json() {
 #[test]
 fn ls_watch_emits_a_json_line_when_a_status_changes() {
     let c = Cluster::start();
-    let mut watch = Command::new(bin("lattice"))
-        .args(["ls", "--watch", "-o", "json"])
-        .env("LATTICE_CONFIG_DIR", &c.admin.config_dir)
-        .env("LATTICE_TOKEN_STORE", "file")
+    let mut watch = c
+        .admin
+        .command(&["ls", "--watch", "-o", "json"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -241,10 +240,9 @@ fn status_watch_follows_one_workload() {
     let c = Cluster::start();
     c.admin.deploy_web("one");
     c.admin.deploy_web("two");
-    let mut watch = Command::new(bin("lattice"))
-        .args(["status", "one", "--watch", "-o", "json"])
-        .env("LATTICE_CONFIG_DIR", &c.admin.config_dir)
-        .env("LATTICE_TOKEN_STORE", "file")
+    let mut watch = c
+        .admin
+        .command(&["status", "one", "--watch", "-o", "json"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -3,10 +3,10 @@
 //! control stream stays up throughout.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-use lattice_e2e::{Cli, Cluster, bin, wait_for};
+use lattice_e2e::{Cli, Cluster, wait_for};
 
 const LINES: usize = 200_000;
 
@@ -84,10 +84,8 @@ fn large_logs_arrive_whole_and_the_node_stays_connected() {
         );
     }
     // Following: everything so far, then it keeps going.
-    let mut follow = Command::new(bin("lattice"))
-        .args(["logs", "-f", "chatty"])
-        .env("LATTICE_CONFIG_DIR", &cli.config_dir)
-        .env("LATTICE_TOKEN_STORE", "file")
+    let mut follow = cli
+        .command(&["logs", "-f", "chatty"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use lattice_e2e::{Cli, Cluster, bin, docker, http_status, leaked, wait_for};
+use lattice_e2e::{Cli, Cluster, docker, http_status, leaked, wait_for};
 
 fn psql(url: &str, sql: &str) -> String {
     let out = Command::new("psql")
@@ -23,10 +23,7 @@ fn psql(url: &str, sql: &str) -> String {
 
 /// `lattice logs -f NAME --tail 1` as a child with piped output.
 fn spawn_follow(cli: &Cli, name: &str) -> std::process::Child {
-    Command::new(bin("lattice"))
-        .args(["logs", "-f", name, "--tail", "1"])
-        .env("LATTICE_CONFIG_DIR", &cli.config_dir)
-        .env("LATTICE_TOKEN_STORE", "file")
+    cli.command(&["logs", "-f", name, "--tail", "1"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -12,9 +12,9 @@ use bollard::models::{
     VolumeCreateRequest,
 };
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
-    LogsOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
-    StopContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, EventsOptionsBuilder,
+    ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    RemoveVolumeOptionsBuilder, StopContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
 use lattice_proto::v1;
@@ -290,6 +290,35 @@ impl Docker {
             .into_iter()
             .filter_map(|c| c.labels?.get(label::WORKLOAD).cloned())
             .collect())
+    }
+
+    /// Events of this node's containers (which workload; exit codes of `die`).
+    pub fn events(&self, node_id: &str) -> crate::runtime::Events {
+        let filters = HashMap::from([
+            ("type".to_string(), vec!["container".to_string()]),
+            (
+                "label".to_string(),
+                vec![format!("{}={}", label::NODE, node_id)],
+            ),
+        ]);
+        let opts = EventsOptionsBuilder::default().filters(&filters).build();
+        self.inner
+            .events(Some(opts))
+            .take_while(|e| futures_util::future::ready(e.is_ok()))
+            .filter_map(|e| {
+                futures_util::future::ready(e.ok().and_then(|e| {
+                    let attrs = e.actor.and_then(|a| a.attributes).unwrap_or_default();
+                    let workload_id = attrs.get(label::WORKLOAD)?.clone();
+                    let exit_code = (e.action.as_deref() == Some("die"))
+                        .then(|| attrs.get("exitCode").and_then(|c| c.parse().ok()))
+                        .flatten();
+                    Some(crate::runtime::Event {
+                        workload_id,
+                        exit_code,
+                    })
+                }))
+            })
+            .boxed()
     }
 
     /// Runs a command in the container; Ok(exit code).

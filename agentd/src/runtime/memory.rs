@@ -13,7 +13,9 @@ use bollard::models::{
 };
 use lattice_proto::v1;
 
-use super::{Progress, Runtime};
+use futures_util::StreamExt;
+
+use super::{Event, Events, Progress, Runtime};
 use crate::docker::{DResult, container_name, label, volume_name};
 
 #[derive(Default)]
@@ -28,11 +30,21 @@ struct State {
 }
 
 /// The in-memory engine.
-#[derive(Default)]
 pub struct Memory {
     state: Mutex<State>,
+    events: tokio::sync::broadcast::Sender<(String, Event)>,
     /// How long a start takes.
     pub start_delay: Duration,
+}
+
+impl Default for Memory {
+    fn default() -> Self {
+        Self {
+            state: Mutex::default(),
+            events: tokio::sync::broadcast::channel(1024).0,
+            start_delay: Duration::ZERO,
+        }
+    }
 }
 
 impl Memory {
@@ -71,7 +83,7 @@ impl Memory {
     /// A running container exits with `code`; with a restart policy the
     /// engine starts it again at once (one more restart).
     pub fn crash(&self, workload_id: &str, code: i64) {
-        self.with(|s| {
+        let node = self.with(|s| {
             if let Some(c) = s.containers.get_mut(&container_name(workload_id)) {
                 let again = c
                     .host_config
@@ -87,7 +99,26 @@ impl Memory {
                     c.restart_count = Some(c.restart_count.unwrap_or(0) + 1);
                 }
             }
+            s.containers
+                .get(&container_name(workload_id))
+                .and_then(|c| {
+                    c.config
+                        .as_ref()?
+                        .labels
+                        .as_ref()?
+                        .get(label::NODE)
+                        .cloned()
+                })
         });
+        if let Some(node) = node {
+            let _ = self.events.send((
+                node,
+                Event {
+                    workload_id: workload_id.to_string(),
+                    exit_code: i32::try_from(code).ok(),
+                },
+            ));
+        }
     }
 
     /// How many containers were created so far.
@@ -233,6 +264,17 @@ impl Runtime for Memory {
     }
     async fn ready(&self, _spec: &v1::ContainerSpec, c: &ContainerInspectResponse) -> bool {
         crate::probe::is_running(c)
+    }
+    fn events(&self, node_id: &str) -> Events {
+        let node = node_id.to_string();
+        tokio_stream::wrappers::BroadcastStream::new(self.events.subscribe())
+            .filter_map(move |e| {
+                futures_util::future::ready(match e {
+                    Ok((n, ev)) if n == node => Some(ev),
+                    _ => None,
+                })
+            })
+            .boxed()
     }
     async fn workloads(&self, node_id: &str) -> DResult<Vec<String>> {
         self.up()?;

@@ -11,6 +11,19 @@ use lattice_proto::v1;
 
 use crate::docker::{DResult, Docker};
 
+/// Something happened to one of this node's containers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// The workload whose container it was.
+    pub workload_id: String,
+    /// The container exited, with this code.
+    pub exit_code: Option<i32>,
+}
+
+/// The engine's events for this node's containers; ends when the engine
+/// stops serving them.
+pub type Events = futures_util::stream::BoxStream<'static, Event>;
+
 /// Progress callback of a pull (percent).
 pub type Progress<'a> = &'a (dyn Fn(u32) + Send + Sync);
 
@@ -49,6 +62,8 @@ pub trait Runtime: Send + Sync {
     async fn ready(&self, spec: &v1::ContainerSpec, c: &ContainerInspectResponse) -> bool;
     /// Workload ids of every container labelled for this node.
     async fn workloads(&self, node_id: &str) -> DResult<Vec<String>>;
+    /// Events of the containers labelled for this node, from now on.
+    fn events(&self, node_id: &str) -> Events;
 }
 
 /// A shared runtime.
@@ -100,6 +115,9 @@ impl Runtime for Docker {
     }
     async fn workloads(&self, node_id: &str) -> DResult<Vec<String>> {
         Docker::workloads(self, node_id).await
+    }
+    fn events(&self, node_id: &str) -> Events {
+        Docker::events(self, node_id)
     }
 }
 

@@ -140,10 +140,14 @@ async fn a_crash_after_ready_is_reported_as_a_crash_loop() {
         want(spec("web:1", "h1"), Desired::Running, false),
     );
     h.until(Status::Running).await;
+    // The supervisor follows the engine's events as it does Docker's.
+    let sup = crate::supervisor::Supervisor::new(h.ctx.clone());
+    let events = tokio::spawn(sup.watch_docker());
+    tokio::time::sleep(Duration::from_millis(100)).await;
     h.rt.crash(ID, 137);
-    h.ctx.record_exit(ID, 137);
     let _ = h.wake.send(()).await;
     let r = h.until(Status::CrashLooping).await;
+    events.abort();
     assert_eq!(r.restart_count, 1);
     assert_eq!(r.last_exit_code, Some(137));
 }
