@@ -33,11 +33,11 @@ pub struct Args {
     pub advertise_host: Option<String>,
 
     /// How often to report liveness.
-    #[arg(long, env = "LATTICE_HEARTBEAT", default_value = "5s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "LATTICE_HEARTBEAT", default_value = "5s", value_parser = lattice_proto::daemon::positive_duration)]
     pub heartbeat: Duration,
 
     /// How long a workload may take to become ready before it is failed.
-    #[arg(long, env = "LATTICE_READY_TIMEOUT", default_value = "5m", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "LATTICE_READY_TIMEOUT", default_value = "5m", value_parser = lattice_proto::daemon::positive_duration)]
     pub ready_timeout: Duration,
 
     /// Log format.

@@ -16,6 +16,9 @@ use crate::identity::{Identity, channel};
 use crate::supervisor::Supervisor;
 use crate::{Ctx, VERSION};
 
+/// How long a command in a container may run (controld gives up at 30 s).
+const EXEC_DEADLINE: Duration = Duration::from_secs(25);
+
 /// What the connection needs besides the identity.
 pub struct Settings {
     /// Heartbeat interval.
@@ -86,7 +89,7 @@ async fn session(
         .insert("authorization", id.authorization().parse()?);
     // Log reads and relayed connections each get a connection of their own.
     let dialer = crate::stream::Dialer::new(id);
-    let mut inbound = v1::agent_service_client::AgentServiceClient::new(ch)
+    let mut inbound = crate::identity::client(ch)
         .connect(req)
         .await
         .map_err(|s| anyhow::anyhow!("controld refused the connection: {}", s.message()))?
@@ -105,8 +108,16 @@ async fn session(
                         tokio::spawn(crate::logs::serve(dialer.clone(), docker, o));
                     }
                     Some(v1::control_message::Cmd::Exec(e)) => {
-                        let result = exec(ctx, &msg.correlation_id, e).await;
-                        tx.send(v1::AgentMessage { msg: Some(v1::agent_message::Msg::Result(result)) }).await?;
+                        // Off the loop, with a deadline: a command that hangs
+                        // must never hold up heartbeats or other workloads.
+                        let (ctx, tx, id) = (ctx.clone(), tx.clone(), msg.correlation_id);
+                        tokio::spawn(async move {
+                            let result = match tokio::time::timeout(EXEC_DEADLINE, exec(&ctx, &id, e)).await {
+                                Ok(r) => r,
+                                Err(_) => failed(&id, format!("the command did not finish within {}s", EXEC_DEADLINE.as_secs())),
+                            };
+                            let _ = tx.send(v1::AgentMessage { msg: Some(v1::agent_message::Msg::Result(result)) }).await;
+                        });
                     }
                     Some(v1::control_message::Cmd::OpenTcp(o)) => {
                         let docker = ctx.docker().await;
@@ -116,7 +127,9 @@ async fn session(
                 }
             }
             _ = beat.tick() => {
-                let (docker_ok, docker_error) = ctx.refresh_docker().await;
+                // The engine's health as last checked (by `watch_engine`):
+                // a slow Docker never delays a heartbeat.
+                let (docker_ok, docker_error) = ctx.docker_status();
                 let hb = v1::Heartbeat { docker_ok, docker_error };
                 tx.send(v1::AgentMessage { msg: Some(v1::agent_message::Msg::Heartbeat(hb)) }).await?;
             }
@@ -159,11 +172,23 @@ async fn exec(ctx: &Ctx, correlation_id: &str, e: v1::ExecInWorkload) -> v1::Com
             error: format!("exited with code {code}"),
             output: out,
         },
-        Err(err) => v1::CommandResult {
-            correlation_id: correlation_id.into(),
-            ok: false,
-            error: err,
-            output: Vec::new(),
-        },
+        Err(err) => failed(correlation_id, err),
+    }
+}
+
+fn failed(correlation_id: &str, error: String) -> v1::CommandResult {
+    v1::CommandResult {
+        correlation_id: correlation_id.into(),
+        ok: false,
+        error,
+        output: Vec::new(),
+    }
+}
+
+/// Re-checks the engine every `every`, off the control loop.
+pub async fn watch_engine(ctx: Arc<Ctx>, every: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        ctx.refresh_docker().await;
     }
 }

@@ -89,7 +89,7 @@ impl Identity {
             );
         }
         let channel = channel(control, &presented.pem).await?;
-        let r = v1::agent_service_client::AgentServiceClient::new(channel)
+        let r = client(channel)
             .join(v1::JoinRequest {
                 join_token: token.trim().to_string(),
                 hostname: hostname.to_string(),
@@ -142,6 +142,16 @@ pub async fn channel(control: &str, ca_pem: &str) -> anyhow::Result<Channel> {
         .connect()
         .await
         .with_context(|| format!("could not connect to controld at {control}"))
+}
+
+/// An AgentService client with the same message limit controld applies
+/// (tonic's own default is 4 MiB, controld's 16 MiB).
+pub fn client(
+    ch: tonic::transport::Channel,
+) -> v1::agent_service_client::AgentServiceClient<tonic::transport::Channel> {
+    v1::agent_service_client::AgentServiceClient::new(ch)
+        .max_decoding_message_size(lattice_proto::MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(lattice_proto::MAX_MESSAGE_BYTES)
 }
 
 #[cfg(test)]

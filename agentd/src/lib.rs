@@ -110,13 +110,24 @@ impl Ctx {
         self.docker.read().await.clone()
     }
 
+    /// The engine's health as last checked: (ok, error message).
+    pub fn docker_status(&self) -> (bool, String) {
+        let err = self
+            .docker_error
+            .lock()
+            .map(|e| e.clone())
+            .unwrap_or_default();
+        (err.is_empty(), err)
+    }
+
     /// Re-checks Docker; returns (ok, error message).
     pub async fn refresh_docker(&self) -> (bool, String) {
         if let Some(rt) = &self.fixed {
-            return match rt.ping().await {
-                Ok(()) => (true, String::new()),
-                Err(e) => (false, e),
-            };
+            let e = rt.ping().await.err().unwrap_or_default();
+            if let Ok(mut p) = self.docker_error.lock() {
+                p.clone_from(&e);
+            }
+            return (e.is_empty(), e);
         }
         let current = self.docker().await;
         let result = match current {
@@ -200,12 +211,14 @@ pub async fn run(
     ctx.refresh_docker().await;
     let sup = supervisor::Supervisor::new(ctx.clone());
     let events = tokio::spawn(sup.clone().watch_docker());
+    let engine = tokio::spawn(connection::watch_engine(ctx.clone(), a.heartbeat));
     let settings = connection::Settings {
         heartbeat: a.heartbeat,
         advertise_host: a.advertise_host.clone().unwrap_or_default(),
     };
     connection::run(id, ctx, sup, settings, shutdown).await;
     events.abort();
+    engine.abort();
     info!("lattice-agentd stopped; containers keep running");
     Ok(())
 }

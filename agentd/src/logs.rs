@@ -7,7 +7,7 @@ use std::time::UNIX_EPOCH;
 
 use bollard::container::LogOutput;
 use bollard::query_parameters::LogsOptionsBuilder;
-use futures_util::{FutureExt, StreamExt};
+use futures_util::StreamExt;
 use lattice_proto::v1;
 use prost::Message;
 use tokio::sync::{Semaphore, mpsc};
@@ -35,6 +35,21 @@ pub fn parse_line(raw: &str) -> (i64, String, String) {
 
 /// Most log bytes put in one frame.
 const CHUNK_BYTES: usize = 32 * 1024;
+
+/// How long a frame waits for more lines before it goes out unfilled (a
+/// follower sees a new line at most this much later).
+const COALESCE: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// Longest line kept whole: a container that writes without newlines gets
+/// its output cut into lines of this size, so the agent's buffer stays bounded.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// Docker's timestamp at the start of `s` ("TS " included), if there is one.
+fn timestamp_prefix(s: &str) -> Option<&str> {
+    let (ts, _) = s.split_once(' ')?;
+    humantime::parse_rfc3339(ts).ok()?;
+    Some(&s[..=ts.len()])
+}
 
 /// Streams the logs of `req.workload_id` to controld until they end, the
 /// far end goes away, or Docker fails. Lines go out in chunks of whatever
@@ -125,19 +140,20 @@ async fn pump(
             if let Err(e) = lines.push(item) {
                 return End::Error(e);
             }
-            // …then take everything Docker already has, up to a chunk.
+            // …then take what Docker has ready or has within a moment, up to
+            // a chunk: full frames instead of a line or two each.
             while lines.pending_bytes < CHUNK_BYTES {
-                match logs.next().now_or_never() {
-                    Some(Some(item)) => {
+                match tokio::time::timeout(COALESCE, logs.next()).await {
+                    Ok(Some(item)) => {
                         if let Err(e) = lines.push(item) {
                             return End::Error(e);
                         }
                     }
-                    Some(None) => {
+                    Ok(None) => {
                         ended = true;
                         break;
                     }
-                    None => break,
+                    Err(_) => break,
                 }
             }
         }
@@ -204,12 +220,35 @@ impl Lines {
             Err(e) => return Err(format!("Docker stopped serving logs: {e}")),
         };
         self.stream = stream;
-        self.partial.push_str(&String::from_utf8_lossy(&bytes));
+        let text = String::from_utf8_lossy(&bytes);
+        // Docker splits a long line into partial messages, each with its own
+        // timestamp: a continuation drops it (the line keeps its first).
+        let text = match timestamp_prefix(&text) {
+            Some(ts) if !self.partial.is_empty() => &text[ts.len()..],
+            _ => &text[..],
+        };
+        self.partial.push_str(text);
         while let Some(nl) = self.partial.find('\n') {
             let raw: String = self.partial.drain(..=nl).collect();
             self.line(&raw);
         }
+        self.cut_long_line();
         Ok(())
+    }
+
+    /// Emits the unterminated line in pieces of [`MAX_LINE_BYTES`], each
+    /// with the line's timestamp, keeping only the remainder.
+    fn cut_long_line(&mut self) {
+        while self.partial.len() > MAX_LINE_BYTES {
+            let ts = timestamp_prefix(&self.partial).unwrap_or("").to_string();
+            let mut cut = MAX_LINE_BYTES;
+            while !self.partial.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            let piece: String = self.partial.drain(..cut).collect();
+            self.line(&piece);
+            self.partial.insert_str(0, &ts);
+        }
     }
 
     /// The output ended: a last line without a newline is still a line.
@@ -277,6 +316,35 @@ mod tests {
         assert!(l.take_frame().is_none(), "nothing new, no frame");
         l.finish();
         assert_eq!(decode(&l.take_frame().unwrap()), ["three"]);
+    }
+
+    #[test]
+    fn output_without_newlines_is_cut_into_bounded_lines() {
+        let mut l = Lines::new(0);
+        let piece = "x".repeat(16 * 1024);
+        // Docker's partial messages of one long line, each with a timestamp.
+        for i in 0..40 {
+            l.push(out(&format!("2026-11-26T01:02:{:02}Z {piece}", i % 60)))
+                .unwrap();
+            assert!(
+                l.partial.len() <= MAX_LINE_BYTES + 64,
+                "buffer grew to {}",
+                l.partial.len()
+            );
+        }
+        l.finish();
+        let mut total = 0;
+        while let Some(f) = l.take_frame() {
+            for line in decode(&f) {
+                assert!(line.len() <= MAX_LINE_BYTES);
+                assert!(
+                    line.bytes().all(|b| b == b'x'),
+                    "no timestamps inside a line"
+                );
+                total += line.len();
+            }
+        }
+        assert_eq!(total, 40 * 16 * 1024, "nothing lost");
     }
 
     #[test]

@@ -50,7 +50,7 @@ impl Dialer {
         let mut call = tonic::Request::new(ReceiverStream::new(frames));
         call.metadata_mut()
             .insert("authorization", self.authorization.parse()?);
-        let inbound = v1::agent_service_client::AgentServiceClient::new(ch.clone())
+        let inbound = crate::identity::client(ch.clone())
             .open_stream(call)
             .await
             .map_err(|s| anyhow::anyhow!("controld refused the stream: {}", s.message()))?

@@ -67,7 +67,7 @@ pub enum Command {
     /// Create a one-time join token for a new node (on the server host).
     JoinToken {
         /// How long the token stays valid.
-        #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+        #[arg(long, default_value = "1h", value_parser = lattice_proto::daemon::positive_duration)]
         expires: Duration,
     },
     /// Account administration on the server host (talks to the database directly).
@@ -119,27 +119,27 @@ pub struct ServeArgs {
     pub tls_key: Option<PathBuf>,
 
     /// Lifetime of access tokens (at most 15m).
-    #[arg(long, env = "LATTICE_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "LATTICE_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = lattice_proto::daemon::positive_duration)]
     pub access_token_ttl: Duration,
 
     /// Idle lifetime of a session: a refresh token unused this long expires.
-    #[arg(long, env = "LATTICE_REFRESH_TOKEN_TTL", default_value = "30d", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "LATTICE_REFRESH_TOKEN_TTL", default_value = "30d", value_parser = lattice_proto::daemon::positive_duration)]
     pub refresh_token_ttl: Duration,
 
     /// Failed logins for one account within `--lockout-window` that lock it.
-    #[arg(long, env = "LATTICE_LOCKOUT_THRESHOLD", default_value_t = 5)]
+    #[arg(long, env = "LATTICE_LOCKOUT_THRESHOLD", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     pub lockout_threshold: u32,
 
     /// Window in which failed logins are counted.
-    #[arg(long, env = "LATTICE_LOCKOUT_WINDOW", default_value = "15m", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "LATTICE_LOCKOUT_WINDOW", default_value = "15m", value_parser = lattice_proto::daemon::positive_duration)]
     pub lockout_window: Duration,
 
     /// How long a locked account stays locked.
-    #[arg(long, env = "LATTICE_LOCKOUT_DURATION", default_value = "15m", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "LATTICE_LOCKOUT_DURATION", default_value = "15m", value_parser = lattice_proto::daemon::positive_duration)]
     pub lockout_duration: Duration,
 
     /// Login and register attempts allowed per client address per minute.
-    #[arg(long, env = "LATTICE_AUTH_RATE_PER_MINUTE", default_value_t = 30)]
+    #[arg(long, env = "LATTICE_AUTH_RATE_PER_MINUTE", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
     pub auth_rate_per_minute: u32,
 
     /// Image for `postgres` workloads.
@@ -160,23 +160,24 @@ pub struct ServeArgs {
     pub edge_ports: (u16, u16),
 
     /// A relayed connection with no traffic this long is closed.
-    #[arg(long, env = "LATTICE_EDGE_IDLE_TIMEOUT", default_value = "15m", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "LATTICE_EDGE_IDLE_TIMEOUT", default_value = "15m", value_parser = lattice_proto::daemon::positive_duration)]
     pub edge_idle_timeout: Duration,
 
     /// Most relayed connections at once, in all.
-    #[arg(long, env = "LATTICE_EDGE_MAX_CONNECTIONS", default_value_t = 4096)]
+    #[arg(long, env = "LATTICE_EDGE_MAX_CONNECTIONS", default_value_t = 4096, value_parser = at_least_one)]
     pub edge_max_connections: usize,
 
     /// Most relayed connections at once to one workload.
     #[arg(
         long,
         env = "LATTICE_EDGE_MAX_CONNECTIONS_PER_WORKLOAD",
-        default_value_t = 512
+        default_value_t = 512,
+        value_parser = at_least_one
     )]
     pub edge_max_connections_per_workload: usize,
 
     /// A node silent this long is unreachable and its workloads lost.
-    #[arg(long, env = "LATTICE_NODE_LEASE", default_value = "15s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "LATTICE_NODE_LEASE", default_value = "15s", value_parser = lattice_proto::daemon::positive_duration)]
     pub node_lease: Duration,
 }
 
@@ -196,6 +197,15 @@ impl Default for ServeArgs {
     }
 }
 
+/// A count that must be at least 1 (a limit of 0 would refuse everything).
+fn at_least_one(raw: &str) -> Result<usize, String> {
+    match raw.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{raw:?} is not a whole number")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,6 +219,21 @@ mod tests {
         assert_eq!(s.listen.port(), 7443);
         assert_eq!(s.access_token_ttl, Duration::from_secs(900));
         assert_eq!(s.lockout_threshold, 5);
+    }
+
+    #[test]
+    fn nonsense_limits_are_refused_with_a_sentence() {
+        for (flag, value, says) in [
+            ("--edge-idle-timeout", "0", "more than 0"),
+            ("--node-lease", "0s", "more than 0"),
+            ("--edge-max-connections", "0", "at least 1"),
+            ("--lockout-threshold", "0", "0 is not in 1"),
+        ] {
+            let e = Args::try_parse_from(["lattice-controld", flag, value])
+                .expect_err(flag)
+                .to_string();
+            assert!(e.contains(says), "{flag} {value}: {e}");
+        }
     }
 
     #[test]

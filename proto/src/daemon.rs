@@ -38,6 +38,20 @@ pub fn init_tracing(format: LogFormat, default_filter: &str) {
     }
 }
 
+/// A duration flag that must be more than zero (`15s`, `5m`, `1h`): a zero
+/// heartbeat, lease or timeout is refused at start with a sentence, never a
+/// panic or a busy loop later.
+pub fn positive_duration(raw: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(raw)
+        .map_err(|e| format!("{raw:?} is not a duration like 15s, 5m or 1h ({e})"))?;
+    if d.is_zero() {
+        return Err(format!(
+            "must be more than 0 (got {raw:?}); use a duration like 15s"
+        ));
+    }
+    Ok(d)
+}
+
 /// Installs the SIGTERM/SIGINT handlers now (so a signal that arrives right
 /// after start-up is not fatal), and resolves on either.
 pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
@@ -56,5 +70,25 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'stat
             _ = term.recv() => tracing::info!("SIGTERM received; shutting down"),
             _ = int.recv() => tracing::info!("SIGINT received; shutting down"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_must_be_positive() {
+        assert_eq!(
+            positive_duration("15s"),
+            Ok(std::time::Duration::from_secs(15))
+        );
+        assert!(positive_duration("0s").unwrap_err().contains("more than 0"));
+        assert!(positive_duration("0").unwrap_err().contains("more than 0"));
+        assert!(
+            positive_duration("soon")
+                .unwrap_err()
+                .contains("not a duration")
+        );
     }
 }

@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use lattice_e2e::{Cli, Cluster, wait_for};
 
@@ -116,4 +116,109 @@ fn large_logs_arrive_whole_and_the_node_stays_connected() {
     );
     let controld = c.controld.logs();
     assert!(!controld.contains("control stream broke"), "{controld}");
+}
+
+/// Resident memory of a process, in bytes (Linux).
+fn rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(0, |kib| kib * 1024)
+}
+
+#[test]
+fn output_without_newlines_keeps_the_agent_bounded() {
+    const BYTES: usize = 100_000_000;
+    let c = Cluster::processes();
+    let cli = &c.admin;
+    let pid = c.agent.pid().expect("agent pid");
+    let before = rss(pid);
+    // The container sleeps first, so the follower is there before the output.
+    cli.deploy_sh(
+        "blob",
+        &[],
+        &format!(
+            "sleep 3; head -c {BYTES} /dev/zero | tr '\\0' x; echo; echo done-writing; sleep 100000"
+        ),
+    );
+    let mut follow = cli
+        .command(&["logs", "-f", "blob"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn lattice logs -f");
+    let stdout = follow.stdout.take().expect("stdout");
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        let (mut bytes, mut longest) = (0usize, 0usize);
+        let mut line = Vec::new();
+        while reader.read_until(b'\n', &mut line).unwrap_or(0) > 0 {
+            bytes += line.iter().filter(|b| **b == b'x').count();
+            longest = longest.max(line.len());
+            line.clear();
+        }
+        let _ = done_tx.send((bytes, longest));
+    });
+    // Sample agentd's memory until the container has written everything
+    // (read with a plain `logs --tail 1`: Docker's json-file follow can lose
+    // or repeat part of a file across a rotation), then a moment more.
+    let mut peak = before;
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let mut checked = Instant::now();
+    loop {
+        peak = peak.max(rss(pid));
+        std::thread::sleep(Duration::from_millis(100));
+        if checked.elapsed() > Duration::from_secs(1) {
+            checked = Instant::now();
+            let tail = cli.run(&["logs", "blob", "--tail", "1"], None);
+            if tail.code == 0 && tail.stdout.trim() == "done-writing" {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the container never finished writing"
+        );
+    }
+    for _ in 0..20 {
+        peak = peak.max(rss(pid));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = follow.kill();
+    let _ = follow.wait();
+    let (followed, longest) = done_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the follower's counts");
+    assert!(followed >= 40_000_000, "only {followed} bytes followed");
+    assert!(
+        longest <= 64 * 1024 + 1,
+        "lines are cut at 64 KiB, got {longest}"
+    );
+    // A read after the fact has every byte, in lines of at most 64 KiB.
+    let all = cli.run(&["logs", "blob"], None).ok().stdout;
+    assert_eq!(all.lines().last(), Some("done-writing"));
+    assert!(
+        all.lines().all(|l| l.len() <= 64 * 1024),
+        "a line over 64 KiB"
+    );
+    assert_eq!(
+        all.bytes().filter(|b| *b == b'x').count(),
+        BYTES,
+        "every byte"
+    );
+    eprintln!(
+        "agentd RSS: {} MiB before, {} MiB peak while relaying {} MB without a newline",
+        before >> 20,
+        peak >> 20,
+        BYTES / 1_000_000
+    );
+    assert!(
+        peak < before + (64 << 20),
+        "agentd grew from {} MiB to {} MiB",
+        before >> 20,
+        peak >> 20
+    );
 }

@@ -3,8 +3,10 @@
 
 mod auth;
 mod cli;
+mod config;
 mod edge;
 mod edge_bind;
+mod isolation;
 mod json;
 mod lifecycle;
 mod logs;

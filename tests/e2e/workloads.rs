@@ -239,6 +239,16 @@ fn custom_web_server_answers_with_its_limits_applied() {
         ]),
         "500000000 268435456"
     );
+    // Hardening every workload gets.
+    assert_eq!(
+        docker(&[
+            "inspect",
+            "-f",
+            "{{json .HostConfig.SecurityOpt}} {{.HostConfig.PidsLimit}} {{.HostConfig.LogConfig.Type}} {{json .HostConfig.LogConfig.Config}}",
+            &container
+        ]),
+        r#"["no-new-privileges:true"] 1024 json-file {"max-file":"5","max-size":"50m"}"#
+    );
     let env = docker(&["inspect", "-f", "{{json .Config.Env}}", &container]);
     assert!(env.contains("GREETING=hi"), "{env}");
     let labels = docker(&["inspect", "-f", "{{json .Config.Labels}}", &container]);

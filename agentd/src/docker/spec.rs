@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 
 use bollard::models::{
-    ContainerCreateBody, ContainerInspectResponse, HostConfig, Mount, MountType, PortBinding,
-    RestartPolicy, RestartPolicyNameEnum,
+    ContainerCreateBody, ContainerInspectResponse, HostConfig, HostConfigLogConfig, Mount,
+    MountType, PortBinding, RestartPolicy, RestartPolicyNameEnum,
 };
 use lattice_proto::v1;
 
@@ -23,6 +23,13 @@ pub mod label {
     /// Spec hash.
     pub const SPEC: &str = "lattice.spec-hash";
 }
+
+/// Most processes (and threads) in one workload's container.
+pub const PIDS_LIMIT: i64 = 1024;
+/// Size at which a container's log file rotates.
+pub const LOG_MAX_SIZE: &str = "50m";
+/// Log files kept per container (the newest `LOG_MAX_FILES` × `LOG_MAX_SIZE`).
+pub const LOG_MAX_FILES: u32 = 5;
 
 /// Name of a workload's container.
 pub fn container_name(workload_id: &str) -> String {
@@ -77,6 +84,18 @@ pub fn create_body(spec: &v1::ContainerSpec, node_id: &str) -> ContainerCreateBo
         restart_policy: Some(RestartPolicy {
             name: Some(RestartPolicyNameEnum::NO),
             maximum_retry_count: None,
+        }),
+        // Hardening every tenant gets: no privilege gain through setuid
+        // binaries, a bound on processes (a fork bomb stays in its
+        // container), and logs that rotate instead of filling the node's disk.
+        security_opt: Some(vec!["no-new-privileges:true".into()]),
+        pids_limit: Some(PIDS_LIMIT),
+        log_config: Some(HostConfigLogConfig {
+            typ: Some("json-file".into()),
+            config: Some(HashMap::from([
+                ("max-size".to_string(), LOG_MAX_SIZE.to_string()),
+                ("max-file".to_string(), LOG_MAX_FILES.to_string()),
+            ])),
         }),
         ..Default::default()
     };

@@ -16,6 +16,9 @@ use crate::clock;
 use crate::entity::workload;
 use crate::error::{Error, Result};
 
+/// Bounds on the password change inside Postgres (rotation).
+const ROTATE_PG_OPTIONS: &str = "-c lock_timeout=5s -c statement_timeout=10s";
+
 /// A change of desired state the owner asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transition {
@@ -173,16 +176,33 @@ impl WorkloadApi {
                     &node,
                     &w.id,
                     vec!["sh".into(), "-c".into(), sql.into()],
-                    vec![v1::EnvVar {
-                        key: "LATTICE_NEW_PASSWORD".into(),
-                        value: fresh.credentials["password"].clone(),
-                    }],
+                    vec![
+                        v1::EnvVar {
+                            key: "LATTICE_NEW_PASSWORD".into(),
+                            value: fresh.credentials["password"].clone(),
+                        },
+                        // Never wait long on the user's own locks: the
+                        // rotate fails cleanly and the old password stays.
+                        v1::EnvVar {
+                            key: "PGOPTIONS".into(),
+                            value: ROTATE_PG_OPTIONS.into(),
+                        },
+                    ],
                 )
                 .await?;
             if !res.ok {
+                // psql's output is not repeated: on some errors it quotes
+                // the statement, which holds the new password.
+                let out = String::from_utf8_lossy(&res.output);
+                let why = if out.contains("lock timeout") || out.contains("statement timeout") {
+                    "another session holds a lock on the role (an open transaction?); end it and try again"
+                        .to_string()
+                } else {
+                    res.error
+                };
                 return Err(Error::FailedPrecondition(format!(
-                    "could not change the password inside {}: {}",
-                    w.name, res.error
+                    "could not change the password inside {}: {why}; the old password still works",
+                    w.name
                 )));
             }
         }

@@ -1,0 +1,109 @@
+//! One tenant cannot stall a node: a command run for the control plane
+//! inside a workload (password rotation) is off the agent's control loop and
+//! bounded in time, so heartbeats and other deploys go on while it waits.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use lattice_e2e::Cluster;
+
+fn psql_ok(url: &str) -> bool {
+    Command::new("psql")
+        .arg(url)
+        .args(["-tAc", "select 1"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn a_rotate_blocked_by_the_users_own_lock_fails_cleanly_and_the_node_stays_ready() {
+    let c = Cluster::start();
+    let cli = &c.admin;
+    cli.deploy("postgres", "db").wait().ok();
+    let old = cli
+        .run(&["access", "db", "--format", "url"], None)
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    let user = cli.run(&["access", "db", "-o", "json"], None).ok().json()["credentials"]["user"]
+        .as_str()
+        .expect("user")
+        .to_string();
+    // The owner holds a lock on their own role in an open transaction.
+    let mut holder = Command::new("psql")
+        .arg(&old)
+        .args(["-v", "ON_ERROR_STOP=1", "-qtA"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("psql");
+    let mut sql = holder.stdin.take().expect("stdin");
+    writeln!(
+        sql,
+        "BEGIN; ALTER ROLE \"{user}\" CONNECTION LIMIT 50; SELECT 'locked';"
+    )
+    .expect("send");
+    let mut out = BufReader::new(holder.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    out.read_line(&mut line).expect("read");
+    assert_eq!(line.trim(), "locked", "the lock is held");
+
+    // Rotate in the background; meanwhile the node must stay ready (its
+    // lease is 3 s here) and take another deploy.
+    let rotating = {
+        let cli = cli.clone();
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            let r = cli.run(&["access", "db", "--rotate", "--format", "url"], None);
+            (r, started.elapsed())
+        })
+    };
+    let mut readiness = Vec::new();
+    let deploy_started = Instant::now();
+    cli.deploy_web("other");
+    let deploy_took = deploy_started.elapsed();
+    while !rotating.is_finished() {
+        let nodes = cli.run(&["nodes", "-o", "json"], None).ok().json();
+        readiness.push(nodes[0]["status"].as_str().unwrap_or("").to_string());
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let (r, took) = rotating.join().expect("rotate thread");
+    assert_ne!(
+        r.code, 0,
+        "the rotate cannot succeed while the role is locked"
+    );
+    assert!(
+        r.stderr.contains("holds a lock on the role")
+            && r.stderr.contains("old password still works"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        took < Duration::from_secs(20),
+        "the rotate gave up in {took:?}"
+    );
+    assert!(
+        readiness.iter().all(|s| s == "ready"),
+        "the node stayed ready throughout: {readiness:?}"
+    );
+    assert!(deploy_took < Duration::from_secs(30), "{deploy_took:?}");
+    let db = cli.run(&["status", "db", "-o", "json"], None).ok().json();
+    assert_eq!(db["status"], "running", "{db}");
+
+    // The lock ends; the old password still works, and a rotate now succeeds.
+    writeln!(sql, "ROLLBACK;").expect("send");
+    drop(sql);
+    let _ = holder.wait();
+    assert!(psql_ok(&old), "the old password still works");
+    let new = cli
+        .run(&["access", "db", "--rotate", "--format", "url"], None)
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    assert_ne!(new, old);
+    assert!(!psql_ok(&old), "the old password stopped working");
+}
