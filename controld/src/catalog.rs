@@ -242,6 +242,20 @@ impl Catalog {
                 };
             }
         }
+        // The generated credentials are what `lattice access` shows: a user
+        // value for one of them would make access print a credential that
+        // does not work.
+        if let Some((k, _)) = user_env
+            .iter()
+            .find(|(k, _)| out.secret.env.iter().any(|(g, _)| g == k))
+        {
+            return Err(Error::Invalid(lattice_proto::ValidationError {
+                field: "env",
+                rule: format!(
+                    "{k} is set by Lattice for {kind} workloads (see `lattice access`); remove --env {k}"
+                ),
+            }));
+        }
         out.secret.env.extend(user_env);
         validate::env(out.secret.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
         Ok(out)
@@ -308,6 +322,20 @@ mod tests {
             kind: kind.into(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn generated_credentials_cannot_be_overridden() {
+        let mut r = req("postgres");
+        r.env = vec![v1::EnvVar {
+            key: "POSTGRES_USER".into(),
+            value: "root".into(),
+        }];
+        let e = cat().resolve(&r).unwrap_err().to_string();
+        assert!(e.contains("POSTGRES_USER is set by Lattice"), "{e}");
+        // Other names are the user's own.
+        r.env[0].key = "TZ".into();
+        assert!(cat().resolve(&r).is_ok());
     }
 
     #[test]

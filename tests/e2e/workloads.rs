@@ -574,6 +574,14 @@ fn invalid_deploys_name_the_field_and_create_nothing() {
         ),
         (vec!["deploy", "custom", "w"], "image is required"),
         (vec!["deploy", "redis", "w"], "kind must be"),
+        (
+            vec!["deploy", "postgres", "p", "--env", "POSTGRES_PASSWORD=mine"],
+            "env POSTGRES_PASSWORD is set by Lattice for postgres workloads",
+        ),
+        (
+            vec!["deploy", "s3", "b", "--env", "RUSTFS_SECRET_KEY=mine"],
+            "env RUSTFS_SECRET_KEY is set by Lattice for s3 workloads",
+        ),
     ] {
         let r = cli.run(&args, None).fails_with(2);
         assert!(r.stderr.contains(needle), "{args:?}: {}", r.stderr);
