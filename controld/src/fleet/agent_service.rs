@@ -149,7 +149,7 @@ impl v1::agent_service_server::AgentService for AgentApi {
                         fleet.apply_report(&node.id, r).await
                     }
                     Some(v1::agent_message::Msg::Result(r)) => {
-                        fleet.command_result(r);
+                        fleet.command_result(&node.id, r);
                         Ok(())
                     }
                     Some(v1::agent_message::Msg::Hello(_)) | None => Ok(()),
@@ -172,7 +172,7 @@ impl v1::agent_service_server::AgentService for AgentApi {
         &self,
         req: Request<Streaming<v1::StreamFrame>>,
     ) -> Result<Response<Self::OpenStreamStream>, Status> {
-        self.node(&req).await?;
+        let node = self.node(&req).await?;
         let mut inbound = req.into_inner();
         let first = tokio::time::timeout(Duration::from_secs(10), inbound.next())
             .await
@@ -188,6 +188,7 @@ impl v1::agent_service_server::AgentService for AgentApi {
         let (tx, rx) = mpsc::channel(16);
         self.fleet.claim_stream(
             &id,
+            &node.id,
             Opened {
                 inbound,
                 outbound: tx,

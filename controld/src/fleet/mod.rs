@@ -61,8 +61,8 @@ pub struct Fleet {
     /// A node silent this long is unreachable and its workloads lost.
     lease: Duration,
     closing: tokio::sync::watch::Sender<bool>,
-    /// Commands waiting for their result, by correlation id.
-    results: Mutex<HashMap<String, tokio::sync::oneshot::Sender<v1::CommandResult>>>,
+    /// Commands waiting for their result, by correlation id, with the node asked.
+    results: Mutex<HashMap<String, (String, tokio::sync::oneshot::Sender<v1::CommandResult>)>>,
 }
 
 impl Fleet {

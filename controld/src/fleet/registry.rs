@@ -77,7 +77,7 @@ impl Fleet {
         cmd: v1::control_message::Cmd,
         timeout: Duration,
     ) -> Result<streams::Opened> {
-        let waiter = self.streams.expect(stream_id);
+        let waiter = self.streams.expect(stream_id, node_id);
         let msg = v1::ControlMessage {
             correlation_id: String::new(),
             cmd: Some(cmd),
@@ -90,8 +90,13 @@ impl Fleet {
     }
 
     /// Hands an agent-opened stream to whoever waits for it.
-    pub fn claim_stream(&self, stream_id: &str, opened: streams::Opened) -> Result<()> {
-        self.streams.claim(stream_id, opened)
+    pub fn claim_stream(
+        &self,
+        stream_id: &str,
+        node_id: &str,
+        opened: streams::Opened,
+    ) -> Result<()> {
+        self.streams.claim(stream_id, node_id, opened)
     }
 
     /// Runs a command in a workload's container on its node and waits for the result.
@@ -105,7 +110,7 @@ impl Fleet {
         let id = uuid::Uuid::new_v4().to_string();
         let (tx, rx) = tokio::sync::oneshot::channel();
         if let Ok(mut r) = self.results.lock() {
-            r.insert(id.clone(), tx);
+            r.insert(id.clone(), (node_id.to_string(), tx));
         }
         let msg = v1::ControlMessage {
             correlation_id: id.clone(),
@@ -129,15 +134,24 @@ impl Fleet {
         res
     }
 
-    /// Delivers a command result from an agent.
-    pub fn command_result(&self, r: v1::CommandResult) {
+    /// Delivers a command result from `node_id`'s agent; a result for a
+    /// command sent to another node is dropped.
+    pub fn command_result(&self, node_id: &str, r: v1::CommandResult) {
         let tx = self
             .results
             .lock()
             .ok()
-            .and_then(|mut m| m.remove(&r.correlation_id));
-        if let Some(tx) = tx {
-            let _ = tx.send(r);
+            .and_then(|mut m| match m.get(&r.correlation_id) {
+                Some((node, _)) if node == node_id => m.remove(&r.correlation_id).map(|(_, tx)| tx),
+                _ => None,
+            });
+        match tx {
+            Some(tx) => {
+                let _ = tx.send(r);
+            }
+            None => {
+                tracing::warn!(node = %node_id, "dropped a command result this node was not asked for")
+            }
         }
     }
 }
