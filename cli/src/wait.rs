@@ -5,7 +5,7 @@
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
-use lattice_proto::state::ChangeKind;
+use lattice_proto::state::{ChangeKind, Status};
 use lattice_proto::v1;
 
 use crate::api::Api;
@@ -44,7 +44,7 @@ impl Progress {
 
     fn show(&mut self, w: &v1::Workload) {
         let mut step = status_name(w.status).to_string();
-        if w.status == v1::WorkloadStatus::Pulling as i32 && w.progress_percent > 0 {
+        if Status::from_wire(w.status) == Status::Pulling && w.progress_percent > 0 {
             step = format!("pulling {}%", w.progress_percent);
         }
         let line = format!("{}: {step}", w.name);
@@ -107,11 +107,11 @@ pub async fn wait(
             };
         }
         progress.show(&w);
-        let st = v1::WorkloadStatus::try_from(w.status).unwrap_or(v1::WorkloadStatus::Unspecified);
-        match (target, st) {
-            (Target::Running, v1::WorkloadStatus::Running)
-            | (Target::Stopped, v1::WorkloadStatus::Stopped) => break Ok(Some(w)),
-            (Target::Running, v1::WorkloadStatus::Failed) => {
+        match (target, Status::from_wire(w.status)) {
+            (Target::Running, Status::Running) | (Target::Stopped, Status::Stopped) => {
+                break Ok(Some(w));
+            }
+            (Target::Running, Status::Failed) => {
                 let detail = api
                     .get_workload(v1::GetWorkloadRequest {
                         name: name.to_string(),

@@ -273,7 +273,7 @@ pub async fn rm(mut ctx: Ctx, a: RmArgs) -> anyhow::Result<()> {
         purge: a.purge,
     };
     let w = api.delete(req).await?;
-    let mut gone = w.status == v1::WorkloadStatus::Deleted as i32;
+    let mut gone = Status::from_wire(w.status) == Status::Deleted;
     if a.wait.wait && !gone {
         wait(&mut api, &a.name, Target::Gone, a.wait.timeout).await?;
         gone = true;

@@ -131,7 +131,10 @@ impl Fleet {
         };
         match choose(&candidates, need) {
             Ok(c) => {
-                let i = nodes.iter().position(|n| n.id == c.id).unwrap_or(0);
+                let i = nodes
+                    .iter()
+                    .position(|n| n.id == c.id)
+                    .ok_or_else(|| Error::internal("the chosen node is not in the snapshot"))?;
                 Ok(nodes.swap_remove(i))
             }
             Err(Refusal(reasons)) => Err(Error::FailedPrecondition(format!(

@@ -77,20 +77,4 @@ impl WorkloadApi {
         self.fleet.push(&node.id).await?;
         Ok(w)
     }
-
-    /// Forgets a workload whose node is away; when the node returns, its
-    /// agent removes the orphaned container (the volume is kept).
-    pub(super) async fn forget(&self, w: &workload::Model, purge: bool) -> Result<v1::Workload> {
-        self.repo.delete_workload(&w.id).await?;
-        self.fleet.publish(w, true);
-        let mut p = self.proto(w).await?;
-        p.status = v1::WorkloadStatus::Deleted as i32;
-        p.status_message = if purge {
-            "deleted; its node is offline, so its data volume is kept until you remove it there"
-                .into()
-        } else {
-            "deleted".into()
-        };
-        Ok(p)
-    }
 }

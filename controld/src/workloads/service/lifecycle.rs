@@ -152,6 +152,22 @@ impl WorkloadApi {
         Ok(w)
     }
 
+    /// Forgets a workload whose node is away; when the node returns, its
+    /// agent removes the orphaned container (the volume is kept).
+    pub(super) async fn forget(&self, w: &workload::Model, purge: bool) -> Result<v1::Workload> {
+        self.repo.delete_workload(&w.id).await?;
+        self.fleet.publish(w, true);
+        let mut p = self.proto(w).await?;
+        p.status = Status::Deleted.to_wire() as i32;
+        p.status_message = if purge {
+            "deleted; its node is offline, so its data volume is kept until you remove it there"
+                .into()
+        } else {
+            "deleted".into()
+        };
+        Ok(p)
+    }
+
     /// Issues new credentials and applies them: Postgres changes the role's
     /// password in the running server first (so the old one stops working at
     /// once); then the container is recreated with the new env (data kept).
