@@ -10,6 +10,7 @@ const PROTOS: &[&str] = &[
     "lattice/v1/workload.proto",
     "lattice/v1/node.proto",
     "lattice/v1/agent.proto",
+    "lattice/v1/audit.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

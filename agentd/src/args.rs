@@ -32,6 +32,22 @@ pub struct Args {
     #[arg(long, env = "LATTICE_ADVERTISE_HOST")]
     pub advertise_host: Option<String>,
 
+    /// Address the workloads' direct ports are published on. The default,
+    /// loopback, means nothing listens on the node's network: clients come in
+    /// through the control plane's edge. `0.0.0.0` publishes on every address.
+    #[arg(long, env = "LATTICE_PUBLISH_ADDR", default_value = "127.0.0.1")]
+    pub publish_addr: std::net::IpAddr,
+
+    /// Keep workloads off this node's own addresses and the link-local
+    /// metadata range with iptables rules (needs root and iptables).
+    #[arg(long, env = "LATTICE_HOST_FIREWALL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub host_firewall: bool,
+
+    /// IPv4 range the owners' networks on this node are carved from, one /24
+    /// each (pick one your LAN does not use).
+    #[arg(long, env = "LATTICE_NETWORK_POOL", default_value = crate::docker::network::DEFAULT_POOL)]
+    pub network_pool: ipnet::Ipv4Net,
+
     /// How often to report liveness.
     #[arg(long, env = "LATTICE_HEARTBEAT", default_value = "5s", value_parser = lattice_proto::daemon::positive_duration)]
     pub heartbeat: Duration,

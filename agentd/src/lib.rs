@@ -39,6 +39,8 @@ pub struct Ctx {
     pub reports: reports::Reports,
     /// How long a workload may take to become ready.
     pub ready_timeout: Duration,
+    /// How tenants are kept apart on this node.
+    pub isolation: docker::Isolation,
     docker: RwLock<Option<docker::Docker>>,
     docker_error: Mutex<String>,
     /// A runtime fixed at construction (tests, the fleet simulator) instead
@@ -56,6 +58,7 @@ impl Ctx {
             node_id,
             reports: reports::Reports::default(),
             ready_timeout,
+            isolation: docker::Isolation::default(),
             docker: RwLock::new(None),
             docker_error: Mutex::new(String::new()),
             fixed: None,
@@ -132,7 +135,7 @@ impl Ctx {
         let current = self.docker().await;
         let result = match current {
             Some(d) => d.ping().await.map(|_| d),
-            None => docker::Docker::connect().await,
+            None => docker::Docker::connect(self.isolation).await,
         };
         let mut slot = self.docker.write().await;
         match result {
@@ -207,20 +210,37 @@ pub async fn run(
             id
         }
     };
-    let ctx = std::sync::Arc::new(Ctx::new(id.node_id.clone(), a.ready_timeout));
+    let mut ctx = Ctx::new(id.node_id.clone(), a.ready_timeout);
+    ctx.isolation = docker::Isolation {
+        publish_addr: a.publish_addr,
+        host_firewall: a.host_firewall,
+        pool: a.network_pool,
+    };
+    let ctx = std::sync::Arc::new(ctx);
     ctx.refresh_docker().await;
     let sup = supervisor::Supervisor::new(ctx.clone());
     let events = tokio::spawn(sup.clone().watch_docker());
     let engine = tokio::spawn(connection::watch_engine(ctx.clone(), a.heartbeat));
     let settings = connection::Settings {
         heartbeat: a.heartbeat,
-        advertise_host: a.advertise_host.clone().unwrap_or_default(),
+        advertise_host: direct_host(&a),
     };
     connection::run(id, ctx, sup, settings, shutdown).await;
     events.abort();
     engine.abort();
     info!("lattice-agentd stopped; containers keep running");
     Ok(())
+}
+
+/// The host clients use for this node's direct ports: the address they are
+/// published on, unless that is every address (then `--advertise-host`, or
+/// the address controld sees when that is empty).
+fn direct_host(a: &args::Args) -> String {
+    if a.publish_addr.is_unspecified() {
+        a.advertise_host.clone().unwrap_or_default()
+    } else {
+        a.publish_addr.to_string()
+    }
 }
 
 /// Installs the tracing subscriber (stderr).

@@ -93,6 +93,8 @@ pub enum Command {
     Rm(RmArgs),
     /// API tokens for CI: use one with LATTICE_TOKEN instead of signing in.
     Tokens(TokensArgs),
+    /// The audit log: every change and sign-in, newest first (an admin sees everyone's).
+    Audit(AuditArgs),
     /// Check that everything needed to deploy works, and say what to fix.
     Doctor,
     /// Servers you have used: list, switch, forget.
@@ -151,6 +153,17 @@ pub enum ContextAction {
         /// Its URL.
         server: String,
     },
+}
+
+/// `audit`.
+#[derive(Debug, Clone, Args)]
+pub struct AuditArgs {
+    /// Most entries to show (at most 1000).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub limit: u32,
+    /// Only actions starting with this, e.g. `login`, `tokens`, `access`.
+    #[arg(long)]
+    pub action: Option<String>,
 }
 
 /// `tokens`.

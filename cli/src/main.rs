@@ -67,6 +67,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Rm(a) => cmd::workloads::rm(ctx, a).await,
         Command::Tokens(a) => cmd::tokens::run(ctx, a).await,
+        Command::Audit(a) => cmd::audit::run(ctx, a).await,
         Command::Doctor => cmd::doctor::run(ctx).await,
         Command::Context(a) => cmd::context::run(ctx, a),
         Command::Completion { shell } => {

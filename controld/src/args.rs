@@ -176,6 +176,10 @@ pub struct ServeArgs {
     )]
     pub edge_max_connections_per_workload: usize,
 
+    /// How long audit entries are kept.
+    #[arg(long, env = "LATTICE_AUDIT_RETENTION", default_value = "90d", value_parser = lattice_proto::daemon::positive_duration)]
+    pub audit_retention: Duration,
+
     /// A node silent this long is unreachable and its workloads lost.
     #[arg(long, env = "LATTICE_NODE_LEASE", default_value = "15s", value_parser = lattice_proto::daemon::positive_duration)]
     pub node_lease: Duration,

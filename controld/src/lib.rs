@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod args;
+pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod clock;
@@ -116,6 +117,9 @@ pub struct Server {
     fleet: std::sync::Arc<fleet::Fleet>,
     edge: std::sync::Arc<edge::Edge>,
     limiter: AddressLimiter,
+    audit: audit::Audit,
+    audit_api: audit::AuditApi,
+    audit_retention: Duration,
     data_dir: PathBuf,
     addr: SocketAddr,
 }
@@ -147,7 +151,15 @@ impl Server {
             },
         };
         let authn = Authenticator::new(accounts.clone(), jwt.clone());
-        let auth = AuthApi::new(accounts, authn.clone(), jwt, limiter.clone(), policy);
+        let audit = audit::Audit::new(db.clone());
+        let auth = AuthApi::new(
+            accounts,
+            authn.clone(),
+            jwt,
+            limiter.clone(),
+            policy,
+            audit.clone(),
+        );
         let secrets = secrets::SecretBox::load_or_create(&cfg.data_dir)?;
         let repo = repo::Repo::new(db);
         // No agent is connected to a controld that has just started, whatever
@@ -178,13 +190,16 @@ impl Server {
             authn.clone(),
             catalog,
             edge.clone(),
+            audit.clone(),
         );
         let nodes = fleet::node_service::NodeApi::new(
             fleet.clone(),
             repo.clone(),
-            authn,
+            authn.clone(),
             tls.fingerprint.clone(),
+            audit.clone(),
         );
+        let audit_api = audit::AuditApi::new(audit.clone(), authn);
         let agents = fleet::agent_service::AgentApi::new(fleet.clone(), repo);
 
         let listener = TcpListener::bind(cfg.serve.listen)
@@ -205,6 +220,9 @@ impl Server {
             fleet,
             edge,
             limiter,
+            audit,
+            audit_api,
+            audit_retention: cfg.serve.audit_retention,
             data_dir: cfg.data_dir,
             addr,
         })
@@ -244,6 +262,7 @@ impl Server {
         let workloads = v1::workload_service_server::WorkloadServiceServer::new(self.workloads)
             .max_decoding_message_size(lattice_proto::MAX_MESSAGE_BYTES);
         let nodes = v1::node_service_server::NodeServiceServer::new(self.nodes);
+        let audit = v1::audit_service_server::AuditServiceServer::new(self.audit_api);
         let agents = v1::agent_service_server::AgentServiceServer::new(self.agents)
             .max_decoding_message_size(lattice_proto::MAX_MESSAGE_BYTES);
         health
@@ -253,11 +272,19 @@ impl Server {
         let edge_task = self.edge.start().await?;
 
         let limiter = self.limiter.clone();
+        let (audit_log, retention) = (self.audit.clone(), self.audit_retention);
         let housekeeping = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(60));
-            loop {
+            for n in 0u64.. {
                 tick.tick().await;
                 limiter.shrink();
+                if n % 60 == 0 {
+                    match audit_log.prune(retention).await {
+                        Ok(0) => {}
+                        Ok(k) => info!(entries = k, "audit entries past retention deleted"),
+                        Err(e) => tracing::warn!(error = %e, "could not prune the audit log"),
+                    }
+                }
             }
         });
 
@@ -293,6 +320,7 @@ impl Server {
             .add_service(auth)
             .add_service(workloads)
             .add_service(nodes)
+            .add_service(audit)
             .add_service(agents)
             .serve_with_incoming_shutdown(incoming, shutdown);
         // Drain in-flight calls, but never hang on a client that will not let go.

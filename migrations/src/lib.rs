@@ -11,6 +11,7 @@ mod m20261126_000001_accounts;
 mod m20261126_000002_workloads;
 mod m20261126_000003_edge_ports;
 mod m20261126_000004_restarts;
+mod m20261201_000005_audit;
 
 /// Every migration this build knows, oldest first.
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_workloads::Migration),
             Box::new(m20261126_000003_edge_ports::Migration),
             Box::new(m20261126_000004_restarts::Migration),
+            Box::new(m20261201_000005_audit::Migration),
         ]
     }
 }

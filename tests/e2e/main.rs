@@ -1,6 +1,7 @@
 //! End-to-end tests: one test binary (fast to link), one module per area.
 //! Every test starts the real binaries against real TLS and a real store.
 
+mod audit;
 mod auth;
 mod cli;
 mod config;
@@ -12,4 +13,5 @@ mod lifecycle;
 mod logs;
 mod nodes;
 mod store;
+mod tenancy;
 mod workloads;

@@ -162,6 +162,16 @@ impl Drop for Cluster {
             args.extend(vols.iter().map(String::as_str));
             docker(&args);
         }
+        // Owners' networks: Docker's address pools are small, so none may leak.
+        let nets: Vec<String> = docker(&["network", "ls", "-q", "--filter", &filter])
+            .lines()
+            .map(str::to_string)
+            .collect();
+        if !nets.is_empty() {
+            let mut args = vec!["network", "rm"];
+            args.extend(nets.iter().map(String::as_str));
+            docker(&args);
+        }
     }
 }
 

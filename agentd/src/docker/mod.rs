@@ -3,6 +3,8 @@
 //! "no such container" on remove are success).
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bollard::errors::Error as DockerError;
@@ -19,6 +21,7 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 use lattice_proto::v1;
 
+pub mod network;
 mod spec;
 
 pub use spec::{
@@ -31,10 +34,40 @@ pub fn socket_description() -> String {
     std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into())
 }
 
+/// How this node keeps tenants apart (agentd's `--publish-addr`,
+/// `--host-firewall`).
+#[derive(Debug, Clone, Copy)]
+pub struct Isolation {
+    /// Address direct ports are published on.
+    pub publish_addr: std::net::IpAddr,
+    /// Whether to keep workloads off the node's own addresses with iptables.
+    pub host_firewall: bool,
+    /// Where owners' subnets come from.
+    pub pool: ipnet::Ipv4Net,
+}
+
+impl Default for Isolation {
+    fn default() -> Self {
+        Self {
+            publish_addr: std::net::Ipv4Addr::LOCALHOST.into(),
+            host_firewall: true,
+            pool: network::DEFAULT_POOL
+                .parse()
+                .unwrap_or_else(|_| ipnet::Ipv4Net::default()),
+        }
+    }
+}
+
 /// A connected Docker Engine.
 #[derive(Clone)]
 pub struct Docker {
     inner: bollard::Docker,
+    isolation: Isolation,
+    /// Creating a container on an owner's network and removing that network
+    /// once unused never interleave.
+    networks: Arc<tokio::sync::Mutex<()>>,
+    /// The firewall was set up (or found set up) once.
+    firewall_done: Arc<AtomicBool>,
 }
 
 /// A Docker failure, phrased for the user.
@@ -59,10 +92,15 @@ fn msg(e: &DockerError) -> String {
 
 impl Docker {
     /// Connects and pings; the error names the socket.
-    pub async fn connect() -> DResult<Self> {
+    pub async fn connect(isolation: Isolation) -> DResult<Self> {
         let inner = bollard::Docker::connect_with_local_defaults()
             .map_err(|e| format!("cannot use Docker at {}: {e}", socket_description()))?;
-        let d = Self { inner };
+        let d = Self {
+            inner,
+            isolation,
+            networks: Arc::default(),
+            firewall_done: Arc::default(),
+        };
         d.ping().await?;
         Ok(d)
     }
@@ -168,12 +206,93 @@ impl Docker {
         Ok(name)
     }
 
+    /// Creates the owner's network if it is missing (idempotent), and the
+    /// node's firewall rules once.
+    async fn ensure_network(&self, owner: &str, node_id: &str) -> DResult<()> {
+        if self.isolation.host_firewall && !self.firewall_done.load(Ordering::Relaxed) {
+            match network::ensure_host_firewall().await {
+                Ok(()) => {}
+                Err(e) => tracing::warn!(error = %e, "workloads are not kept off this node's addresses"),
+            }
+            // Tried once per connection to the engine: a node that cannot is
+            // told so once, not on every deploy.
+            self.firewall_done.store(true, Ordering::Relaxed);
+        }
+        let name = network::network_name(owner);
+        match self.inner.inspect_network(&name, None).await {
+            Ok(_) => return Ok(()),
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(msg(&e)),
+        }
+        // Another agent on the same engine may take a subnet between our
+        // look and our create: Docker refuses the overlap, try the next.
+        for subnet in network::free_subnets(self.isolation.pool, &self.used_subnets().await?)
+            .into_iter()
+            .take(8)
+        {
+            match self
+                .inner
+                .create_network(network::create_request(owner, node_id, subnet))
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(DockerError::DockerResponseServerError {
+                    status_code: 409, ..
+                }) => return Ok(()),
+                Err(DockerError::DockerResponseServerError { message, .. })
+                    if network::is_overlap(&message) => {}
+                Err(e) => {
+                    return Err(format!("could not create the network {name}: {}", msg(&e)));
+                }
+            }
+        }
+        Err(format!(
+            "no free /{} subnet is left in this node's network pool {} for a new owner; \
+             widen agentd's --network-pool",
+            network::OWNER_PREFIX,
+            self.isolation.pool
+        ))
+    }
+
+    /// Subnets of every network on the engine.
+    async fn used_subnets(&self) -> DResult<Vec<ipnet::IpNet>> {
+        let nets = self
+            .inner
+            .list_networks(None::<bollard::query_parameters::ListNetworksOptions>)
+            .await
+            .map_err(|e| msg(&e))?;
+        Ok(nets
+            .into_iter()
+            .filter_map(|n| n.ipam?.config)
+            .flatten()
+            .filter_map(|c| c.subnet?.parse().ok())
+            .collect())
+    }
+
+    /// Removes the owner's network when no container uses it any more (one
+    /// in use is left: Docker refuses, which is what we want).
+    async fn prune_network(&self, owner: &str) {
+        let _g = self.networks.lock().await;
+        let name = network::network_name(owner);
+        match self.inner.remove_network(&name).await {
+            Ok(()) => tracing::debug!(network = %name, "owner network removed"),
+            Err(e) if is_not_found(&e) => {}
+            Err(DockerError::DockerResponseServerError {
+                status_code: 403 | 409,
+                ..
+            }) => {}
+            Err(e) => tracing::debug!(network = %name, error = %msg(&e), "owner network kept"),
+        }
+    }
+
     /// Creates the container for a spec. A name conflict means it already
     /// exists, which is what we wanted.
     pub async fn create(&self, spec: &v1::ContainerSpec, node_id: &str) -> DResult<()> {
         let name = container_name(&spec.workload_id);
-        let body = create_body(spec, node_id);
+        let body = create_body(spec, node_id, self.isolation.publish_addr);
         let opts = CreateContainerOptionsBuilder::default().name(&name).build();
+        let _g = self.networks.lock().await;
+        self.ensure_network(&spec.owner, node_id).await?;
         match self.inner.create_container(Some(opts), body).await {
             Ok(_) => Ok(()),
             Err(DockerError::DockerResponseServerError {
@@ -229,11 +348,18 @@ impl Docker {
     /// (gone is success). Every path that replaces or deletes a container
     /// comes through here, so none of them kills a workload mid-write.
     pub async fn remove(&self, name: &str) -> DResult<()> {
+        let owner = self.inspect(name).await.ok().flatten().and_then(|c| {
+            c.config?.labels?.get(label::OWNER).cloned()
+        });
         if let Err(e) = self.stop(name).await {
             tracing::warn!(container = %name, error = %e, "clean stop failed; removing anyway");
         }
         let opts = RemoveContainerOptionsBuilder::default().force(true).build();
-        match self.inner.remove_container(name, Some(opts)).await {
+        let removed = self.inner.remove_container(name, Some(opts)).await;
+        if let Some(owner) = owner {
+            self.prune_network(&owner).await;
+        }
+        match removed {
             Ok(()) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
             Err(DockerError::DockerResponseServerError {

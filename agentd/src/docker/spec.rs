@@ -41,8 +41,13 @@ pub fn volume_name(workload_id: &str) -> String {
     format!("lattice-{workload_id}-data")
 }
 
-/// The body that creates a workload's container.
-pub fn create_body(spec: &v1::ContainerSpec, node_id: &str) -> ContainerCreateBody {
+/// The body that creates a workload's container: on its owner's network,
+/// with ports published on `publish_addr` only.
+pub fn create_body(
+    spec: &v1::ContainerSpec,
+    node_id: &str,
+    publish_addr: std::net::IpAddr,
+) -> ContainerCreateBody {
     let labels = HashMap::from([
         (label::WORKLOAD.to_string(), spec.workload_id.clone()),
         (label::NODE.to_string(), node_id.to_string()),
@@ -59,7 +64,7 @@ pub fn create_body(spec: &v1::ContainerSpec, node_id: &str) -> ContainerCreateBo
             (
                 format!("{p}/tcp"),
                 Some(vec![PortBinding {
-                    host_ip: Some("0.0.0.0".into()),
+                    host_ip: Some(publish_addr.to_string()),
                     host_port: Some(String::new()),
                 }]),
             )
@@ -75,6 +80,7 @@ pub fn create_body(spec: &v1::ContainerSpec, node_id: &str) -> ContainerCreateBo
     });
     let res = spec.resources.unwrap_or_default();
     let host = HostConfig {
+        network_mode: Some(super::network::network_name(&spec.owner)),
         port_bindings: Some(bindings),
         mounts,
         nano_cpus: (res.cpu_millis > 0).then(|| i64::from(res.cpu_millis) * 1_000_000),

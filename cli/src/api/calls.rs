@@ -2,6 +2,7 @@
 //! refreshes an expired session once (see [`Api::call`]).
 
 use lattice_proto::v1;
+use lattice_proto::v1::audit_service_client::AuditServiceClient;
 use lattice_proto::v1::auth_service_client::AuthServiceClient;
 use lattice_proto::v1::node_service_client::NodeServiceClient;
 use lattice_proto::v1::workload_service_client::WorkloadServiceClient;
@@ -56,6 +57,8 @@ rpcs! {
     create_api_token: AuthServiceClient::create_api_token(v1::CreateApiTokenRequest) -> v1::CreateApiTokenResponse;
     /// The caller's API tokens.
     list_api_tokens: AuthServiceClient::list_api_tokens(v1::Empty) -> v1::ListApiTokensResponse;
+    /// Audit entries, newest first.
+    list_audit: AuditServiceClient::list(v1::ListAuditRequest) -> v1::ListAuditResponse;
     /// Revokes an API token.
     revoke_api_token: AuthServiceClient::revoke_api_token(v1::RevokeApiTokenRequest) -> v1::Empty;
 }

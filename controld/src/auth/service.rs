@@ -11,6 +11,7 @@ use super::password::PasswordHasherPool;
 use super::tokens::AccessTokens;
 use super::{Authenticator, Caller, Credential, Scope};
 use crate::accounts::{Accounts, LockoutPolicy, NewSession, ROLE_ADMIN, Rotation};
+use crate::audit::{Actor, Audit, source};
 use crate::clock;
 use crate::entity::user;
 use crate::error::{Error, Result};
@@ -35,6 +36,7 @@ pub struct AuthApi {
     hasher: PasswordHasherPool,
     limiter: AddressLimiter,
     policy: AuthPolicy,
+    audit: Audit,
 }
 
 const BAD_CREDENTIALS: &str = "invalid email or password";
@@ -47,6 +49,7 @@ impl AuthApi {
         jwt: AccessTokens,
         limiter: AddressLimiter,
         policy: AuthPolicy,
+        audit: Audit,
     ) -> Self {
         Self {
             accounts,
@@ -55,6 +58,7 @@ impl AuthApi {
             hasher: PasswordHasherPool::default(),
             limiter,
             policy,
+            audit,
         }
     }
 
@@ -73,6 +77,29 @@ impl AuthApi {
             email: u.email.clone(),
             role: role(&u.role) as i32,
         })
+    }
+
+    /// Signs in and writes the attempt to the audit log (the account it
+    /// claimed, when that exists).
+    async fn login_audited(&self, req: Request<v1::LoginRequest>) -> Result<v1::Session> {
+        let src = source(&req);
+        let email = req.get_ref().email.trim().to_lowercase();
+        let r = self.login(req).await;
+        let id = match &r {
+            Ok(_) | Err(_) => self
+                .accounts
+                .user_by_email(&email)
+                .await
+                .ok()
+                .flatten()
+                .map(|u| u.id),
+        };
+        if validate::email(&email).is_ok() {
+            self.audit
+                .record(&Actor::claiming(id, &email, src), "login", &email, &r)
+                .await;
+        }
+        r
     }
 
     async fn login(&self, req: Request<v1::LoginRequest>) -> Result<v1::Session> {
@@ -153,12 +180,18 @@ impl v1::auth_service_server::AuthService for AuthApi {
         &self,
         req: Request<v1::RegisterRequest>,
     ) -> Result<Response<v1::RegisterResponse>, Status> {
-        self.limiter.check(req.remote_addr().map(|a| a.ip()))?;
+        let src = source(&req);
+        self.limiter.check(src)?;
         let r = req.into_inner();
         let email = validate::email(&r.email)?;
         validate::password(&r.password)?;
         let hash = self.hasher.hash(r.password).await?;
-        let u = self.accounts.register(&email, &hash).await?;
+        let res = self.accounts.register(&email, &hash).await;
+        let id = res.as_ref().ok().map(|u| u.id.clone());
+        self.audit
+            .record(&Actor::claiming(id, &email, src), "register", &email, &res)
+            .await;
+        let u = res?;
         info!(user_id = %u.id, role = %u.role, "account registered");
         Ok(Response::new(v1::RegisterResponse {
             user_id: u.id,
@@ -169,7 +202,7 @@ impl v1::auth_service_server::AuthService for AuthApi {
 
     #[instrument(skip_all, fields(rpc = "Login"))]
     async fn login(&self, req: Request<v1::LoginRequest>) -> Result<Response<v1::Session>, Status> {
-        Ok(Response::new(AuthApi::login(self, req).await?))
+        Ok(Response::new(self.login_audited(req).await?))
     }
 
     #[instrument(skip_all, fields(rpc = "Refresh"))]
@@ -208,7 +241,9 @@ impl v1::auth_service_server::AuthService for AuthApi {
 
     #[instrument(skip_all, fields(rpc = "Logout"))]
     async fn logout(&self, req: Request<v1::LogoutRequest>) -> Result<Response<v1::Empty>, Status> {
+        let src = source(&req);
         let by_access = self.authn.authenticate(req.metadata()).await;
+        let actor = by_access.as_ref().ok().map(|c| Actor::of(c, src));
         let refresh = req.into_inner().refresh_token;
         let session = match by_access {
             Ok(Caller {
@@ -228,7 +263,13 @@ impl v1::auth_service_server::AuthService for AuthApi {
             Err(e) => return Err(e.into()),
         };
         if let Some(id) = session {
-            self.accounts.revoke_session(&id, "logout").await?;
+            let r = self.accounts.revoke_session(&id, "logout").await;
+            let actor = actor.unwrap_or(Actor {
+                source: src,
+                ..Actor::default()
+            });
+            self.audit.record(&actor, "logout", "session", &r).await;
+            r?;
             info!(session_id = %id, "signed out");
         }
         Ok(Response::new(v1::Empty {}))
@@ -271,22 +312,14 @@ impl v1::auth_service_server::AuthService for AuthApi {
         &self,
         req: Request<v1::CreateApiTokenRequest>,
     ) -> Result<Response<v1::CreateApiTokenResponse>, Status> {
+        let src = source(&req);
         let c = self.authn.authenticate(req.metadata()).await?;
-        c.require(Scope::Admin)?;
         let r = req.into_inner();
-        validate::name("name", &r.name)?;
-        let scope = Scope::from_proto(r.scope()).unwrap_or(Scope::Deploy);
-        if r.expires_in_seconds < 0 {
-            return Err(Status::invalid_argument(
-                "expires_in_seconds must be 0 (never) or positive",
-            ));
-        }
-        let expires = (r.expires_in_seconds > 0)
-            .then(|| clock::now_ms().saturating_add(r.expires_in_seconds.saturating_mul(1000)));
-        let (t, secret) = self
-            .accounts
-            .create_api_token(&c.user.id, &r.name, scope.as_str(), expires)
-            .await?;
+        let res = self.create_token(&c, &r).await;
+        self.audit
+            .record(&Actor::of(&c, src), "tokens.create", &r.name, &res)
+            .await;
+        let (t, secret) = res?;
         info!(user_id = %c.user.id, token = %t.name, scope = %t.scope, "API token created");
         Ok(Response::new(v1::CreateApiTokenResponse {
             token: Some(api_token(&t)),
@@ -311,18 +344,50 @@ impl v1::auth_service_server::AuthService for AuthApi {
         &self,
         req: Request<v1::RevokeApiTokenRequest>,
     ) -> Result<Response<v1::Empty>, Status> {
+        let src = source(&req);
         let c = self.authn.authenticate(req.metadata()).await?;
+        let name = req.into_inner().name;
+        let res = self.revoke_token(&c, &name).await;
+        self.audit
+            .record(&Actor::of(&c, src), "tokens.revoke", &name, &res)
+            .await;
+        res?;
+        info!(user_id = %c.user.id, token = %name, "API token revoked");
+        Ok(Response::new(v1::Empty {}))
+    }
+}
+
+impl AuthApi {
+    async fn create_token(
+        &self,
+        c: &Caller,
+        r: &v1::CreateApiTokenRequest,
+    ) -> Result<(crate::entity::api_token::Model, String)> {
         c.require(Scope::Admin)?;
-        let r = req.into_inner();
         validate::name("name", &r.name)?;
-        if !self.accounts.revoke_api_token(&c.user.id, &r.name).await? {
-            return Err(Error::NotFound(format!(
-                "no API token named {:?}; see `lattice tokens ls`",
-                r.name
-            ))
+        let scope = Scope::from_proto(r.scope()).unwrap_or(Scope::Deploy);
+        if r.expires_in_seconds < 0 {
+            return Err(lattice_proto::ValidationError::new(
+                "expires_in_seconds",
+                "must be 0 (never) or positive",
+            )
             .into());
         }
-        info!(user_id = %c.user.id, token = %r.name, "API token revoked");
-        Ok(Response::new(v1::Empty {}))
+        let expires = (r.expires_in_seconds > 0)
+            .then(|| clock::now_ms().saturating_add(r.expires_in_seconds.saturating_mul(1000)));
+        self.accounts
+            .create_api_token(&c.user.id, &r.name, scope.as_str(), expires)
+            .await
+    }
+
+    async fn revoke_token(&self, c: &Caller, name: &str) -> Result<()> {
+        c.require(Scope::Admin)?;
+        validate::name("name", name)?;
+        if !self.accounts.revoke_api_token(&c.user.id, name).await? {
+            return Err(Error::NotFound(format!(
+                "no API token named {name:?}; see `lattice tokens ls`"
+            )));
+        }
+        Ok(())
     }
 }

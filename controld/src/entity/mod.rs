@@ -1,6 +1,7 @@
 //! SeaORM entities, one per table. Times are Unix milliseconds.
 
 pub mod api_token;
+pub mod audit_log;
 pub mod edge_port;
 pub mod join_token;
 pub mod login_throttle;

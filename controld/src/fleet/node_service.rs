@@ -10,6 +10,7 @@ use tonic::{Request, Response, Status};
 use tracing::{info, instrument};
 
 use super::Fleet;
+use crate::audit::{Actor, Audit, source};
 use crate::auth::Authenticator;
 use crate::auth::tokens::{random_token, token_hash};
 use crate::clock;
@@ -27,17 +28,25 @@ pub struct NodeApi {
     repo: Repo,
     authn: Authenticator,
     fingerprint: String,
+    audit: Audit,
 }
 
 impl NodeApi {
     /// New service; `fingerprint` (the CA's) is embedded in join tokens so
     /// agents can verify controld before sending anything.
-    pub fn new(fleet: Arc<Fleet>, repo: Repo, authn: Authenticator, fingerprint: String) -> Self {
+    pub fn new(
+        fleet: Arc<Fleet>,
+        repo: Repo,
+        authn: Authenticator,
+        fingerprint: String,
+        audit: Audit,
+    ) -> Self {
         Self {
             fleet,
             repo,
             authn,
             fingerprint,
+            audit,
         }
     }
 
@@ -154,19 +163,29 @@ impl v1::node_service_server::NodeService for NodeApi {
         &self,
         req: Request<v1::CreateJoinTokenRequest>,
     ) -> Result<Response<v1::JoinToken>, Status> {
+        let src = source(&req);
         let c = self.authn.authenticate(req.metadata()).await?;
-        c.require_admin()?;
-        let ttl = match req.into_inner().expires_in_seconds {
-            0 => JOIN_TTL_SECS,
-            s if s < 0 => {
-                return Err(Status::invalid_argument(
-                    "expires_in_seconds must be positive",
-                ));
-            }
-            s => s,
-        };
-        let (token, expires) =
-            create_join_token(&self.repo, &self.fingerprint, &c.user.id, ttl).await?;
+        let asked = req.into_inner().expires_in_seconds;
+        let r = async {
+            c.require_admin()?;
+            let ttl = match asked {
+                0 => JOIN_TTL_SECS,
+                s if s < 0 => {
+                    return Err(lattice_proto::ValidationError::new(
+                        "expires_in_seconds",
+                        "must be positive",
+                    )
+                    .into());
+                }
+                s => s,
+            };
+            create_join_token(&self.repo, &self.fingerprint, &c.user.id, ttl).await
+        }
+        .await;
+        self.audit
+            .record(&Actor::of(&c, src), "nodes.join-token", "join token", &r)
+            .await;
+        let (token, expires) = r?;
         info!(by = %c.user.id, "join token created");
         Ok(Response::new(v1::JoinToken {
             token,
@@ -176,13 +195,20 @@ impl v1::node_service_server::NodeService for NodeApi {
 
     #[instrument(skip_all, fields(rpc = "Drain"))]
     async fn drain(&self, req: Request<v1::DrainRequest>) -> Result<Response<v1::Node>, Status> {
+        let src = source(&req);
         let c = self.authn.authenticate(req.metadata()).await?;
-        c.require_admin()?;
         let name = req.into_inner().name;
-        let n = self.find(&name).await?;
-        let mut am = n.into_active_model();
-        am.draining = Set(true);
-        let n = self.repo.save_node(am).await?;
+        let r = async {
+            c.require_admin()?;
+            let mut am = self.find(&name).await?.into_active_model();
+            am.draining = Set(true);
+            self.repo.save_node(am).await
+        }
+        .await;
+        self.audit
+            .record(&Actor::of(&c, src), "nodes.drain", &name, &r)
+            .await;
+        let n = r?;
         let all = self.repo.all_workloads().await?;
         Ok(Response::new(self.node_proto(&n, &all).await))
     }

@@ -20,7 +20,8 @@ pub struct ValidationError {
 }
 
 impl ValidationError {
-    fn new(field: &'static str, rule: impl fmt::Display) -> Self {
+    /// `field` must be `rule` (a phrase that follows the field's name).
+    pub fn new(field: &'static str, rule: impl fmt::Display) -> Self {
         Self {
             field,
             rule: rule.to_string(),

@@ -37,6 +37,20 @@ pub enum Transition {
     ApplyCredentials,
 }
 
+impl Transition {
+    /// Its name in the audit log.
+    pub fn action(self) -> &'static str {
+        match self {
+            Transition::Stop => "stop",
+            Transition::Start => "start",
+            Transition::Restart => "restart",
+            Transition::Delete { purge: false } => "rm",
+            Transition::Delete { purge: true } => "rm.purge",
+            Transition::ApplyCredentials => "access.rotate",
+        }
+    }
+}
+
 /// What a transition does to a workload row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Plan {

@@ -18,6 +18,7 @@ mod streams;
 use lifecycle::Transition;
 
 use super::{Views, closest, endpoints, to_proto};
+use crate::audit::{Actor, Audit, source};
 use crate::auth::{Authenticator, Caller, Scope};
 use crate::catalog::{Catalog, SecretDoc, SpecDoc};
 use crate::edge::Edge;
@@ -36,6 +37,7 @@ pub struct WorkloadApi {
     authn: Authenticator,
     catalog: Catalog,
     edge: Arc<Edge>,
+    audit: Audit,
 }
 
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
@@ -49,6 +51,7 @@ impl WorkloadApi {
         authn: Authenticator,
         catalog: Catalog,
         edge: Arc<Edge>,
+        audit: Audit,
     ) -> Self {
         Self {
             fleet,
@@ -57,6 +60,7 @@ impl WorkloadApi {
             authn,
             catalog,
             edge,
+            audit,
         }
     }
 
@@ -105,16 +109,34 @@ impl WorkloadApi {
         Ok(to_proto(w, &self.views().await?))
     }
 
+    /// Deletes the caller's workload (at once when its node is away).
+    async fn remove(&self, c: &Caller, name: &str, purge: bool) -> Result<v1::Workload> {
+        let w = self.find(c, name).await?;
+        let connected = w
+            .node_id
+            .as_deref()
+            .is_some_and(|n| self.fleet.is_connected(n));
+        if !connected {
+            return self.forget(&w, purge).await;
+        }
+        let w = self.apply(w, Transition::Delete { purge }).await?;
+        self.proto(&w).await
+    }
+
     /// Stop, start or restart of the caller's workload by name.
     async fn transition(
         &self,
         req: Request<v1::WorkloadRef>,
         t: Transition,
     ) -> Result<Response<v1::Workload>, Status> {
+        let src = source(&req);
         let c = self.caller(&req, Scope::Deploy).await?;
-        let w = self.find(&c, &req.get_ref().name).await?;
-        let w = self.apply(w, t).await?;
-        Ok(Response::new(self.proto(&w).await?))
+        let name = &req.get_ref().name;
+        let r = async { self.apply(self.find(&c, name).await?, t).await }.await;
+        self.audit
+            .record(&Actor::of(&c, src), t.action(), name, &r)
+            .await;
+        Ok(Response::new(self.proto(&r?).await?))
     }
 }
 
@@ -125,9 +147,13 @@ impl v1::workload_service_server::WorkloadService for WorkloadApi {
         &self,
         req: Request<v1::DeployRequest>,
     ) -> Result<Response<v1::Workload>, Status> {
+        let src = source(&req);
         let c = self.caller(&req, Scope::Deploy).await?;
-        let w = self.create(&c, req.get_ref()).await?;
-        Ok(Response::new(self.proto(&w).await?))
+        let r = self.create(&c, req.get_ref()).await;
+        self.audit
+            .record(&Actor::of(&c, src), "deploy", &req.get_ref().name, &r)
+            .await;
+        Ok(Response::new(self.proto(&r?).await?))
     }
 
     #[instrument(skip_all, fields(rpc = "List"))]
@@ -260,18 +286,15 @@ impl v1::workload_service_server::WorkloadService for WorkloadApi {
         &self,
         req: Request<v1::DeleteRequest>,
     ) -> Result<Response<v1::Workload>, Status> {
+        let src = source(&req);
         let c = self.caller(&req, Scope::Deploy).await?;
-        let purge = req.get_ref().purge;
-        let w = self.find(&c, &req.get_ref().name).await?;
-        let connected = w
-            .node_id
-            .as_deref()
-            .is_some_and(|n| self.fleet.is_connected(n));
-        if !connected {
-            return Ok(Response::new(self.forget(&w, purge).await?));
-        }
-        let w = self.apply(w, Transition::Delete { purge }).await?;
-        Ok(Response::new(self.proto(&w).await?))
+        let r = req.into_inner();
+        let res = self.remove(&c, &r.name, r.purge).await;
+        let action = if r.purge { "rm.purge" } else { "rm" };
+        self.audit
+            .record(&Actor::of(&c, src), action, &r.name, &res)
+            .await;
+        Ok(Response::new(res?))
     }
 
     #[instrument(skip_all, fields(rpc = "GetAccess"))]
@@ -279,10 +302,19 @@ impl v1::workload_service_server::WorkloadService for WorkloadApi {
         &self,
         req: Request<v1::GetAccessRequest>,
     ) -> Result<Response<v1::Access>, Status> {
+        let src = source(&req);
         let c = self.caller(&req, Scope::Deploy).await?;
         let r = req.into_inner();
-        let w = self.find(&c, &r.name).await?;
-        let w = if r.rotate { self.rotate(w).await? } else { w };
+        let found = async {
+            let w = self.find(&c, &r.name).await?;
+            if r.rotate { self.rotate(w).await } else { Ok(w) }
+        }
+        .await;
+        let action = if r.rotate { "access.rotate" } else { "access" };
+        self.audit
+            .record(&Actor::of(&c, src), action, &r.name, &found)
+            .await;
+        let w = found?;
         let nodes = self.views().await?;
         let secret = SecretDoc::unseal(&self.secrets, &w)?;
         let credentials = secret
