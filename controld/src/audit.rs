@@ -104,7 +104,14 @@ impl Audit {
     }
 
     /// Records an entry with an explicit outcome and detail.
-    pub async fn write(&self, who: &Actor, action: &str, target: &str, outcome: &str, detail: &str) {
+    pub async fn write(
+        &self,
+        who: &Actor,
+        action: &str,
+        target: &str,
+        outcome: &str,
+        detail: &str,
+    ) {
         let row = audit_log::ActiveModel {
             id: Set(uuid::Uuid::now_v7().to_string()),
             at: Set(clock::now_ms()),

@@ -120,6 +120,8 @@ pub struct Server {
     audit: audit::Audit,
     audit_api: audit::AuditApi,
     audit_retention: Duration,
+    accounts: Accounts,
+    lockout: LockoutPolicy,
     data_dir: PathBuf,
     addr: SocketAddr,
 }
@@ -153,7 +155,7 @@ impl Server {
         let authn = Authenticator::new(accounts.clone(), jwt.clone());
         let audit = audit::Audit::new(db.clone());
         let auth = AuthApi::new(
-            accounts,
+            accounts.clone(),
             authn.clone(),
             jwt,
             limiter.clone(),
@@ -223,6 +225,8 @@ impl Server {
             audit,
             audit_api,
             audit_retention: cfg.serve.audit_retention,
+            accounts,
+            lockout: policy.lockout,
             data_dir: cfg.data_dir,
             addr,
         })
@@ -273,11 +277,15 @@ impl Server {
 
         let limiter = self.limiter.clone();
         let (audit_log, retention) = (self.audit.clone(), self.audit_retention);
+        let (accounts, lockout) = (self.accounts.clone(), self.lockout);
         let housekeeping = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(60));
             for n in 0u64.. {
                 tick.tick().await;
                 limiter.shrink();
+                if let Err(e) = accounts.prune_throttle(clock::now_ms(), lockout).await {
+                    tracing::warn!(error = %e, "could not prune sign-in counters");
+                }
                 if n % 60 == 0 {
                     match audit_log.prune(retention).await {
                         Ok(0) => {}

@@ -12,6 +12,7 @@ mod m20261126_000002_workloads;
 mod m20261126_000003_edge_ports;
 mod m20261126_000004_restarts;
 mod m20261201_000005_audit;
+mod m20261201_000006_login_per_address;
 
 /// Every migration this build knows, oldest first.
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_edge_ports::Migration),
             Box::new(m20261126_000004_restarts::Migration),
             Box::new(m20261201_000005_audit::Migration),
+            Box::new(m20261201_000006_login_per_address::Migration),
         ]
     }
 }

@@ -6,7 +6,10 @@ use lattice_e2e::{Cli, Cluster, PASSWORD};
 use serde_json::Value;
 
 fn audit(cli: &Cli, extra: &[&str]) -> Vec<Value> {
-    let mut args = vec!["audit", "-o", "json", "--limit", "1000"];
+    let mut args = vec!["audit", "-o", "json"];
+    if !extra.contains(&"--limit") {
+        args.extend(["--limit", "1000"]);
+    }
     args.extend_from_slice(extra);
     cli.run(&args, None)
         .ok()
@@ -18,7 +21,10 @@ fn audit(cli: &Cli, extra: &[&str]) -> Vec<Value> {
 
 fn has(entries: &[Value], actor: &str, action: &str, target: &str, outcome: &str) -> bool {
     entries.iter().any(|e| {
-        e["actor"] == actor && e["action"] == action && e["target"] == target && e["outcome"] == outcome
+        e["actor"] == actor
+            && e["action"] == action
+            && e["target"] == target
+            && e["outcome"] == outcome
     })
 }
 
@@ -31,20 +37,35 @@ fn every_change_and_sign_in_is_audited_without_secrets() {
     let b = "bob@example.com";
 
     bob.deploy("postgres", "db").wait().ok();
-    let creds = bob.run(&["access", "db", "-o", "json", "--show-secrets"], None).ok().json();
-    let old_password = creds["credentials"]["password"].as_str().expect("password").to_string();
-    let rotated = bob
-        .run(&["access", "db", "--rotate", "-o", "json", "--show-secrets"], None)
+    let creds = bob
+        .run(&["access", "db", "-o", "json", "--show-secrets"], None)
         .ok()
         .json();
-    let new_password = rotated["credentials"]["password"].as_str().expect("password").to_string();
+    let old_password = creds["credentials"]["password"]
+        .as_str()
+        .expect("password")
+        .to_string();
+    let rotated = bob
+        .run(
+            &["access", "db", "--rotate", "-o", "json", "--show-secrets"],
+            None,
+        )
+        .ok()
+        .json();
+    let new_password = rotated["credentials"]["password"]
+        .as_str()
+        .expect("password")
+        .to_string();
     assert_ne!(old_password, new_password);
     bob.run(&["stop", "db", "--wait"], None).ok();
     bob.run(&["start", "db", "--wait"], None).ok();
     bob.run(&["restart", "db"], None).ok();
     bob.run(&["stop", "nosuch"], None).fails_with(3);
     let token = bob
-        .run(&["tokens", "create", "ci", "--scope", "read", "-o", "json"], None)
+        .run(
+            &["tokens", "create", "ci", "--scope", "read", "-o", "json"],
+            None,
+        )
         .ok()
         .json()["token"]
         .as_str()
@@ -67,7 +88,8 @@ fn every_change_and_sign_in_is_audited_without_secrets() {
     );
     assert_ne!(tried.code, 0, "{}", tried.stderr);
     bob.login(b, PASSWORD).ok();
-    bob.run(&["rm", "db", "--purge", "--yes", "--wait"], None).ok();
+    bob.run(&["rm", "db", "--purge", "--yes", "--wait"], None)
+        .ok();
     // An admin-only call refused to a user is recorded as denied.
     assert_ne!(bob.run(&["nodes", "join-token"], None).code, 0);
     admin.run(&["nodes", "join-token", "-o", "json"], None).ok();
@@ -113,12 +135,22 @@ fn every_change_and_sign_in_is_audited_without_secrets() {
     assert!(two[0]["at"].as_str() >= two[1]["at"].as_str());
 
     // No secret anywhere: not in the audit log, not in the server's log.
-    let text = format!("{}\n{}", serde_json::to_string(&all).expect("json"), c.controld.logs());
+    let text = format!(
+        "{}\n{}",
+        serde_json::to_string(&all).expect("json"),
+        c.controld.logs()
+    );
     for secret in [&old_password, &new_password, &token, PASSWORD, wrong] {
-        assert!(!text.contains(secret), "a secret leaked into the audit or server log");
+        assert!(
+            !text.contains(secret),
+            "a secret leaked into the audit or server log"
+        );
     }
 
     // The table for people.
     let table = admin.run(&["audit", "--limit", "5"], None).ok().stdout;
-    assert!(table.contains("ACTION") && table.contains("OUTCOME"), "{table}");
+    assert!(
+        table.contains("ACTION") && table.contains("OUTCOME"),
+        "{table}"
+    );
 }

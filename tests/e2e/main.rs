@@ -10,6 +10,7 @@ mod edge_bind;
 mod isolation;
 mod json;
 mod lifecycle;
+mod lockout;
 mod logs;
 mod nodes;
 mod store;

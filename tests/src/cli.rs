@@ -43,6 +43,17 @@ impl Run {
         self
     }
 
+    /// Asserts the run failed (any non-zero code).
+    #[track_caller]
+    pub fn fails_with_any(self) -> Self {
+        assert_ne!(
+            self.code, 0,
+            "expected a failure\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
     /// Parses stdout as JSON.
     #[track_caller]
     pub fn json(&self) -> serde_json::Value {
@@ -59,6 +70,7 @@ pub struct Cli {
     pub config_dir: PathBuf,
     server: Option<String>,
     env: Vec<(String, String)>,
+    netns: Option<String>,
     transcript: Arc<Mutex<String>>,
     _tmp: Arc<tempfile::TempDir>,
 }
@@ -71,6 +83,7 @@ impl Cli {
             config_dir: tmp.path().join("cli"),
             server: server.map(str::to_string),
             env: vec![("LATTICE_TOKEN_STORE".into(), "file".into())],
+            netns: None,
             transcript: Arc::new(Mutex::new(String::new())),
             _tmp: Arc::new(tmp),
         }
@@ -82,9 +95,22 @@ impl Cli {
         self
     }
 
+    /// The same user on "another computer": every run inside network namespace `ns`.
+    pub fn in_netns(mut self, ns: &str) -> Self {
+        self.netns = Some(ns.to_string());
+        self
+    }
+
     /// `lattice ARGS` as this user, ready to spawn.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(bin("lattice"));
+        let mut cmd = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(bin("lattice"));
+                c
+            }
+            None => Command::new(bin("lattice")),
+        };
         if let Some(s) = &self.server {
             cmd.arg("--server").arg(s);
         }

@@ -212,7 +212,9 @@ impl Docker {
         if self.isolation.host_firewall && !self.firewall_done.load(Ordering::Relaxed) {
             match network::ensure_host_firewall().await {
                 Ok(()) => {}
-                Err(e) => tracing::warn!(error = %e, "workloads are not kept off this node's addresses"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "workloads are not kept off this node's addresses")
+                }
             }
             // Tried once per connection to the engine: a node that cannot is
             // told so once, not on every deploy.
@@ -348,9 +350,12 @@ impl Docker {
     /// (gone is success). Every path that replaces or deletes a container
     /// comes through here, so none of them kills a workload mid-write.
     pub async fn remove(&self, name: &str) -> DResult<()> {
-        let owner = self.inspect(name).await.ok().flatten().and_then(|c| {
-            c.config?.labels?.get(label::OWNER).cloned()
-        });
+        let owner = self
+            .inspect(name)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|c| c.config?.labels?.get(label::OWNER).cloned());
         if let Err(e) = self.stop(name).await {
             tracing::warn!(container = %name, error = %e, "clean stop failed; removing anyway");
         }

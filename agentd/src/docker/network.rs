@@ -124,7 +124,10 @@ pub async fn ensure_host_firewall() -> Result<(), String> {
                 "iptables could not add the {chain} rule that keeps workloads off this node's addresses"
             ));
         }
-        info!(chain, "firewall rule added: workloads cannot reach this node");
+        info!(
+            chain,
+            "firewall rule added: workloads cannot reach this node"
+        );
     }
     Ok(())
 }
@@ -137,7 +140,9 @@ async fn iptables(args: &[&str]) -> Result<bool, String> {
         .stdin(Stdio::null())
         .output()
         .await
-        .map_err(|e| format!("cannot run iptables ({e}); workloads can reach this node's own addresses"))?;
+        .map_err(|e| {
+            format!("cannot run iptables ({e}); workloads can reach this node's own addresses")
+        })?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         // `-C` fails for a missing rule (exit 1) and a missing chain alike.
@@ -160,11 +165,16 @@ mod tests {
             "10.213.2.128/25".parse().unwrap(),
             "192.168.0.0/16".parse().unwrap(),
         ];
-        let free: Vec<String> = free_subnets(pool, &used).iter().map(ToString::to_string).collect();
+        let free: Vec<String> = free_subnets(pool, &used)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         assert_eq!(free, ["10.213.1.0/24", "10.213.3.0/24"]);
         let all: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
         assert!(free_subnets(pool, &all).is_empty());
-        assert!(is_overlap("Pool overlaps with other one on this address space"));
+        assert!(is_overlap(
+            "Pool overlaps with other one on this address space"
+        ));
     }
 
     #[test]

@@ -13,7 +13,23 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::error::{Error, Result};
 
-/// Keyed by client IP.
+/// The key one client is counted under: its IPv4 address, or its IPv6 /64
+/// (one household or host gets a whole /64, so counting single IPv6
+/// addresses would count nothing). IPv4-mapped IPv6 counts as IPv4.
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let bits = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(std::net::Ipv6Addr::from(bits))
+            }
+        },
+    }
+}
+
+/// Keyed by [`client_key`].
 #[derive(Clone)]
 pub struct AddressLimiter {
     inner: Arc<DefaultKeyedRateLimiter<IpAddr>>,
@@ -35,7 +51,7 @@ impl AddressLimiter {
     /// Ok, or TooManyAttempts with the wait.
     pub fn check(&self, addr: Option<IpAddr>) -> Result<()> {
         let Some(ip) = addr else { return Ok(()) };
-        match self.inner.check_key(&ip) {
+        match self.inner.check_key(&client_key(ip)) {
             Ok(()) => Ok(()),
             Err(not_until) => {
                 let wait = not_until.wait_time_from(self.clock.now());
@@ -72,5 +88,17 @@ mod tests {
         assert!(e.to_string().contains("try again in"));
         assert!(l.check(Some(b)).is_ok());
         assert!(l.check(None).is_ok());
+    }
+
+    #[test]
+    fn ipv6_counts_per_64_and_mapped_ipv4_as_ipv4() {
+        let k = |s: &str| client_key(s.parse().unwrap()).to_string();
+        assert_eq!(k("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::");
+        assert_eq!(k("2001:db8:1:2:bbbb::9"), "2001:db8:1:2::");
+        assert_ne!(k("2001:db8:1:3::1"), k("2001:db8:1:2::1"));
+        assert_eq!(k("::ffff:10.0.0.1"), "10.0.0.1");
+        let l = AddressLimiter::new(3);
+        assert!(l.check(Some("2001:db8::1".parse().unwrap())).is_ok());
+        assert!(l.check(Some("2001:db8::2".parse().unwrap())).is_err());
     }
 }

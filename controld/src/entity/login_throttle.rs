@@ -1,4 +1,6 @@
-//! Failed-login counter per email (existing or not, so lockout reveals nothing).
+//! Failed-login counter per (email, client address): existing account or
+//! not, so lockout reveals nothing; per address, so it cannot be turned on
+//! a victim from elsewhere.
 use sea_orm::entity::prelude::*;
 
 /// `login_throttle` row.
@@ -7,6 +9,9 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub email: String,
+    /// The client address (IPv4), its /64 (IPv6), or "" when unknown.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub source: String,
     pub failures: i32,
     pub window_started_at: i64,
     pub locked_until: Option<i64>,

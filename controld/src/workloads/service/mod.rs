@@ -307,7 +307,11 @@ impl v1::workload_service_server::WorkloadService for WorkloadApi {
         let r = req.into_inner();
         let found = async {
             let w = self.find(&c, &r.name).await?;
-            if r.rotate { self.rotate(w).await } else { Ok(w) }
+            if r.rotate {
+                self.rotate(w).await
+            } else {
+                Ok(w)
+            }
         }
         .await;
         let action = if r.rotate { "access.rotate" } else { "access" };
