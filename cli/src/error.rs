@@ -25,6 +25,8 @@ pub mod exit {
     pub const WORKLOAD_FAILED: u8 = 6;
     /// The server could not be reached or is unavailable.
     pub const UNAVAILABLE: u8 = 7;
+    /// A quota of the account would be exceeded.
+    pub const QUOTA: u8 = 8;
 }
 
 /// A classified error.
@@ -51,6 +53,9 @@ pub enum CliError {
     /// A workload failed while we waited for it.
     #[error("{0}")]
     WorkloadFailed(String),
+    /// A quota of the account would be exceeded.
+    #[error("{0}")]
+    Quota(String),
     /// Anything else the server said.
     #[error("{0}")]
     Other(String),
@@ -74,6 +79,7 @@ impl CliError {
             CliError::Unavailable(_) => exit::UNAVAILABLE,
             CliError::Timeout(_) => exit::TIMEOUT,
             CliError::WorkloadFailed(_) => exit::WORKLOAD_FAILED,
+            CliError::Quota(_) => exit::QUOTA,
             CliError::Other(_) => exit::GENERAL,
         }
     }
@@ -88,6 +94,7 @@ impl CliError {
             CliError::Unavailable(_) => "unavailable",
             CliError::Timeout(_) => "timeout",
             CliError::WorkloadFailed(_) => "workload_failed",
+            CliError::Quota(_) => "quota",
             CliError::Other(_) => "error",
         }
     }
@@ -99,6 +106,15 @@ pub fn from_status(s: &Status, addr: &ServerAddr) -> CliError {
     match s.code() {
         Code::InvalidArgument | Code::OutOfRange => CliError::Usage(msg),
         Code::FailedPrecondition => CliError::Other(msg),
+        // Rate limits and lockouts say when to retry; a quota does not pass
+        // by waiting.
+        Code::ResourceExhausted
+            if s.metadata()
+                .get(lattice_proto::RETRY_AFTER_METADATA)
+                .is_none() =>
+        {
+            CliError::Quota(msg)
+        }
         Code::NotFound => CliError::NotFound(msg),
         Code::Unauthenticated | Code::PermissionDenied => CliError::Auth(msg),
         Code::DeadlineExceeded => {
@@ -148,6 +164,12 @@ mod tests {
         assert_eq!(code(Code::DeadlineExceeded), exit::TIMEOUT);
         assert_eq!(code(Code::Unavailable), exit::UNAVAILABLE);
         assert_eq!(code(Code::AlreadyExists), exit::GENERAL);
+        assert_eq!(code(Code::ResourceExhausted), exit::QUOTA);
+        let mut limited = Status::resource_exhausted("slow down");
+        limited
+            .metadata_mut()
+            .insert(lattice_proto::RETRY_AFTER_METADATA, "3".parse().unwrap());
+        assert_eq!(from_status(&limited, &a).exit_code(), exit::GENERAL);
     }
 
     #[test]

@@ -176,6 +176,43 @@ pub struct ServeArgs {
     )]
     pub edge_max_connections_per_workload: usize,
 
+    /// Most relayed connections at once from one client address (IPv6: per /64).
+    #[arg(
+        long,
+        env = "LATTICE_EDGE_MAX_CONNECTIONS_PER_CLIENT",
+        default_value_t = 256,
+        value_parser = at_least_one
+    )]
+    pub edge_max_connections_per_client: usize,
+
+    /// Most workloads one account may have.
+    #[arg(long, env = "LATTICE_QUOTA_WORKLOADS", default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..))]
+    pub quota_workloads: u64,
+
+    /// Most CPU one account's workloads may be limited to in all (e.g. 16, 2.5).
+    #[arg(long, env = "LATTICE_QUOTA_CPU", default_value = "16", value_parser = cpu_arg)]
+    pub quota_cpu: u32,
+
+    /// Most memory one account's workloads may be limited to in all (e.g. 32Gi).
+    #[arg(long, env = "LATTICE_QUOTA_MEMORY", default_value = "32Gi", value_parser = memory_arg)]
+    pub quota_memory: u64,
+
+    /// Most public edge ports one account may hold.
+    #[arg(long, env = "LATTICE_QUOTA_EDGE_PORTS", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    pub quota_edge_ports: u64,
+
+    /// Most Watch and Logs streams one account may have open at once.
+    #[arg(long, env = "LATTICE_QUOTA_STREAMS", default_value_t = 32, value_parser = at_least_one)]
+    pub quota_streams: usize,
+
+    /// CPU limit of a workload deployed without `--cpu`.
+    #[arg(long, env = "LATTICE_DEFAULT_CPU", default_value = "1", value_parser = cpu_arg)]
+    pub default_cpu: u32,
+
+    /// Memory limit of a workload deployed without `--memory`.
+    #[arg(long, env = "LATTICE_DEFAULT_MEMORY", default_value = "1Gi", value_parser = memory_arg)]
+    pub default_memory: u64,
+
     /// How long audit entries are kept.
     #[arg(long, env = "LATTICE_AUDIT_RETENTION", default_value = "90d", value_parser = lattice_proto::daemon::positive_duration)]
     pub audit_retention: Duration,
@@ -198,6 +235,24 @@ impl Default for ServeArgs {
             Ok(o) => o.serve,
             Err(e) => unreachable!("defaults of ServeArgs must parse: {e}"),
         }
+    }
+}
+
+/// CPUs as `--cpu` takes them, in millicores, more than 0.
+fn cpu_arg(raw: &str) -> Result<u32, String> {
+    match lattice_proto::validate::parse_cpu(raw) {
+        Ok(0) => Err("must be more than 0".into()),
+        Ok(m) => Ok(m),
+        Err(e) => Err(e.rule),
+    }
+}
+
+/// Memory as `--memory` takes it, in bytes, more than 0.
+fn memory_arg(raw: &str) -> Result<u64, String> {
+    match lattice_proto::validate::parse_memory(raw) {
+        Ok(0) => Err("must be more than 0".into()),
+        Ok(b) => Ok(b),
+        Err(e) => Err(e.rule),
     }
 }
 

@@ -73,6 +73,7 @@ pub fn outcome<T>(r: &Result<T>) -> (&'static str, String) {
                 Error::FailedPrecondition(_) => "refused",
                 Error::Unavailable(_) => "unavailable",
                 Error::TooManyAttempts { .. } => "throttled",
+                Error::Quota(_) => "quota",
                 Error::Db(_) | Error::Internal(_) => "failed",
             };
             // Internal errors' texts stay in the server log, as for callers.

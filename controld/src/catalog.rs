@@ -54,6 +54,19 @@ pub struct SpecDoc {
     /// Grace period between the stop signal and a kill (0 = default).
     #[serde(default)]
     pub stop_timeout_seconds: u32,
+    /// The server's default limits, fixed at deploy, for what the deploy
+    /// left unset (absent in workloads deployed before defaults existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_limits: Option<LimitsDoc>,
+}
+
+/// CPU and memory limits as stored.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LimitsDoc {
+    /// Millicores (0 = none).
+    pub cpu_millis: u32,
+    /// Bytes (0 = none).
+    pub memory_bytes: u64,
 }
 
 /// The secret part, stored encrypted: every env var (user-given values may
@@ -199,6 +212,7 @@ impl Catalog {
                             .into(),
                     ],
                     stop_timeout_seconds: r.stop_timeout_seconds,
+                    default_limits: None,
                 };
             }
             Kind::S3 => {
@@ -218,6 +232,7 @@ impl Catalog {
                     readiness: "http".into(),
                     readiness_args: vec!["/".into()],
                     stop_timeout_seconds: r.stop_timeout_seconds,
+                    default_limits: None,
                 };
             }
             Kind::Custom => {
@@ -239,6 +254,7 @@ impl Catalog {
                     volume_path: r.volume_path.clone(),
                     readiness_args: Vec::new(),
                     stop_timeout_seconds: r.stop_timeout_seconds,
+                    default_limits: None,
                 };
             }
         }

@@ -40,6 +40,10 @@ pub enum Error {
         /// How long until a retry can succeed.
         retry_after: Duration,
     },
+    /// A per-account quota would be exceeded (the sentence names it, the use
+    /// and the request).
+    #[error("{0}")]
+    Quota(String),
     /// The state store failed.
     #[error("database error: {0}")]
     Db(#[from] DbErr),
@@ -79,6 +83,7 @@ impl From<Error> for Status {
                 }
                 s
             }
+            Error::Quota(m) => Status::resource_exhausted(m),
             Error::Db(db) => {
                 if crate::store::is_transient(&db) {
                     tracing::warn!(error = %db, "database unavailable");

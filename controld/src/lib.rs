@@ -19,6 +19,7 @@ pub mod entity;
 pub mod error;
 pub mod fleet;
 pub mod fsutil;
+pub mod quota;
 pub mod repo;
 pub mod secrets;
 pub mod store;
@@ -180,20 +181,34 @@ impl Server {
                 idle_timeout: cfg.serve.edge_idle_timeout,
                 max_connections: cfg.serve.edge_max_connections,
                 max_per_workload: cfg.serve.edge_max_connections_per_workload,
+                max_per_client: cfg.serve.edge_max_connections_per_client,
                 claim_timeout: Duration::from_secs(10),
             },
             fleet.clone(),
             repo.clone(),
         );
-        let workloads = workloads::service::WorkloadApi::new(
-            fleet.clone(),
-            repo.clone(),
+        let workloads = workloads::service::WorkloadApi::new(workloads::service::Deps {
+            fleet: fleet.clone(),
+            repo: repo.clone(),
             secrets,
-            authn.clone(),
+            authn: authn.clone(),
             catalog,
-            edge.clone(),
-            audit.clone(),
-        );
+            edge: edge.clone(),
+            audit: audit.clone(),
+            policy: quota::Policy {
+                quotas: quota::Quotas {
+                    workloads: cfg.serve.quota_workloads,
+                    cpu_millis: u64::from(cfg.serve.quota_cpu),
+                    memory_bytes: cfg.serve.quota_memory,
+                    edge_ports: cfg.serve.quota_edge_ports,
+                    streams: cfg.serve.quota_streams,
+                },
+                defaults: quota::DefaultLimits {
+                    cpu_millis: cfg.serve.default_cpu,
+                    memory_bytes: cfg.serve.default_memory,
+                },
+            },
+        });
         let nodes = fleet::node_service::NodeApi::new(
             fleet.clone(),
             repo.clone(),

@@ -13,6 +13,7 @@ mod lifecycle;
 mod lockout;
 mod logs;
 mod nodes;
+mod quota;
 mod store;
 mod tenancy;
 mod workloads;

@@ -156,7 +156,6 @@ pub async fn status(mut ctx: Ctx, a: NameArg) -> anyhow::Result<()> {
     value["env"] = d.env.iter().map(|e| json!(e.key)).collect();
     value["command"] = json!(d.command);
     output::emit(ctx.global.output, &value, || {
-        let r = w.resources.unwrap_or_default();
         let mut rows = vec![
             ("name", w.name.clone()),
             ("kind", w.kind.clone()),
@@ -174,12 +173,7 @@ pub async fn status(mut ctx: Ctx, a: NameArg) -> anyhow::Result<()> {
                     .join("\n"),
             ),
         ];
-        if r.cpu_millis > 0 {
-            rows.push(("cpu", format!("{}", f64::from(r.cpu_millis) / 1000.0)));
-        }
-        if r.memory_bytes > 0 {
-            rows.push(("memory", view::bytes(r.memory_bytes)));
-        }
+        rows.push(("limits", view::limits_text(&w)));
         rows.push((
             "created",
             w.created_at

@@ -31,9 +31,37 @@ pub fn workload_json(w: &v1::Workload, host: &str) -> Value {
         "endpoints": w.endpoints.iter().map(|e| endpoint_json(e, host)).collect::<Vec<_>>(),
         "cpu": if r.cpu_millis == 0 { Value::Null } else { json!(f64::from(r.cpu_millis) / 1000.0) },
         "memory_bytes": if r.memory_bytes == 0 { Value::Null } else { json!(r.memory_bytes) },
+        "limits": limits_json(w),
         "created_at": w.created_at.as_ref().and_then(|t| rfc3339(t.unix_millis)),
         "updated_at": w.updated_at.as_ref().and_then(|t| rfc3339(t.unix_millis)),
     })
+}
+
+/// The limits a workload's container runs with, as JSON.
+pub fn limits_json(w: &v1::Workload) -> Value {
+    let l = w.limits.unwrap_or_default();
+    json!({
+        "cpu": if l.cpu_millis == 0 { Value::Null } else { json!(f64::from(l.cpu_millis) / 1000.0) },
+        "memory_bytes": if l.memory_bytes == 0 { Value::Null } else { json!(l.memory_bytes) },
+    })
+}
+
+/// The limits for people: `1 CPU (default), 1.0 GiB`.
+pub fn limits_text(w: &v1::Workload) -> String {
+    let (r, l) = (
+        w.resources.unwrap_or_default(),
+        w.limits.unwrap_or_default(),
+    );
+    let tag = |asked: bool| if asked { "" } else { " (default)" };
+    let cpu = match l.cpu_millis {
+        0 => "no CPU limit".to_string(),
+        m => format!("{} CPU{}", f64::from(m) / 1000.0, tag(r.cpu_millis > 0)),
+    };
+    let mem = match l.memory_bytes {
+        0 => "no memory limit".to_string(),
+        b => format!("{}{}", bytes(b), tag(r.memory_bytes > 0)),
+    };
+    format!("{cpu}, {mem}")
 }
 
 /// An endpoint as JSON.

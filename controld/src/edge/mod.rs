@@ -41,6 +41,8 @@ pub struct EdgeConfig {
     pub max_connections: usize,
     /// Most relayed connections at once per workload.
     pub max_per_workload: usize,
+    /// Most relayed connections at once from one client address.
+    pub max_per_client: usize,
     /// How long the agent has to open its side.
     pub claim_timeout: Duration,
 }
@@ -73,6 +75,8 @@ pub struct Edge {
     listeners: Mutex<HashMap<u16, (String, JoinHandle<()>)>>,
     global: Arc<Semaphore>,
     per_workload: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Relayed connections per client address (IPv6: per /64).
+    per_client: crate::quota::KeyedLimit,
     /// Bumped to close every relayed connection of a workload.
     closers: Mutex<HashMap<String, watch::Sender<u64>>>,
     /// Ports that could not be bound yet, with why (shown on the endpoint).
@@ -84,6 +88,7 @@ impl Edge {
     pub fn new(cfg: EdgeConfig, fleet: Arc<Fleet>, repo: Repo) -> Arc<Self> {
         Arc::new(Self {
             global: Arc::new(Semaphore::new(cfg.max_connections)),
+            per_client: crate::quota::KeyedLimit::new(cfg.max_per_client),
             cfg,
             fleet,
             repo,

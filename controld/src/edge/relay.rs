@@ -28,6 +28,11 @@ impl Edge {
             warn!(%peer, workload = %wid, "edge connection refused: the server-wide limit is reached");
             return;
         };
+        let client = crate::auth::limiter::client_key(peer.ip()).to_string();
+        let Some(_client) = self.per_client.try_acquire(&client) else {
+            warn!(%peer, workload = %wid, "edge connection refused: this client address's connection limit is reached");
+            return;
+        };
         let Ok(_mine) = self.workload_permits(&wid).try_acquire_owned() else {
             warn!(%peer, workload = %wid, "edge connection refused: this workload's connection limit is reached");
             return;

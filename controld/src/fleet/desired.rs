@@ -16,6 +16,7 @@ impl Fleet {
     /// Builds the container spec the agent gets for a workload.
     pub fn container_spec(&self, w: &workload::Model) -> Result<v1::ContainerSpec> {
         let spec: SpecDoc = serde_json::from_str(&w.spec).map_err(Error::internal)?;
+        let limits = crate::quota::limits_of(w);
         let secret = SecretDoc::unseal(&self.secrets, w)?;
         let mut s = v1::ContainerSpec {
             workload_id: w.id.clone(),
@@ -28,10 +29,7 @@ impl Fleet {
                 .collect(),
             command: spec.command,
             ports: spec.ports,
-            resources: Some(v1::Resources {
-                cpu_millis: u32::try_from(w.cpu_millis).unwrap_or(0),
-                memory_bytes: u64::try_from(w.memory_bytes).unwrap_or(0),
-            }),
+            resources: Some(limits),
             volume_path: spec.volume_path,
             owner: w.owner_id.clone(),
             readiness: spec.readiness,

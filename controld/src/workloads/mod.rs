@@ -38,6 +38,7 @@ pub fn to_proto(w: &workload::Model, v: &Views) -> v1::Workload {
             cpu_millis: u32::try_from(w.cpu_millis).unwrap_or(0),
             memory_bytes: u64::try_from(w.memory_bytes).unwrap_or(0),
         }),
+        limits: Some(crate::quota::limits_of(w)),
         created_at: Some(v1::Timestamp::from_millis(w.created_at)),
         updated_at: Some(v1::Timestamp::from_millis(w.updated_at)),
         progress_percent: u32::try_from(w.progress_percent).unwrap_or(0),

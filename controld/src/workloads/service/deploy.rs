@@ -12,15 +12,45 @@ use crate::auth::Caller;
 use crate::clock;
 use crate::entity::workload;
 use crate::error::{Error, Result};
+use crate::quota::Usage;
 
 impl WorkloadApi {
+    /// Refuses a deploy that would take the caller past a quota.
+    async fn admit(&self, c: &Caller, cpu: i64, mem: i64, ports: usize) -> Result<()> {
+        let d = self.policy.defaults;
+        let mine = self.repo.workloads_of(&c.user.id).await?;
+        let mut used = Usage::default();
+        for w in &mine {
+            let (wc, wm) = d.effective(w.cpu_millis, w.memory_bytes);
+            used.workloads += 1;
+            used.cpu_millis += wc;
+            used.memory_bytes += wm;
+        }
+        let ids: std::collections::HashSet<&str> = mine.iter().map(|w| w.id.as_str()).collect();
+        used.edge_ports = self
+            .repo
+            .all_edge_ports()
+            .await?
+            .iter()
+            .filter(|p| ids.contains(p.workload_id.as_str()))
+            .count() as u64;
+        let (ac, am) = d.effective(cpu, mem);
+        let asked = Usage {
+            workloads: 1,
+            cpu_millis: ac,
+            memory_bytes: am,
+            edge_ports: ports as u64,
+        };
+        self.policy.quotas.admit(used, asked)
+    }
+
     /// Creates, places and starts a workload for the caller.
     pub(super) async fn create(
         &self,
         c: &Caller,
         r: &v1::DeployRequest,
     ) -> Result<workload::Model> {
-        let resolved = self.catalog.resolve(r)?;
+        let mut resolved = self.catalog.resolve(r)?;
         if self.repo.workload(&c.user.id, &r.name).await?.is_some() {
             return Err(Error::AlreadyExists(format!(
                 "you already have a workload named {:?}; pick another name, or remove it with `lattice rm {}`",
@@ -29,6 +59,9 @@ impl WorkloadApi {
         }
         let cpu = i64::from(resolved.cpu_millis);
         let mem = i64::try_from(resolved.memory_bytes).unwrap_or(i64::MAX);
+        let defaults = self.policy.defaults;
+        resolved.spec.default_limits = Some(defaults.doc());
+        self.admit(c, cpu, mem, resolved.spec.ports.len()).await?;
         let node = self.fleet.schedule(cpu, mem).await?;
         let id = uuid::Uuid::now_v7().to_string();
         let now = clock::now_ms();

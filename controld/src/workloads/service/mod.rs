@@ -25,6 +25,7 @@ use crate::edge::Edge;
 use crate::entity::workload;
 use crate::error::{Error, Result};
 use crate::fleet::Fleet;
+use crate::quota::{KeyedLimit, Policy, Slot};
 use crate::repo::Repo;
 use crate::secrets::SecretBox;
 
@@ -38,30 +39,59 @@ pub struct WorkloadApi {
     catalog: Catalog,
     edge: Arc<Edge>,
     audit: Audit,
+    policy: Policy,
+    /// Watch and Logs streams open per account.
+    streams: KeyedLimit,
+}
+
+/// What the workload service is built from.
+pub struct Deps {
+    /// The nodes.
+    pub fleet: Arc<Fleet>,
+    /// The state store.
+    pub repo: Repo,
+    /// Workload credentials' key.
+    pub secrets: SecretBox,
+    /// Who is calling.
+    pub authn: Authenticator,
+    /// Kinds and their images.
+    pub catalog: Catalog,
+    /// The public edge.
+    pub edge: Arc<Edge>,
+    /// The audit log.
+    pub audit: Audit,
+    /// Quotas and default limits.
+    pub policy: Policy,
 }
 
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
 impl WorkloadApi {
     /// New service.
-    pub fn new(
-        fleet: Arc<Fleet>,
-        repo: Repo,
-        secrets: SecretBox,
-        authn: Authenticator,
-        catalog: Catalog,
-        edge: Arc<Edge>,
-        audit: Audit,
-    ) -> Self {
+    pub fn new(d: Deps) -> Self {
         Self {
-            fleet,
-            repo,
-            secrets,
-            authn,
-            catalog,
-            edge,
-            audit,
+            streams: KeyedLimit::new(d.policy.quotas.streams),
+            fleet: d.fleet,
+            repo: d.repo,
+            secrets: d.secrets,
+            authn: d.authn,
+            catalog: d.catalog,
+            edge: d.edge,
+            audit: d.audit,
+            policy: d.policy,
         }
+    }
+
+    /// A place for one more stream of the caller's, or the quota's refusal.
+    fn stream_slot(&self, c: &Caller) -> Result<Slot> {
+        self.streams.try_acquire(&c.user.id).ok_or_else(|| {
+            Error::Quota(format!(
+                "quota exceeded: open streams — you have {} of {} Watch/Logs streams open \
+                 (`ls --watch`, `status --watch`, `logs -f`); end one and try again",
+                self.streams.held(&c.user.id),
+                self.streams.cap()
+            ))
+        })
     }
 
     async fn caller<T>(&self, req: &Request<T>, scope: Scope) -> Result<Caller> {
@@ -138,6 +168,15 @@ impl WorkloadApi {
             .await;
         Ok(Response::new(self.proto(&r?).await?))
     }
+}
+
+/// The stream, holding `slot` for as long as it lives.
+fn hold<S: Stream + Send + 'static>(s: S, slot: Slot) -> impl Stream<Item = S::Item> + Send {
+    use tokio_stream::StreamExt;
+    s.map(move |item| {
+        let _held = &slot;
+        item
+    })
 }
 
 #[tonic::async_trait]
@@ -223,8 +262,11 @@ impl v1::workload_service_server::WorkloadService for WorkloadApi {
         if !name.is_empty() {
             self.find(&c, &name).await?;
         }
+        let slot = self.stream_slot(&c)?;
         let events = streams::watch(self.clone(), c.user.id.clone(), name);
-        Ok(Response::new(Box::pin(events) as Self::WatchStream))
+        Ok(Response::new(
+            Box::pin(hold(events, slot)) as Self::WatchStream
+        ))
     }
 
     type LogsStream = BoxStream<v1::LogLine>;
@@ -237,6 +279,7 @@ impl v1::workload_service_server::WorkloadService for WorkloadApi {
         let c = self.caller(&req, Scope::Read).await?;
         let r = req.into_inner();
         let w = self.find(&c, &r.name).await?;
+        let slot = self.stream_slot(&c)?;
         let node_id = w.node_id.clone().ok_or_else(|| {
             Error::FailedPrecondition("the workload has not been placed on a node yet".into())
         })?;
@@ -260,7 +303,9 @@ impl v1::workload_service_server::WorkloadService for WorkloadApi {
             .open_stream(&node_id, &stream_id, open, Duration::from_secs(15))
             .await?;
         let lines = streams::logs(opened, r.after_cursor, w.name, self.fleet.closing());
-        Ok(Response::new(Box::pin(lines) as Self::LogsStream))
+        Ok(Response::new(
+            Box::pin(hold(lines, slot)) as Self::LogsStream
+        ))
     }
 
     #[instrument(skip_all, fields(rpc = "Stop"))]
