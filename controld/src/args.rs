@@ -159,6 +159,11 @@ pub struct ServeArgs {
     #[arg(long, env = "LATTICE_EDGE_PORTS", default_value = "20000-20999", value_parser = crate::edge::parse_range)]
     pub edge_ports: (u16, u16),
 
+    /// How long an edge port a deleted workload let go rests before another
+    /// account may get it (its owner may have it back at once).
+    #[arg(long, env = "LATTICE_EDGE_PORT_QUARANTINE", default_value = "1h", value_parser = lattice_proto::daemon::positive_duration)]
+    pub edge_port_quarantine: Duration,
+
     /// A relayed connection with no traffic this long is closed.
     #[arg(long, env = "LATTICE_EDGE_IDLE_TIMEOUT", default_value = "15m", value_parser = lattice_proto::daemon::positive_duration)]
     pub edge_idle_timeout: Duration,

@@ -182,6 +182,7 @@ impl Server {
                 max_connections: cfg.serve.edge_max_connections,
                 max_per_workload: cfg.serve.edge_max_connections_per_workload,
                 max_per_client: cfg.serve.edge_max_connections_per_client,
+                quarantine: cfg.serve.edge_port_quarantine,
                 claim_timeout: Duration::from_secs(10),
             },
             fleet.clone(),

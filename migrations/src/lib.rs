@@ -13,6 +13,7 @@ mod m20261126_000003_edge_ports;
 mod m20261126_000004_restarts;
 mod m20261201_000005_audit;
 mod m20261201_000006_login_per_address;
+mod m20261201_000007_edge_quarantine;
 
 /// Every migration this build knows, oldest first.
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000004_restarts::Migration),
             Box::new(m20261201_000005_audit::Migration),
             Box::new(m20261201_000006_login_per_address::Migration),
+            Box::new(m20261201_000007_edge_quarantine::Migration),
         ]
     }
 }

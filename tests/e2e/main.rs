@@ -7,6 +7,7 @@ mod cli;
 mod config;
 mod edge;
 mod edge_bind;
+mod edge_quarantine;
 mod isolation;
 mod json;
 mod lifecycle;

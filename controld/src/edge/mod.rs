@@ -43,6 +43,8 @@ pub struct EdgeConfig {
     pub max_per_workload: usize,
     /// Most relayed connections at once from one client address.
     pub max_per_client: usize,
+    /// How long a port another owner let go rests before reuse.
+    pub quarantine: Duration,
     /// How long the agent has to open its side.
     pub claim_timeout: Duration,
 }
@@ -116,6 +118,14 @@ impl Edge {
     /// The port range.
     pub fn range(&self) -> (u16, u16) {
         self.cfg.range
+    }
+
+    /// The ports and their quarantine, for allocation.
+    pub fn pool(&self) -> crate::repo::EdgePool {
+        crate::repo::EdgePool {
+            range: self.cfg.range,
+            quarantine: self.cfg.quarantine,
+        }
     }
 
     /// The public host for URLs ("" = the address the client used).

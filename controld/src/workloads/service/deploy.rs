@@ -98,7 +98,7 @@ impl WorkloadApi {
                 &c.user.id,
                 &r.name,
                 &resolved.spec.ports,
-                self.edge.range(),
+                self.edge.pool(),
             )
             .await?;
         for p in &edge_ports {

@@ -2,8 +2,8 @@
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 
 use lattice_proto::state::Status;
@@ -12,6 +12,9 @@ use crate::clock;
 use crate::entity::{edge_port, join_token, node, workload, workload_event};
 use crate::error::{Error, Result};
 use crate::store::{is_unique_violation, retry};
+
+mod edge_ports;
+pub use edge_ports::{EdgePool, pick_ports};
 
 /// Repository over fleet and workload tables.
 #[derive(Clone)]
@@ -178,75 +181,6 @@ impl Repo {
 
     // ---- workloads ---------------------------------------------------
 
-    /// Inserts a workload; a taken name is ALREADY_EXISTS.
-    pub async fn insert_workload(
-        &self,
-        m: workload::ActiveModel,
-        owner: &str,
-        name: &str,
-        container_ports: &[u32],
-        edge_range: (u16, u16),
-    ) -> Result<(workload::Model, Vec<edge_port::Model>)> {
-        // Two deploys may race for the same free port: try again a few times.
-        for _ in 0..8 {
-            let res = retry(|| async {
-                let txn = self.db.begin().await?;
-                let w = m.clone().insert(&txn).await?;
-                let used: Vec<i32> = edge_port::Entity::find()
-                    .select_only()
-                    .column(edge_port::Column::Port)
-                    .filter(
-                        edge_port::Column::Port
-                            .between(i32::from(edge_range.0), i32::from(edge_range.1)),
-                    )
-                    .into_tuple()
-                    .all(&txn)
-                    .await?;
-                let mut free =
-                    (edge_range.0..=edge_range.1).filter(|p| !used.contains(&i32::from(*p)));
-                let mut ports = Vec::new();
-                for cp in container_ports {
-                    let Some(port) = free.next() else {
-                        txn.rollback().await?;
-                        return Ok(None);
-                    };
-                    ports.push(
-                        edge_port::ActiveModel {
-                            port: Set(i32::from(port)),
-                            workload_id: Set(w.id.clone()),
-                            container_port: Set(i32::try_from(*cp).unwrap_or(0)),
-                        }
-                        .insert(&txn)
-                        .await?,
-                    );
-                }
-                txn.commit().await?;
-                Ok::<_, DbErr>(Some((w, ports)))
-            })
-            .await;
-            match res {
-                Ok(Some(done)) => return Ok(done),
-                Ok(None) => {
-                    return Err(Error::FailedPrecondition(format!(
-                        "no free public edge port in {}-{}; remove workloads you no longer need, or widen controld's --edge-ports",
-                        edge_range.0, edge_range.1
-                    )));
-                }
-                Err(e) if is_unique_violation(&e) => {
-                    if self.workload(owner, name).await?.is_some() {
-                        return Err(Error::AlreadyExists(format!(
-                            "you already have a workload named {name:?}; pick another name, or remove it with `lattice rm {name}`"
-                        )));
-                    }
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(Error::Unavailable(
-            "could not reserve an edge port; try again".into(),
-        ))
-    }
-
     /// Edge ports of a workload.
     pub async fn edge_ports_of(&self, workload_id: &str) -> Result<Vec<edge_port::Model>> {
         Ok(retry(|| {
@@ -358,25 +292,5 @@ impl Repo {
         .await?;
         v.reverse();
         Ok(v)
-    }
-
-    /// Removes a workload row for good (its name becomes free).
-    pub async fn delete_workload(&self, id: &str) -> Result<()> {
-        retry(|| async {
-            edge_port::Entity::delete_many()
-                .filter(edge_port::Column::WorkloadId.eq(id))
-                .exec(&self.db)
-                .await?;
-            workload_event::Entity::delete_many()
-                .filter(workload_event::Column::WorkloadId.eq(id))
-                .exec(&self.db)
-                .await?;
-            workload::Entity::delete_by_id(id.to_string())
-                .exec(&self.db)
-                .await?;
-            Ok::<_, DbErr>(())
-        })
-        .await?;
-        Ok(())
     }
 }
