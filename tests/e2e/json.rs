@@ -142,6 +142,9 @@ fn workload_commands_emit_documented_json() {
         &json_of(a, &["tokens", "revoke", "ci", "--yes"]),
     );
     check("rm", &json_of(a, &["rm", "web", "--wait"]));
+    let audit = json_of(a, &["audit"]);
+    check("audit", &audit);
+    assert!(audit.as_array().is_some_and(|v| !v.is_empty()), "{audit}");
 }
 
 #[test]

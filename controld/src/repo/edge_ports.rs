@@ -243,7 +243,12 @@ mod tests {
             None,
             "bob's resting port is never handed to alice"
         );
-        assert_eq!(pick("bob", 4), Some(vec![104, 102, 101, 103]));
+        assert_eq!(pick("bob", 3), Some(vec![104, 102, 101]));
+        assert_eq!(
+            pick("bob", 4),
+            None,
+            "alice's resting port is not bob's either"
+        );
         let later = pick_ports(pool, &used, &released, "alice", now + 60_000, 4);
         assert_eq!(
             later,
