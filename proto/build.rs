@@ -11,6 +11,7 @@ const PROTOS: &[&str] = &[
     "lattice/v1/node.proto",
     "lattice/v1/agent.proto",
     "lattice/v1/audit.proto",
+    "lattice/v1/account.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

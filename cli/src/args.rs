@@ -62,7 +62,7 @@ pub enum Output {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create an account (the first account on a server becomes its admin), then sign in.
-    Register(CredentialsArgs),
+    Register(RegisterArgs),
     /// Sign in; the session is kept in the OS keyring.
     Login(CredentialsArgs),
     /// End the session on the server and forget it here.
@@ -93,6 +93,14 @@ pub enum Command {
     Rm(RmArgs),
     /// API tokens for CI: use one with LATTICE_TOKEN instead of signing in.
     Tokens(TokensArgs),
+    /// One-time invites to register, when the server registers by invitation (admin).
+    Invites(InvitesArgs),
+    /// Disable or enable accounts (admin).
+    Users(UsersArgs),
+    /// Your signed-in sessions: list, end one.
+    Sessions(SessionsArgs),
+    /// Change your password; your other sessions end.
+    Passwd(PasswdArgs),
     /// The audit log: every change and sign-in, newest first (an admin sees everyone's).
     Audit(AuditArgs),
     /// Check that everything needed to deploy works, and say what to fix.
@@ -367,6 +375,87 @@ pub struct CredentialsArgs {
     pub email: Option<String>,
 
     /// Read the password from the first line of standard input (for scripts).
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+/// `register`.
+#[derive(Debug, Clone, Args)]
+pub struct RegisterArgs {
+    /// Email and password.
+    #[command(flatten)]
+    pub credentials: CredentialsArgs,
+    /// A one-time invite from an admin, on a server that registers by invitation.
+    #[arg(long, env = "LATTICE_INVITE", hide_env_values = true)]
+    pub invite: Option<String>,
+}
+
+/// `invites`.
+#[derive(Debug, Clone, Args)]
+pub struct InvitesArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: InvitesAction,
+}
+
+/// `invites` actions.
+#[derive(Debug, Clone, Subcommand)]
+pub enum InvitesAction {
+    /// A one-time invite to register (admin); shown once.
+    Create {
+        /// How long it stays valid (at most 30d).
+        #[arg(long, default_value = "7d", value_parser = humantime::parse_duration)]
+        expires: std::time::Duration,
+    },
+}
+
+/// `users`.
+#[derive(Debug, Clone, Args)]
+pub struct UsersArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: UsersAction,
+}
+
+/// `users` actions (admin).
+#[derive(Debug, Clone, Subcommand)]
+pub enum UsersAction {
+    /// Disable an account: its sessions and API tokens end at once.
+    Disable {
+        /// The account's email.
+        email: String,
+    },
+    /// Enable a disabled account again (it signs in anew).
+    Enable {
+        /// The account's email.
+        email: String,
+    },
+}
+
+/// `sessions`.
+#[derive(Debug, Clone, Args)]
+pub struct SessionsArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: SessionsAction,
+}
+
+/// `sessions` actions.
+#[derive(Debug, Clone, Subcommand)]
+pub enum SessionsAction {
+    /// Your signed-in sessions.
+    Ls,
+    /// End one of your sessions (`lattice sessions ls` shows their ids).
+    Revoke {
+        /// The session's id.
+        id: String,
+    },
+}
+
+/// `passwd`.
+#[derive(Debug, Clone, Args)]
+pub struct PasswdArgs {
+    /// Read the current password, then the new one, one per line from standard input.
     #[arg(long)]
     pub password_stdin: bool,
 }

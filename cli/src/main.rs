@@ -68,6 +68,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Rm(a) => cmd::workloads::rm(ctx, a).await,
         Command::Tokens(a) => cmd::tokens::run(ctx, a).await,
         Command::Audit(a) => cmd::audit::run(ctx, a).await,
+        Command::Invites(a) => cmd::account::invites(ctx, a).await,
+        Command::Users(a) => cmd::account::users(ctx, a).await,
+        Command::Sessions(a) => cmd::account::sessions(ctx, a).await,
+        Command::Passwd(a) => cmd::account::passwd(ctx, a).await,
         Command::Doctor => cmd::doctor::run(ctx).await,
         Command::Context(a) => cmd::context::run(ctx, a),
         Command::Completion { shell } => {

@@ -126,6 +126,12 @@ pub struct ServeArgs {
     #[arg(long, env = "LATTICE_REFRESH_TOKEN_TTL", default_value = "30d", value_parser = lattice_proto::daemon::positive_duration)]
     pub refresh_token_ttl: Duration,
 
+    /// Who may create an account: `open` (anyone), `invite` (with a one-time
+    /// invite from `lattice invites create`) or `closed`. The first account
+    /// always registers and becomes the admin.
+    #[arg(long, env = "LATTICE_REGISTRATION", value_enum, default_value_t = crate::accounts::Registration::Open)]
+    pub registration: crate::accounts::Registration,
+
     /// Failed logins for one account within `--lockout-window` that lock it.
     #[arg(long, env = "LATTICE_LOCKOUT_THRESHOLD", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     pub lockout_threshold: u32,

@@ -120,6 +120,7 @@ pub struct Server {
     limiter: AddressLimiter,
     audit: audit::Audit,
     audit_api: audit::AuditApi,
+    account_api: auth::account_api::AccountApi,
     audit_retention: Duration,
     accounts: Accounts,
     lockout: LockoutPolicy,
@@ -162,7 +163,10 @@ impl Server {
             limiter.clone(),
             policy,
             audit.clone(),
-        );
+        )
+        .with_registration(cfg.serve.registration);
+        let account_api =
+            auth::account_api::AccountApi::new(accounts.clone(), authn.clone(), audit.clone());
         let secrets = secrets::SecretBox::load_or_create(&cfg.data_dir)?;
         let repo = repo::Repo::new(db);
         // No agent is connected to a controld that has just started, whatever
@@ -240,6 +244,7 @@ impl Server {
             limiter,
             audit,
             audit_api,
+            account_api,
             audit_retention: cfg.serve.audit_retention,
             accounts,
             lockout: policy.lockout,
@@ -283,6 +288,7 @@ impl Server {
             .max_decoding_message_size(lattice_proto::MAX_MESSAGE_BYTES);
         let nodes = v1::node_service_server::NodeServiceServer::new(self.nodes);
         let audit = v1::audit_service_server::AuditServiceServer::new(self.audit_api);
+        let account = v1::account_service_server::AccountServiceServer::new(self.account_api);
         let agents = v1::agent_service_server::AgentServiceServer::new(self.agents)
             .max_decoding_message_size(lattice_proto::MAX_MESSAGE_BYTES);
         health
@@ -345,6 +351,7 @@ impl Server {
             .add_service(workloads)
             .add_service(nodes)
             .add_service(audit)
+            .add_service(account)
             .add_service(agents)
             .serve_with_incoming_shutdown(incoming, shutdown);
         // Drain in-flight calls, but never hang on a client that will not let go.

@@ -14,6 +14,7 @@ mod m20261126_000004_restarts;
 mod m20261201_000005_audit;
 mod m20261201_000006_login_per_address;
 mod m20261201_000007_edge_quarantine;
+mod m20261201_000008_invites;
 
 /// Every migration this build knows, oldest first.
 pub struct Migrator;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000005_audit::Migration),
             Box::new(m20261201_000006_login_per_address::Migration),
             Box::new(m20261201_000007_edge_quarantine::Migration),
+            Box::new(m20261201_000008_invites::Migration),
         ]
     }
 }

@@ -377,7 +377,11 @@ fn invalid_input_is_refused_and_nothing_is_stored() {
             .max_encoding_message_size(32 * 1024 * 1024);
         for (what, email, password, field) in cases {
             let e = client
-                .register(v1::RegisterRequest { email, password })
+                .register(v1::RegisterRequest {
+                    email,
+                    password,
+                    invite: String::new(),
+                })
                 .await
                 .unwrap_err();
             assert_eq!(e.code(), Code::InvalidArgument, "{what}: {e:?}");

@@ -1,6 +1,7 @@
 //! End-to-end tests: one test binary (fast to link), one module per area.
 //! Every test starts the real binaries against real TLS and a real store.
 
+mod accounts;
 mod audit;
 mod auth;
 mod cli;

@@ -2,6 +2,7 @@
 //! refreshes an expired session once (see [`Api::call`]).
 
 use lattice_proto::v1;
+use lattice_proto::v1::account_service_client::AccountServiceClient;
 use lattice_proto::v1::audit_service_client::AuditServiceClient;
 use lattice_proto::v1::auth_service_client::AuthServiceClient;
 use lattice_proto::v1::node_service_client::NodeServiceClient;
@@ -57,6 +58,16 @@ rpcs! {
     create_api_token: AuthServiceClient::create_api_token(v1::CreateApiTokenRequest) -> v1::CreateApiTokenResponse;
     /// The caller's API tokens.
     list_api_tokens: AuthServiceClient::list_api_tokens(v1::Empty) -> v1::ListApiTokensResponse;
+    /// A one-time invite (admin).
+    create_invite: AccountServiceClient::create_invite(v1::CreateInviteRequest) -> v1::Invite;
+    /// Disables or enables an account (admin).
+    set_disabled: AccountServiceClient::set_disabled(v1::SetDisabledRequest) -> v1::Empty;
+    /// Changes the caller's password.
+    change_password: AccountServiceClient::change_password(v1::ChangePasswordRequest) -> v1::Empty;
+    /// The caller's sessions.
+    list_sessions: AccountServiceClient::list_sessions(v1::Empty) -> v1::ListSessionsResponse;
+    /// Ends one of the caller's sessions.
+    revoke_session: AccountServiceClient::revoke_session(v1::RevokeSessionRequest) -> v1::Empty;
     /// Audit entries, newest first.
     list_audit: AuditServiceClient::list(v1::ListAuditRequest) -> v1::ListAuditResponse;
     /// Revokes an API token.

@@ -7,7 +7,7 @@ use lattice_proto::validate;
 use serde_json::json;
 
 use crate::api::{self, Api, Ctx};
-use crate::args::{CredentialsArgs, TrustArgs};
+use crate::args::{CredentialsArgs, RegisterArgs, TrustArgs};
 use crate::error::CliError;
 use crate::output::{self, rfc3339, when};
 use crate::trust::{self, Consent};
@@ -97,7 +97,8 @@ fn session_json(api: &Api, s: &v1::Session) -> serde_json::Value {
 }
 
 /// `lattice register`.
-pub async fn register(mut ctx: Ctx, args: CredentialsArgs) -> anyhow::Result<()> {
+pub async fn register(mut ctx: Ctx, a: RegisterArgs) -> anyhow::Result<()> {
+    let args = a.credentials;
     let addr = ctx.server()?;
     let email = email_arg(&ctx, &args, &addr.url)?;
     let password = read_password(args.password_stdin, true)?;
@@ -107,6 +108,7 @@ pub async fn register(mut ctx: Ctx, args: CredentialsArgs) -> anyhow::Result<()>
         .register(v1::RegisterRequest {
             email: email.clone(),
             password: password.clone(),
+            invite: a.invite.unwrap_or_default(),
         })
         .await
         .map_err(|s| api.status(&s))?

@@ -1,6 +1,7 @@
 //! What each command does. One module per command group.
 
 pub mod access;
+pub mod account;
 pub mod audit;
 pub mod auth;
 pub mod context;

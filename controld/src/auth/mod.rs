@@ -3,6 +3,7 @@
 //! logout and refresh-token reuse take effect at once; API tokens are looked
 //! up by hash.
 
+pub mod account_api;
 pub mod limiter;
 pub mod password;
 pub mod service;
@@ -140,6 +141,9 @@ impl Caller {
     }
 }
 
+/// What a disabled account is told, on every call and at sign-in.
+pub const DISABLED: &str = "this account is disabled; ask an admin to enable it";
+
 /// Resolves bearer credentials to a [`Caller`].
 #[derive(Clone)]
 pub struct Authenticator {
@@ -176,6 +180,8 @@ impl Authenticator {
             });
         }
         let claims = self.jwt.verify(token)?;
+        // A disabled account hears so first (its sessions are ended too).
+        let user = self.user(&claims.sub).await?;
         let session = self
             .accounts
             .live_session(&claims.sid, now)
@@ -188,7 +194,6 @@ impl Authenticator {
                 "invalid access token; run `lattice login`".into(),
             ));
         }
-        let user = self.user(&claims.sub).await?;
         Ok(Caller {
             user,
             credential: Credential::Session {
@@ -200,10 +205,15 @@ impl Authenticator {
     }
 
     async fn user(&self, id: &str) -> Result<user::Model> {
-        self.accounts
+        let u = self
+            .accounts
             .user_by_id(id)
             .await?
-            .ok_or_else(|| Error::Unauthenticated("this account no longer exists".into()))
+            .ok_or_else(|| Error::Unauthenticated("this account no longer exists".into()))?;
+        if u.disabled_at.is_some() {
+            return Err(Error::Unauthenticated(DISABLED.into()));
+        }
+        Ok(u)
     }
 }
 

@@ -10,7 +10,7 @@ use super::limiter::{AddressLimiter, client_key};
 use super::password::PasswordHasherPool;
 use super::tokens::AccessTokens;
 use super::{Authenticator, Caller, Credential, Scope};
-use crate::accounts::{Accounts, LockoutPolicy, NewSession, ROLE_ADMIN, Rotation};
+use crate::accounts::{Accounts, LockoutPolicy, NewSession, ROLE_ADMIN, Registration, Rotation};
 use crate::audit::{Actor, Audit, source};
 use crate::clock;
 use crate::entity::user;
@@ -37,6 +37,7 @@ pub struct AuthApi {
     limiter: AddressLimiter,
     policy: AuthPolicy,
     audit: Audit,
+    registration: Registration,
 }
 
 const BAD_CREDENTIALS: &str = "invalid email or password";
@@ -59,7 +60,14 @@ impl AuthApi {
             limiter,
             policy,
             audit,
+            registration: Registration::Open,
         }
+    }
+
+    /// Who may register (the default: anyone).
+    pub fn with_registration(mut self, r: Registration) -> Self {
+        self.registration = r;
+        self
     }
 
     fn session_reply(&self, u: &user::Model, s: NewSession) -> Result<v1::Session> {
@@ -147,12 +155,28 @@ impl AuthApi {
             });
         };
         self.accounts.clear_failures(&email, &from).await?;
+        if user.disabled_at.is_some() {
+            return Err(Error::Unauthenticated(super::DISABLED.into()));
+        }
         let s = self
             .accounts
             .create_session(&user.id, now, self.policy.refresh_ttl)
             .await?;
         info!(user_id = %user.id, session_id = %s.session.id, "signed in");
         self.session_reply(&user, s)
+    }
+}
+
+impl AuthApi {
+    /// Whether the account a refresh token belongs to is disabled.
+    async fn owner_disabled(&self, refresh: &str) -> bool {
+        let Ok(Some(sid)) = self.accounts.session_of_refresh(refresh).await else {
+            return false;
+        };
+        let Ok(Some(uid)) = self.accounts.user_of_session(&sid).await else {
+            return false;
+        };
+        matches!(self.accounts.user_by_id(&uid).await, Ok(Some(u)) if u.disabled_at.is_some())
     }
 }
 
@@ -210,7 +234,10 @@ impl v1::auth_service_server::AuthService for AuthApi {
         let email = validate::email(&r.email)?;
         validate::password(&r.password)?;
         let hash = self.hasher.hash(r.password).await?;
-        let res = self.accounts.register(&email, &hash).await;
+        let res = self
+            .accounts
+            .register(&email, &hash, self.registration, r.invite.trim())
+            .await;
         let id = res.as_ref().ok().map(|u| u.id.clone());
         self.audit
             .record(&Actor::claiming(id, &email, src), "register", &email, &res)
@@ -256,10 +283,15 @@ impl v1::auth_service_server::AuthService for AuthApi {
                 )
                 .into())
             }
-            Rotation::Invalid => Err(Error::Unauthenticated(
-                "your session has expired or was ended; run `lattice login`".into(),
-            )
-            .into()),
+            Rotation::Invalid => {
+                if self.owner_disabled(&r.refresh_token).await {
+                    return Err(Error::Unauthenticated(super::DISABLED.into()).into());
+                }
+                Err(Error::Unauthenticated(
+                    "your session has expired or was ended; run `lattice login`".into(),
+                )
+                .into())
+            }
         }
     }
 

@@ -13,6 +13,8 @@ pub struct Model {
     /// "admin" or "user".
     pub role: String,
     pub created_at: i64,
+    /// When an admin disabled the account (None = active).
+    pub disabled_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -17,6 +17,9 @@ use crate::entity::{api_token, login_throttle, refresh_token, session, user};
 use crate::error::{Error, Result};
 use crate::store::{is_unique_violation, retry};
 
+mod admin;
+pub use admin::Registration;
+
 /// Role names as stored.
 pub const ROLE_ADMIN: &str = "admin";
 /// Role names as stored.
@@ -71,34 +74,53 @@ impl Accounts {
             .then_some(IsolationLevel::Serializable)
     }
 
-    /// Creates an account; the first one on the server is the admin.
-    pub async fn register(&self, email: &str, password_hash: &str) -> Result<user::Model> {
+    /// Creates an account; the first one on the server is the admin and
+    /// always registers. Others need what `gate` asks: nothing, an unused
+    /// invite (consumed in the same transaction), or cannot register.
+    pub async fn register(
+        &self,
+        email: &str,
+        password_hash: &str,
+        gate: Registration,
+        invite: &str,
+    ) -> Result<user::Model> {
+        let now = clock::now_ms();
         let res = retry(|| async {
             let txn = self.db.begin_with_config(self.serializable(), None).await?;
             let first = user::Entity::find().count(&txn).await? == 0;
+            if !first {
+                match gate {
+                    Registration::Open => {}
+                    Registration::Closed => return Ok(Err(admin::CLOSED)),
+                    Registration::Invite => {
+                        if !admin::use_invite(&txn, invite, now).await? {
+                            return Ok(Err(admin::NEEDS_INVITE));
+                        }
+                    }
+                }
+            }
             let model = user::ActiveModel {
                 id: Set(uuid::Uuid::now_v7().to_string()),
                 email: Set(email.to_string()),
                 password_hash: Set(password_hash.to_string()),
                 role: Set(if first { ROLE_ADMIN } else { ROLE_USER }.to_string()),
-                created_at: Set(clock::now_ms()),
+                created_at: Set(now),
+                disabled_at: Set(None),
             }
             .insert(&txn)
             .await?;
             txn.commit().await?;
-            Ok(model)
+            Ok(Ok(model))
         })
         .await;
-        res.map_err(|e| {
-            if is_unique_violation(&e) {
-                Error::AlreadyExists(
-                    "an account with this email already exists; sign in with `lattice login`"
-                        .into(),
-                )
-            } else {
-                e.into()
-            }
-        })
+        match res {
+            Ok(Ok(m)) => Ok(m),
+            Ok(Err(why)) => Err(Error::FailedPrecondition(why.into())),
+            Err(e) if is_unique_violation(&e) => Err(Error::AlreadyExists(
+                "an account with this email already exists; sign in with `lattice login`".into(),
+            )),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The account with this (normalised) email.
