@@ -19,6 +19,7 @@ pub mod entity;
 pub mod error;
 pub mod fleet;
 pub mod fsutil;
+pub mod keyed_lock;
 pub mod quota;
 pub mod repo;
 pub mod secrets;

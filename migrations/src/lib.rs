@@ -15,6 +15,7 @@ mod m20261201_000005_audit;
 mod m20261201_000006_login_per_address;
 mod m20261201_000007_edge_quarantine;
 mod m20261201_000008_invites;
+mod m20261201_000009_pending_credentials;
 
 /// Every migration this build knows, oldest first.
 pub struct Migrator;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_login_per_address::Migration),
             Box::new(m20261201_000007_edge_quarantine::Migration),
             Box::new(m20261201_000008_invites::Migration),
+            Box::new(m20261201_000009_pending_credentials::Migration),
         ]
     }
 }

@@ -14,6 +14,8 @@ pub struct Model {
     pub image: String,
     pub spec: String,
     pub credentials: Option<String>,
+    /// A rotation's sealed new credentials, until they are applied.
+    pub pending_credentials: Option<String>,
     pub desired: Desired,
     pub purge: bool,
     pub generation: i64,

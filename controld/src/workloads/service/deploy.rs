@@ -74,6 +74,7 @@ impl WorkloadApi {
             image: Set(resolved.image.clone()),
             spec: Set(serde_json::to_string(&resolved.spec).map_err(Error::internal)?),
             credentials: Set(Some(resolved.secret.seal(&self.secrets, &id)?)),
+            pending_credentials: Set(None),
             desired: Set(Desired::Running),
             purge: Set(false),
             generation: Set(0),

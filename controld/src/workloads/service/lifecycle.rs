@@ -166,6 +166,30 @@ impl WorkloadApi {
         Ok(w)
     }
 
+    /// The credentials a rotation applies: those an unfinished rotation left
+    /// pending, or new ones, stored as pending first.
+    async fn pending_rotation(&self, w: workload::Model) -> Result<(workload::Model, SecretDoc)> {
+        if let Some(sealed) = &w.pending_credentials {
+            let doc = serde_json::from_slice(&self.secrets.open(&w.id, sealed)?)
+                .map_err(Error::internal)?;
+            return Ok((w, doc));
+        }
+        let mut secret = SecretDoc::unseal(&self.secrets, &w)?;
+        let fresh = self.catalog.fresh_credentials(w.kind)?;
+        for (k, v) in &fresh.credentials {
+            secret.credentials.insert(k.clone(), v.clone());
+        }
+        for (k, v) in &fresh.env {
+            if let Some(slot) = secret.env.iter_mut().find(|(ek, _)| ek == k) {
+                slot.1.clone_from(v);
+            }
+        }
+        let mut am = w.clone().into_active_model();
+        am.pending_credentials = Set(Some(secret.seal(&self.secrets, &w.id)?));
+        let w = self.repo.save_workload(am, None).await?;
+        Ok((w, secret))
+    }
+
     /// Forgets a workload whose node is away; when the node returns, its
     /// agent removes the orphaned container (the volume is kept).
     pub(super) async fn forget(&self, w: &workload::Model, purge: bool) -> Result<v1::Workload> {
@@ -185,17 +209,32 @@ impl WorkloadApi {
     /// Issues new credentials and applies them: Postgres changes the role's
     /// password in the running server first (so the old one stops working at
     /// once); then the container is recreated with the new env (data kept).
+    ///
+    /// Never loses a password: the new credentials are stored (sealed) as
+    /// pending before they are applied, and promoted only once they are; a
+    /// rotation that failed half-way is finished by the next one, which
+    /// applies the same pending credentials again. Rotations of one workload
+    /// take turns.
     pub(super) async fn rotate(&self, w: workload::Model) -> Result<workload::Model> {
-        let mut secret = SecretDoc::unseal(&self.secrets, &w)?;
-        let fresh = self.catalog.fresh_credentials(w.kind)?;
-        if w.kind == Kind::Postgres {
-            let node = w.node_id.clone().filter(|n| self.fleet.is_connected(n));
-            let (Some(node), true) = (node, w.status == Status::Running) else {
+        let _turn = self.rotations.lock(&w.id).await;
+        let w = self
+            .repo
+            .workload_by_id(&w.id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("{} was removed meanwhile", w.name)))?;
+        let node = w.node_id.clone().filter(|n| self.fleet.is_connected(n));
+        let node = match (w.kind, node) {
+            (Kind::Postgres, Some(n)) if w.status == Status::Running => Some(n),
+            (Kind::Postgres, _) => {
                 return Err(Error::FailedPrecondition(format!(
                     "{} must be running to rotate its password; start it with `lattice start {}`",
                     w.name, w.name
                 )));
-            };
+            }
+            _ => None,
+        };
+        let (w, secret) = self.pending_rotation(w).await?;
+        if let Some(node) = node {
             // The new password travels in the exec's env and a shell builtin,
             // never on a command line.
             let sql = "echo \"ALTER ROLE \\\"$POSTGRES_USER\\\" PASSWORD '$LATTICE_NEW_PASSWORD';\" | \
@@ -209,7 +248,11 @@ impl WorkloadApi {
                     vec![
                         v1::EnvVar {
                             key: "LATTICE_NEW_PASSWORD".into(),
-                            value: fresh.credentials["password"].clone(),
+                            value: secret
+                                .credentials
+                                .get("password")
+                                .cloned()
+                                .unwrap_or_default(),
                         },
                         // Never wait long on the user's own locks: the
                         // rotate fails cleanly and the old password stays.
@@ -236,16 +279,10 @@ impl WorkloadApi {
                 )));
             }
         }
-        for (k, v) in &fresh.credentials {
-            secret.credentials.insert(k.clone(), v.clone());
-        }
-        for (k, v) in &fresh.env {
-            if let Some(slot) = secret.env.iter_mut().find(|(ek, _)| ek == k) {
-                slot.1.clone_from(v);
-            }
-        }
+        // Applied: the pending credentials become the workload's.
         let mut am = w.clone().into_active_model();
-        am.credentials = Set(Some(secret.seal(&self.secrets, &w.id)?));
+        am.credentials = Set(w.pending_credentials.clone());
+        am.pending_credentials = Set(None);
         am.updated_at = Set(clock::now_ms());
         let w = self.repo.save_workload(am, None).await?;
         info!(workload = %w.id, "credentials rotated");
@@ -266,6 +303,7 @@ mod tests {
             image: "postgres:17".into(),
             spec: "{}".into(),
             credentials: None,
+            pending_credentials: None,
             desired,
             purge,
             generation: 3,

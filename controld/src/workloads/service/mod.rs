@@ -42,6 +42,8 @@ pub struct WorkloadApi {
     policy: Policy,
     /// Watch and Logs streams open per account.
     streams: KeyedLimit,
+    /// One credential rotation per workload at a time.
+    rotations: crate::keyed_lock::KeyedLocks,
 }
 
 /// What the workload service is built from.
@@ -71,6 +73,7 @@ impl WorkloadApi {
     pub fn new(d: Deps) -> Self {
         Self {
             streams: KeyedLimit::new(d.policy.quotas.streams),
+            rotations: crate::keyed_lock::KeyedLocks::default(),
             fleet: d.fleet,
             repo: d.repo,
             secrets: d.secrets,
