@@ -97,6 +97,7 @@ async fn session(
     info!(node = %id.node_name, "connected to the control plane");
     ctx.reports.mark_all_dirty();
     let mut beat = tokio::time::interval(settings.heartbeat);
+    let mut full = tokio::time::interval_at(tokio::time::Instant::now() + FULL_RESYNC, FULL_RESYNC);
     loop {
         tokio::select! {
             msg = inbound.message() => {
@@ -123,8 +124,14 @@ async fn session(
                         let docker = ctx.docker().await;
                         tokio::spawn(crate::tcp::serve(dialer.clone(), docker, o));
                     }
+                    Some(v1::control_message::Cmd::Resync(_)) => ctx.reports.mark_all_dirty(),
                     None => {}
                 }
+            }
+            _ = full.tick() => {
+                // Level-triggered like a kubelet's status sync: every report
+                // again now and then, so nothing controld missed stays missed.
+                ctx.reports.mark_all_dirty();
             }
             _ = beat.tick() => {
                 // The engine's health as last checked (by `watch_engine`):
@@ -141,6 +148,9 @@ async fn session(
         }
     }
 }
+
+/// How often every report is sent again, changed or not.
+pub const FULL_RESYNC: Duration = Duration::from_secs(60);
 
 async fn exec(ctx: &Ctx, correlation_id: &str, e: v1::ExecInWorkload) -> v1::CommandResult {
     let res = match ctx.docker().await {

@@ -156,3 +156,50 @@ fn concurrent_rotations_take_turns_and_never_lose_the_password() {
     c.wait_status(cli, "db", "running", 120);
     assert!(psql_ok(&next) && !psql_ok(&now));
 }
+
+#[test]
+fn a_node_whose_lease_ran_out_on_a_live_stream_recovers_without_reconnecting() {
+    let c = Cluster::processes();
+    let cli = &c.admin;
+    cli.deploy_web("web");
+    let pid = c.agent.pid().expect("agent pid").to_string();
+    // The agent freezes past its lease (3 s) while its connection stays up
+    // (HTTP/2 keepalive allows 40 s): controld marks the workload lost.
+    let signal = |sig: &str| {
+        let ok = Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill {sig}");
+    };
+    signal("-STOP");
+    let lost = c.wait_status(cli, "web", "lost", 30);
+    signal("-CONT");
+    assert!(
+        lost["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("not been heard from")
+    );
+    // The next heartbeat brings it back: controld asks for every report again.
+    let back = Instant::now();
+    c.wait_status(cli, "web", "running", 30);
+    assert!(
+        back.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        back.elapsed()
+    );
+    let nodes = cli.run(&["nodes", "-o", "json"], None).ok().json();
+    assert_eq!(nodes[0]["status"], "ready", "{nodes}");
+    let logs = c.agent.logs();
+    assert_eq!(
+        logs.matches("connected to the control plane").count(),
+        1,
+        "no reconnect was needed:\n{logs}"
+    );
+    assert!(
+        c.controld
+            .logs()
+            .contains("asking the node for all its reports again")
+    );
+}

@@ -146,7 +146,12 @@ impl v1::agent_service_server::AgentService for AgentApi {
                         fleet.heartbeat(&node.id, h).await
                     }
                     Some(v1::agent_message::Msg::Report(r)) => {
-                        fleet.apply_report(&node.id, r).await
+                        let res = fleet.apply_report(&node.id, r).await;
+                        if res.is_err() {
+                            // Not dropped: the node sends it again on request.
+                            fleet.want_resync(&node.id);
+                        }
+                        res
                     }
                     Some(v1::agent_message::Msg::Result(r)) => {
                         fleet.command_result(&node.id, r);

@@ -59,9 +59,35 @@ impl Fleet {
         }
     }
 
-    /// Records a heartbeat from a connected node.
+    /// Records a heartbeat from a connected node. A node controld lost
+    /// track of (its lease ran out while the stream stayed up, a report
+    /// could not be stored) is asked for every report again and gets its
+    /// desired state, so its workloads return from `lost` without a reconnect.
     pub async fn heartbeat(&self, node_id: &str, h: v1::Heartbeat) -> Result<()> {
         let err = (!h.docker_error.is_empty()).then_some(h.docker_error);
-        self.repo.heartbeat(node_id, h.docker_ok, err).await
+        if let Err(e) = self.repo.heartbeat(node_id, h.docker_ok, err).await {
+            self.want_resync(node_id);
+            return Err(e);
+        }
+        let due = self.resync.lock().is_ok_and(|mut s| s.remove(node_id));
+        if due {
+            info!(node = %node_id, "asking the node for all its reports again");
+            let msg = v1::ControlMessage {
+                correlation_id: String::new(),
+                cmd: Some(v1::control_message::Cmd::Resync(v1::Resync {})),
+            };
+            if self.send(node_id, msg).await.is_err() {
+                self.want_resync(node_id);
+            }
+            self.push(node_id).await?;
+        }
+        Ok(())
+    }
+
+    /// Marks a node for a full resync on its next heartbeat.
+    pub fn want_resync(&self, node_id: &str) {
+        if let Ok(mut s) = self.resync.lock() {
+            s.insert(node_id.to_string());
+        }
     }
 }

@@ -63,6 +63,9 @@ pub struct Fleet {
     closing: tokio::sync::watch::Sender<bool>,
     /// Commands waiting for their result, by correlation id, with the node asked.
     results: Mutex<HashMap<String, (String, tokio::sync::oneshot::Sender<v1::CommandResult>)>>,
+    /// Nodes whose reports controld lost track of (lease ran out on a live
+    /// stream, a report failed to store): resynced on their next heartbeat.
+    resync: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Fleet {
@@ -78,6 +81,7 @@ impl Fleet {
             lease,
             closing: tokio::sync::watch::channel(false).0,
             results: Mutex::new(HashMap::new()),
+            resync: Mutex::new(std::collections::HashSet::new()),
         })
     }
 

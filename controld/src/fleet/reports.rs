@@ -124,6 +124,8 @@ impl Fleet {
                 am.connected = Set(false);
                 self.repo.save_node(am).await?;
             }
+            // Should it still be there on a live stream, it resyncs.
+            self.want_resync(&n.id);
             for w in self.repo.workloads_on(&n.id).await? {
                 let lost = w.status != Status::Lost
                     && w.desired != Desired::Deleted

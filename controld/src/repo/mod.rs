@@ -170,6 +170,9 @@ impl Repo {
         retry(|| {
             node::Entity::update_many()
                 .col_expr(node::Column::LastSeenAt, Expr::value(clock::now_ms()))
+                // Only a live connection beats: it is connected, whatever a
+                // lease check wrote meanwhile.
+                .col_expr(node::Column::Connected, Expr::value(true))
                 .col_expr(node::Column::DockerOk, Expr::value(docker_ok))
                 .col_expr(node::Column::DockerError, Expr::value(docker_error.clone()))
                 .filter(node::Column::Id.eq(id))
