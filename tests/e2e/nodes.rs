@@ -34,3 +34,58 @@ fn after_a_control_plane_crash_nodes_and_the_scheduler_agree() {
     .expect("the node is ready once its agent reconnects");
     cli.deploy_web("after");
 }
+
+/// Removing a node revokes its identity at once: its live stream ends, its
+/// secret no longer connects, and the workloads placed there are lost.
+#[test]
+fn a_removed_node_is_cut_off_and_its_workloads_are_lost() {
+    let c = Cluster::processes();
+    let cli = &c.admin;
+    cli.deploy_web("web");
+    let name = cli.run(&["nodes", "-o", "json"], None).ok().json()[0]["name"]
+        .as_str()
+        .expect("name")
+        .to_string();
+    let r = cli
+        .run(&["nodes", "rm", &name, "--yes"], None)
+        .fails_with(1);
+    assert!(r.stderr.contains("still has 1 workload"), "{}", r.stderr);
+    let bob = c.user("bob@example.com");
+    bob.run(&["nodes", "rm", &name, "--yes", "--force"], None)
+        .fails_with(4);
+    let done = cli
+        .run(
+            &["nodes", "rm", &name, "--yes", "--force", "-o", "json"],
+            None,
+        )
+        .ok()
+        .json();
+    assert_eq!(done["workloads_lost"], 1, "{done}");
+    let web = cli.run(&["status", "web", "-o", "json"], None).ok().json();
+    assert_eq!(web["status"], "lost", "{web}");
+    assert!(
+        web["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("was removed"),
+        "{web}"
+    );
+    let nodes = cli.run(&["nodes", "-o", "json"], None).ok().json();
+    assert_eq!(nodes.as_array().map(Vec::len), Some(0), "{nodes}");
+    // The agent's stream ended and its secret opens no new one.
+    let refused = wait_for(Duration::from_secs(20), || {
+        c.agent
+            .logs()
+            .contains("unknown node credentials")
+            .then_some(())
+    });
+    assert!(refused.is_some(), "agent:\n{}", c.agent.logs());
+    // The lost workload can still be removed by its owner.
+    cli.run(&["rm", "web"], None).ok();
+    let audit = cli
+        .run(&["audit", "--action", "nodes.rm", "-o", "json"], None)
+        .ok()
+        .json();
+    // The refusal, the denied attempt by a user and the removal.
+    assert_eq!(audit.as_array().map(Vec::len), Some(3), "{audit}");
+}

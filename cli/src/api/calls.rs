@@ -48,6 +48,8 @@ rpcs! {
     get_access: WorkloadServiceClient::get_access(v1::GetAccessRequest) -> v1::Access;
     /// Every node (admins).
     list_nodes: NodeServiceClient::list(v1::ListNodesRequest) -> v1::ListNodesResponse;
+    /// Removes a node (admins).
+    remove_node: NodeServiceClient::remove(v1::RemoveNodeRequest) -> v1::RemoveNodeResponse;
     /// A token a new machine joins with (admins).
     create_join_token: NodeServiceClient::create_join_token(v1::CreateJoinTokenRequest) -> v1::JoinToken;
     /// Ends the session.

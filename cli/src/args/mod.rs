@@ -234,6 +234,14 @@ pub enum NodesAction {
         #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
         expires: std::time::Duration,
     },
+    /// Remove a node: its identity is revoked at once and its workloads become lost.
+    Rm {
+        /// The node's name (see `lattice nodes`).
+        name: String,
+        /// Remove it even though workloads are placed there (or it is unreachable).
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// Waiting for a workload to settle.

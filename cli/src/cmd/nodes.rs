@@ -76,6 +76,31 @@ pub async fn run(mut ctx: Ctx, a: NodesArgs) -> anyhow::Result<()> {
                 output::line(t)
             })
         }
+        NodesAction::Rm { name, force } => {
+            lattice_proto::validate::name("name", &name).map_err(crate::error::CliError::from)?;
+            if !ctx.global.yes {
+                crate::confirm::ask(
+                    &format!("Remove node {name}? Its agent is cut off at once."),
+                    "--yes",
+                )?;
+            }
+            let r = api
+                .remove_node(v1::RemoveNodeRequest {
+                    name: name.clone(),
+                    force,
+                })
+                .await?;
+            output::emit(
+                ctx.global.output,
+                &json!({"name": name, "removed": true, "workloads_lost": r.workloads_lost}),
+                || {
+                    output::line(format!(
+                        "Removed node {name}; {} workload(s) that ran there are lost.",
+                        r.workloads_lost
+                    ))
+                },
+            )
+        }
         NodesAction::JoinToken { expires } => {
             let req = v1::CreateJoinTokenRequest {
                 expires_in_seconds: i64::try_from(expires.as_secs()).unwrap_or(i64::MAX),

@@ -193,6 +193,55 @@ impl v1::node_service_server::NodeService for NodeApi {
         }))
     }
 
+    #[instrument(skip_all, fields(rpc = "RemoveNode"))]
+    async fn remove(
+        &self,
+        req: Request<v1::RemoveNodeRequest>,
+    ) -> Result<Response<v1::RemoveNodeResponse>, Status> {
+        let src = source(&req);
+        let c = self.authn.authenticate(req.metadata()).await?;
+        let r = req.into_inner();
+        let res = async {
+            c.require_admin()?;
+            let n = self.find(&r.name).await?;
+            let on = self
+                .repo
+                .workloads_on(&n.id)
+                .await?
+                .into_iter()
+                .filter(|w| w.desired != Desired::Deleted)
+                .count();
+            if on > 0 && !r.force {
+                return Err(Error::FailedPrecondition(format!(
+                    "node {} still has {on} workload(s); they would be lost. Remove them first, or pass --force",
+                    n.name
+                )));
+            }
+            let msg = format!(
+                "node {} was removed by an admin; `lattice rm` this workload and deploy it again",
+                n.name
+            );
+            let lost = self.repo.remove_node(&n.id, &msg).await?;
+            // Its live stream ends now; its secret no longer opens one.
+            self.fleet.disconnect(&n.id);
+            Ok(lost)
+        }
+        .await;
+        let action = if r.force {
+            "nodes.rm.force"
+        } else {
+            "nodes.rm"
+        };
+        self.audit
+            .record(&Actor::of(&c, src), action, &r.name, &res)
+            .await;
+        let lost = res?;
+        info!(node = %r.name, lost, "node removed");
+        Ok(Response::new(v1::RemoveNodeResponse {
+            workloads_lost: lost,
+        }))
+    }
+
     #[instrument(skip_all, fields(rpc = "Drain"))]
     async fn drain(&self, req: Request<v1::DrainRequest>) -> Result<Response<v1::Node>, Status> {
         let src = source(&req);

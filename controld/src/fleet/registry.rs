@@ -51,6 +51,13 @@ impl Fleet {
         }
     }
 
+    /// Ends a node's control stream, whatever connection it is on.
+    pub fn disconnect(&self, node_id: &str) {
+        if let Ok(mut a) = self.agents.lock() {
+            a.remove(node_id);
+        }
+    }
+
     /// Sends a message on a node's control stream.
     pub async fn send(&self, node_id: &str, msg: v1::ControlMessage) -> Result<()> {
         let tx = self

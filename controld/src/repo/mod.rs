@@ -2,8 +2,8 @@
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
 use lattice_proto::state::Status;
@@ -180,6 +180,39 @@ impl Repo {
         })
         .await?;
         Ok(())
+    }
+
+    /// Forgets a node (its secret with it): its workloads lose their
+    /// placement and become lost with `message`. Returns how many.
+    pub async fn remove_node(&self, id: &str, message: &str) -> Result<u32> {
+        let now = clock::now_ms();
+        let n = retry(|| async {
+            let txn = self.db.begin().await?;
+            let on = workload::Entity::find()
+                .filter(workload::Column::NodeId.eq(id))
+                .all(&txn)
+                .await?;
+            for w in &on {
+                workload::Entity::update_many()
+                    .col_expr(
+                        workload::Column::NodeId,
+                        Expr::value(Option::<String>::None),
+                    )
+                    .col_expr(workload::Column::Status, Expr::value(Status::Lost))
+                    .col_expr(workload::Column::StatusMessage, Expr::value(message))
+                    .col_expr(workload::Column::UpdatedAt, Expr::value(now))
+                    .filter(workload::Column::Id.eq(w.id.clone()))
+                    .exec(&txn)
+                    .await?;
+            }
+            node::Entity::delete_by_id(id.to_string())
+                .exec(&txn)
+                .await?;
+            txn.commit().await?;
+            Ok::<_, DbErr>(u32::try_from(on.len()).unwrap_or(u32::MAX))
+        })
+        .await?;
+        Ok(n)
     }
 
     // ---- workloads ---------------------------------------------------
