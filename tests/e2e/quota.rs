@@ -228,3 +228,22 @@ fn one_client_address_cannot_hold_every_relayed_connection() {
     });
     assert!(ok.is_some(), "slots are given back when connections end");
 }
+
+#[test]
+fn concurrent_deploys_cannot_both_pass_a_quota() {
+    let c = Cluster::start_full(&[], &["--quota-workloads", "2"]);
+    let cli = &c.admin;
+    let runs: Vec<_> = (0..5)
+        .map(|i| {
+            let cli = cli.clone();
+            std::thread::spawn(move || cli.deploy("custom", &format!("w{i}")).web().run())
+        })
+        .collect();
+    let codes: Vec<i32> = runs
+        .into_iter()
+        .map(|t| t.join().expect("deploy thread").code)
+        .collect();
+    assert_eq!(codes.iter().filter(|c| **c == 0).count(), 2, "{codes:?}");
+    assert_eq!(codes.iter().filter(|c| **c == 8).count(), 3, "{codes:?}");
+    assert_eq!(names(cli).len(), 2);
+}

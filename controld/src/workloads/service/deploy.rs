@@ -51,6 +51,8 @@ impl WorkloadApi {
         r: &v1::DeployRequest,
     ) -> Result<workload::Model> {
         let mut resolved = self.catalog.resolve(r)?;
+        // The quota check and the insert are one turn per account.
+        let _turn = self.deploys.lock(&c.user.id).await;
         if self.repo.workload(&c.user.id, &r.name).await?.is_some() {
             return Err(Error::AlreadyExists(format!(
                 "you already have a workload named {:?}; pick another name, or remove it with `lattice rm {}`",

@@ -44,6 +44,8 @@ pub struct WorkloadApi {
     streams: KeyedLimit,
     /// One credential rotation per workload at a time.
     rotations: crate::keyed_lock::KeyedLocks,
+    /// One deploy per account at a time, so two cannot both pass a quota.
+    deploys: crate::keyed_lock::KeyedLocks,
 }
 
 /// What the workload service is built from.
@@ -74,6 +76,7 @@ impl WorkloadApi {
         Self {
             streams: KeyedLimit::new(d.policy.quotas.streams),
             rotations: crate::keyed_lock::KeyedLocks::default(),
+            deploys: crate::keyed_lock::KeyedLocks::default(),
             fleet: d.fleet,
             repo: d.repo,
             secrets: d.secrets,
