@@ -15,7 +15,11 @@ use sha2::{Digest, Sha256};
 use tokio::process::Command;
 use tracing::{info, warn};
 
-use super::label;
+use std::sync::atomic::Ordering;
+
+use bollard::errors::Error as DockerError;
+
+use super::{DResult, is_not_found, label, msg};
 
 /// Prefix of every Lattice bridge interface; one firewall rule matches all
 /// of them (`lt-+` in iptables' syntax).
@@ -151,6 +155,88 @@ async fn iptables(args: &[&str]) -> Result<bool, String> {
         }
     }
     Ok(out.status.success())
+}
+
+impl super::Docker {
+    /// Creates the owner's network if it is missing (idempotent), and the
+    /// node's firewall rules once.
+    pub(super) async fn ensure_network(&self, owner: &str, node_id: &str) -> DResult<()> {
+        if self.isolation.host_firewall && !self.firewall_done.load(Ordering::Relaxed) {
+            match ensure_host_firewall().await {
+                Ok(()) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "workloads are not kept off this node's addresses")
+                }
+            }
+            // Tried once per connection to the engine: a node that cannot is
+            // told so once, not on every deploy.
+            self.firewall_done.store(true, Ordering::Relaxed);
+        }
+        let name = network_name(owner);
+        match self.inner.inspect_network(&name, None).await {
+            Ok(_) => return Ok(()),
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(msg(&e)),
+        }
+        // Another agent on the same engine may take a subnet between our
+        // look and our create: Docker refuses the overlap, try the next.
+        for subnet in free_subnets(self.isolation.pool, &self.used_subnets().await?)
+            .into_iter()
+            .take(8)
+        {
+            match self
+                .inner
+                .create_network(create_request(owner, node_id, subnet))
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(DockerError::DockerResponseServerError {
+                    status_code: 409, ..
+                }) => return Ok(()),
+                Err(DockerError::DockerResponseServerError { message, .. })
+                    if is_overlap(&message) => {}
+                Err(e) => {
+                    return Err(format!("could not create the network {name}: {}", msg(&e)));
+                }
+            }
+        }
+        Err(format!(
+            "no free /{} subnet is left in this node's network pool {} for a new owner; \
+             widen agentd's --network-pool",
+            OWNER_PREFIX, self.isolation.pool
+        ))
+    }
+
+    /// Subnets of every network on the engine.
+    async fn used_subnets(&self) -> DResult<Vec<ipnet::IpNet>> {
+        let nets = self
+            .inner
+            .list_networks(None::<bollard::query_parameters::ListNetworksOptions>)
+            .await
+            .map_err(|e| msg(&e))?;
+        Ok(nets
+            .into_iter()
+            .filter_map(|n| n.ipam?.config)
+            .flatten()
+            .filter_map(|c| c.subnet?.parse().ok())
+            .collect())
+    }
+
+    /// Removes the owner's network when no container uses it any more (one
+    /// in use is left: Docker refuses, which is what we want).
+    pub(super) async fn prune_network(&self, owner: &str) {
+        let _g = self.networks.lock().await;
+        let name = network_name(owner);
+        match self.inner.remove_network(&name).await {
+            Ok(()) => tracing::debug!(network = %name, "owner network removed"),
+            Err(e) if is_not_found(&e) => {}
+            Err(DockerError::DockerResponseServerError {
+                status_code: 403 | 409,
+                ..
+            }) => {}
+            Err(e) => tracing::debug!(network = %name, error = %msg(&e), "owner network kept"),
+        }
+    }
 }
 
 #[cfg(test)]

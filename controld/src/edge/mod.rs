@@ -115,11 +115,6 @@ impl Edge {
         }
     }
 
-    /// The port range.
-    pub fn range(&self) -> (u16, u16) {
-        self.cfg.range
-    }
-
     /// The ports and their quarantine, for allocation.
     pub fn pool(&self) -> crate::repo::EdgePool {
         crate::repo::EdgePool {

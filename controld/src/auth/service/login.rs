@@ -23,15 +23,13 @@ impl AuthApi {
         let src = source(&req);
         let email = req.get_ref().email.trim().to_lowercase();
         let r = self.login(req).await;
-        let id = match &r {
-            Ok(_) | Err(_) => self
-                .accounts
-                .user_by_email(&email)
-                .await
-                .ok()
-                .flatten()
-                .map(|u| u.id),
-        };
+        let id = self
+            .accounts
+            .user_by_email(&email)
+            .await
+            .ok()
+            .flatten()
+            .map(|u| u.id);
         if validate::email(&email).is_ok() {
             self.audit
                 .record(&Actor::claiming(id, &email, src), "login", &email, &r)
