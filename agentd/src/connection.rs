@@ -1,7 +1,8 @@
 //! The agent's one outbound connection: a control stream to controld, kept
 //! up with gRPC-style backoff. Containers keep running whatever happens to
 //! it; on every (re)connect the agent says hello, receives the node's full
-//! desired state and re-sends every workload's latest report.
+//! desired state (in chunks) and re-sends every workload's latest report;
+//! in between, changes arrive one workload at a time.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,7 +13,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tracing::{info, warn};
 
 use crate::backoff::Backoff;
-use crate::identity::{Identity, channel};
+use crate::identity::{Shared, channel};
 use crate::supervisor::Supervisor;
 use crate::{Ctx, VERSION};
 
@@ -29,7 +30,7 @@ pub struct Settings {
 
 /// Keeps the control stream up until `shutdown` resolves.
 pub async fn run(
-    id: Identity,
+    id: Shared,
     ctx: Arc<Ctx>,
     sup: Arc<Supervisor>,
     settings: Settings,
@@ -60,11 +61,12 @@ pub async fn run(
 }
 
 async fn session(
-    id: &Identity,
+    shared: &Shared,
     ctx: &Arc<Ctx>,
     sup: &Arc<Supervisor>,
     settings: &Settings,
 ) -> anyhow::Result<()> {
+    let id = &shared.get();
     let ch = channel(&id.control, &id.ca_pem).await?;
     let (docker_ok, docker_error) = ctx.refresh_docker().await;
     let (cpu, mem) = match ctx.runtime().await {
@@ -88,7 +90,7 @@ async fn session(
     req.metadata_mut()
         .insert("authorization", id.authorization().parse()?);
     // Log reads and relayed connections each get a connection of their own.
-    let dialer = crate::stream::Dialer::new(id);
+    let dialer = crate::stream::Dialer::new(shared);
     let mut inbound = crate::identity::client(ch)
         .connect(req)
         .await
@@ -96,6 +98,8 @@ async fn session(
         .into_inner();
     info!(node = %id.node_name, "connected to the control plane");
     ctx.reports.mark_all_dirty();
+    // A full state in chunks, per connection: a reconnect starts over.
+    let mut assembly = crate::desired::Assembly::default();
     let mut beat = tokio::time::interval(settings.heartbeat);
     let mut full = tokio::time::interval_at(tokio::time::Instant::now() + FULL_RESYNC, FULL_RESYNC);
     loop {
@@ -103,7 +107,12 @@ async fn session(
             msg = inbound.message() => {
                 let Some(msg) = msg? else { return Ok(()) };
                 match msg.cmd {
-                    Some(v1::control_message::Cmd::Desired(d)) => sup.apply(d),
+                    Some(v1::control_message::Cmd::Desired(d)) if d.partial => sup.update(d.workloads),
+                    Some(v1::control_message::Cmd::Desired(d)) => match assembly.add(d) {
+                        Ok(Some(all)) => sup.apply(all),
+                        Ok(None) => {}
+                        Err(e) => warn!(error = %e, "dropped the desired state"),
+                    },
                     Some(v1::control_message::Cmd::OpenLogs(o)) => {
                         let docker = ctx.docker().await;
                         tokio::spawn(crate::logs::serve(dialer.clone(), docker, o));
@@ -125,6 +134,23 @@ async fn session(
                         tokio::spawn(crate::tcp::serve(dialer.clone(), docker, o));
                     }
                     Some(v1::control_message::Cmd::Resync(_)) => ctx.reports.mark_all_dirty(),
+                    Some(v1::control_message::Cmd::RotateSecret(r)) => {
+                        // On disk before it is acknowledged: controld drops the
+                        // old secret once it hears back.
+                        let (shared, tx, id) = (shared.clone(), tx.clone(), msg.correlation_id);
+                        tokio::spawn(async move {
+                            let saved = tokio::task::spawn_blocking(move || shared.rotate(&r.node_secret)).await;
+                            let result = match saved {
+                                Ok(Ok(())) => {
+                                    info!("saved the node's new secret");
+                                    v1::CommandResult { correlation_id: id, ok: true, ..Default::default() }
+                                }
+                                Ok(Err(e)) => failed(&id, format!("{e:#}")),
+                                Err(e) => failed(&id, e.to_string()),
+                            };
+                            let _ = tx.send(v1::AgentMessage { msg: Some(v1::agent_message::Msg::Result(result)) }).await;
+                        });
+                    }
                     None => {}
                 }
             }

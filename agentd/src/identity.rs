@@ -6,7 +6,8 @@
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -107,6 +108,53 @@ impl Identity {
     }
 }
 
+/// The identity as the running agent uses it: one copy shared by the
+/// control stream and every dialer, replaced when controld rotates the
+/// node's secret.
+#[derive(Clone)]
+pub struct Shared {
+    current: Arc<RwLock<Identity>>,
+    dir: PathBuf,
+}
+
+impl Shared {
+    /// The identity kept in `dir`.
+    pub fn new(id: Identity, dir: &Path) -> Self {
+        Self {
+            current: Arc::new(RwLock::new(id)),
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// The identity as it is now.
+    pub fn get(&self) -> Identity {
+        match self.current.read() {
+            Ok(id) => id.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Takes a new secret: saved to disk first, then used. On an error
+    /// nothing changed and the old secret stays in use.
+    pub fn rotate(&self, secret: &str) -> anyhow::Result<()> {
+        let ok = !secret.is_empty()
+            && secret.len() <= 256
+            && secret.bytes().all(|b| b.is_ascii_graphic());
+        if !ok {
+            bail!("the new node secret is malformed");
+        }
+        let mut next = self.get();
+        next.node_secret = secret.to_string();
+        next.save(&self.dir)
+            .context("could not save the new node secret")?;
+        match self.current.write() {
+            Ok(mut id) => *id = next,
+            Err(poisoned) => *poisoned.into_inner() = next,
+        }
+        Ok(())
+    }
+}
+
 /// Host and port of `https://host:port`.
 pub fn host_port(control: &str) -> anyhow::Result<(String, u16)> {
     let uri: Uri = control
@@ -178,6 +226,31 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
         assert!(!format!("{id:?}").contains("canary"));
         assert!(Identity::load(&d.path().join("nope")).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_rotated_secret_is_saved_before_it_is_used() {
+        let d = tempfile::tempdir().unwrap();
+        let id = Identity {
+            node_id: "n1".into(),
+            node_name: "box".into(),
+            node_secret: "lns_old".into(),
+            ca_pem: "pem".into(),
+            control: "https://127.0.0.1:7443".into(),
+        };
+        id.save(d.path()).unwrap();
+        let shared = Shared::new(id, d.path());
+        shared.rotate("lns_new").unwrap();
+        assert_eq!(shared.get().authorization(), "Node n1.lns_new");
+        let on_disk = Identity::load(d.path()).unwrap().unwrap();
+        assert_eq!(on_disk.node_secret, "lns_new");
+        // Malformed: refused, the current secret stays.
+        assert!(shared.rotate("bad secret\n").is_err());
+        assert_eq!(shared.get().node_secret, "lns_new");
+        // Cannot be saved: refused, memory unchanged.
+        let gone = Shared::new(shared.get(), Path::new("/proc/no-such-dir"));
+        assert!(gone.rotate("lns_other").is_err());
+        assert_eq!(gone.get().node_secret, "lns_new");
     }
 
     #[test]

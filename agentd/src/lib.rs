@@ -8,6 +8,7 @@ pub mod args;
 pub mod backoff;
 pub mod connection;
 pub mod crashloop;
+pub mod desired;
 pub mod docker;
 pub mod identity;
 pub mod logs;
@@ -225,6 +226,7 @@ pub async fn run(
         heartbeat: a.heartbeat,
         advertise_host: direct_host(&a),
     };
+    let id = identity::Shared::new(id, &a.data_dir);
     connection::run(id, ctx, sup, settings, shutdown).await;
     events.abort();
     engine.abort();

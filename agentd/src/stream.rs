@@ -15,14 +15,12 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::Streaming;
 use tonic::transport::Channel;
 
-use crate::identity::{Identity, channel};
+use crate::identity::{Shared, channel};
 
 /// Opens agent-side streams to controld.
 #[derive(Clone)]
 pub struct Dialer {
-    control: String,
-    ca_pem: String,
-    authorization: String,
+    id: Shared,
 }
 
 /// One open stream: frames from controld, and the connection it runs on
@@ -35,21 +33,19 @@ pub struct Opened {
 
 impl Dialer {
     /// A dialer for this node's identity.
-    pub fn new(id: &Identity) -> Self {
-        Self {
-            control: id.control.clone(),
-            ca_pem: id.ca_pem.clone(),
-            authorization: id.authorization(),
-        }
+    pub fn new(id: &Shared) -> Self {
+        Self { id: id.clone() }
     }
 
     /// Connects and opens the stream; `frames` must already hold the first
     /// frame (the stream id), which controld reads before it answers.
     pub async fn open(&self, frames: mpsc::Receiver<v1::StreamFrame>) -> anyhow::Result<Opened> {
-        let ch = channel(&self.control, &self.ca_pem).await?;
+        // The identity as it is now: a rotated secret is used at once.
+        let id = self.id.get();
+        let ch = channel(&id.control, &id.ca_pem).await?;
         let mut call = tonic::Request::new(ReceiverStream::new(frames));
         call.metadata_mut()
-            .insert("authorization", self.authorization.parse()?);
+            .insert("authorization", id.authorization().parse()?);
         let inbound = crate::identity::client(ch.clone())
             .open_stream(call)
             .await

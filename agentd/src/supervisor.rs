@@ -33,55 +33,18 @@ impl Supervisor {
         })
     }
 
-    /// Applies a full desired state from the control plane.
-    pub fn apply(&self, state: v1::DesiredState) {
+    /// Applies a full desired state: every workload the node should have.
+    /// Workers of workloads not in it stop, and their containers are
+    /// collected as orphans.
+    pub fn apply(&self, workloads: Vec<v1::DesiredWorkload>) {
         let Ok(mut workers) = self.workers.lock() else {
             return;
         };
         workers.retain(|_, w| !w.task.is_finished());
         let mut wanted = std::collections::HashSet::new();
-        for d in state.workloads {
-            let Some(id) = d.spec.as_ref().map(|s| s.workload_id.clone()) else {
-                continue;
-            };
-            if let Some(spec) = &d.spec
-                && let Err(e) = crate::validate_spec(spec)
-            {
-                warn!(workload = %id, error = %e, "refusing an invalid spec");
-                self.ctx.reports.set(v1::WorkloadReport {
-                    workload_id: id.clone(),
-                    status: v1::WorkloadStatus::Failed as i32,
-                    message: format!("the agent refused the spec: {e}"),
-                    spec_hash: spec.spec_hash.clone(),
-                    ..Default::default()
-                });
-                continue;
-            }
-            wanted.insert(id.clone());
-            match workers.get(&id) {
-                Some(w) => {
-                    w.desired.send_if_modified(|cur| {
-                        if *cur == d {
-                            false
-                        } else {
-                            *cur = d.clone();
-                            true
-                        }
-                    });
-                }
-                None => {
-                    let (dtx, drx) = watch::channel(d);
-                    let (wtx, wrx) = mpsc::channel(1);
-                    let task = tokio::spawn(crate::worker::run(self.ctx.clone(), drx, wrx));
-                    workers.insert(
-                        id,
-                        Worker {
-                            desired: dtx,
-                            wake: wtx,
-                            task,
-                        },
-                    );
-                }
+        for d in workloads {
+            if let Some(id) = self.upsert(&mut workers, d) {
+                wanted.insert(id);
             }
         }
         // Workers for workloads the control plane forgot: stop converging them;
@@ -96,6 +59,65 @@ impl Supervisor {
         drop(workers);
         let ctx = self.ctx.clone();
         tokio::spawn(async move { collect_orphans(ctx, wanted).await });
+    }
+
+    /// Applies a change to some workloads; the others are left as they are.
+    pub fn update(&self, workloads: Vec<v1::DesiredWorkload>) {
+        let Ok(mut workers) = self.workers.lock() else {
+            return;
+        };
+        workers.retain(|_, w| !w.task.is_finished());
+        for d in workloads {
+            self.upsert(&mut workers, d);
+        }
+    }
+
+    /// Hands one workload's desired state to its worker (started if it has
+    /// none); its id, or None for a spec the agent refuses.
+    fn upsert(
+        &self,
+        workers: &mut HashMap<String, Worker>,
+        d: v1::DesiredWorkload,
+    ) -> Option<String> {
+        let spec = d.spec.as_ref()?;
+        let id = spec.workload_id.clone();
+        if let Err(e) = crate::validate_spec(spec) {
+            warn!(workload = %id, error = %e, "refusing an invalid spec");
+            self.ctx.reports.set(v1::WorkloadReport {
+                workload_id: id.clone(),
+                status: v1::WorkloadStatus::Failed as i32,
+                message: format!("the agent refused the spec: {e}"),
+                spec_hash: spec.spec_hash.clone(),
+                ..Default::default()
+            });
+            return None;
+        }
+        match workers.get(&id) {
+            Some(w) => {
+                w.desired.send_if_modified(|cur| {
+                    if *cur == d {
+                        false
+                    } else {
+                        *cur = d;
+                        true
+                    }
+                });
+            }
+            None => {
+                let (dtx, drx) = watch::channel(d);
+                let (wtx, wrx) = mpsc::channel(1);
+                let task = tokio::spawn(crate::worker::run(self.ctx.clone(), drx, wrx));
+                workers.insert(
+                    id.clone(),
+                    Worker {
+                        desired: dtx,
+                        wake: wtx,
+                        task,
+                    },
+                );
+            }
+        }
+        Some(id)
     }
 
     /// Nudges a workload's worker (a Docker event concerned it).

@@ -216,6 +216,16 @@ pub struct ServeArgs {
     #[arg(long, env = "LATTICE_QUOTA_STREAMS", default_value_t = 32, value_parser = at_least_one)]
     pub quota_streams: usize,
 
+    /// Most bytes of workload specs (env, command, credentials) one account
+    /// may hold in all (e.g. 4Mi).
+    #[arg(long, env = "LATTICE_QUOTA_SPEC_BYTES", default_value = "4Mi", value_parser = size_arg)]
+    pub quota_spec_bytes: u64,
+
+    /// Most bytes of workload specs one node may hold, whoever owns them: it
+    /// bounds the node's desired state and the agent's memory for it.
+    #[arg(long, env = "LATTICE_NODE_SPEC_BYTES", default_value = "32Mi", value_parser = size_arg)]
+    pub node_spec_bytes: u64,
+
     /// CPU limit of a workload deployed without `--cpu`.
     #[arg(long, env = "LATTICE_DEFAULT_CPU", default_value = "1", value_parser = cpu_arg)]
     pub default_cpu: u32,
@@ -267,6 +277,15 @@ fn memory_arg(raw: &str) -> Result<u64, String> {
     }
 }
 
+/// An amount of bytes (`4Mi`, `512Ki`), at least 64 KiB (one workload's spec).
+fn size_arg(raw: &str) -> Result<u64, String> {
+    match lattice_proto::validate::parse_size(raw) {
+        Some(b) if b >= 64 * 1024 => Ok(b),
+        Some(_) => Err("must be at least 64Ki (one workload's largest spec)".into()),
+        None => Err(format!("{raw:?} is not an amount like 4Mi or 512Ki")),
+    }
+}
+
 /// A count that must be at least 1 (a limit of 0 would refuse everything).
 fn at_least_one(raw: &str) -> Result<usize, String> {
     match raw.parse::<usize>() {
@@ -298,6 +317,8 @@ mod tests {
             ("--node-lease", "0s", "more than 0"),
             ("--edge-max-connections", "0", "at least 1"),
             ("--lockout-threshold", "0", "0 is not in 1"),
+            ("--quota-spec-bytes", "1Ki", "at least 64Ki"),
+            ("--node-spec-bytes", "lots", "not an amount"),
         ] {
             let e = Args::try_parse_from(["lattice-controld", flag, value])
                 .expect_err(flag)

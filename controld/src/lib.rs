@@ -173,7 +173,12 @@ impl Server {
         // No agent is connected to a controld that has just started, whatever
         // the store says after a crash.
         repo.all_nodes_disconnected().await?;
-        let fleet = fleet::Fleet::new(repo.clone(), secrets.clone(), cfg.serve.node_lease);
+        let fleet = fleet::Fleet::new(
+            repo.clone(),
+            secrets.clone(),
+            cfg.serve.node_lease,
+            cfg.serve.node_spec_bytes,
+        );
         let catalog = catalog::Catalog {
             postgres_image: cfg.serve.postgres_image.clone(),
             s3_image: cfg.serve.s3_image.clone(),
@@ -208,6 +213,7 @@ impl Server {
                     memory_bytes: cfg.serve.quota_memory,
                     edge_ports: cfg.serve.quota_edge_ports,
                     streams: cfg.serve.quota_streams,
+                    spec_bytes: cfg.serve.quota_spec_bytes,
                 },
                 defaults: quota::DefaultLimits {
                     cpu_millis: cfg.serve.default_cpu,

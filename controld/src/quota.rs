@@ -29,6 +29,34 @@ pub fn limits_of(w: &workload::Model) -> v1::Resources {
     }
 }
 
+/// The bytes a workload's spec takes wherever it is held (controld's store,
+/// the node's desired state, the agent's memory): what the spec-bytes quota
+/// and a node's spec cap count.
+pub fn spec_bytes(w: &workload::Model) -> u64 {
+    stored_bytes(
+        &w.name,
+        &w.image,
+        &w.spec,
+        w.credentials.as_deref(),
+        w.pending_credentials.as_deref(),
+    )
+}
+
+/// [`spec_bytes`] of a workload not stored yet.
+pub fn stored_bytes(
+    name: &str,
+    image: &str,
+    spec: &str,
+    credentials: Option<&str>,
+    pending: Option<&str>,
+) -> u64 {
+    (name.len()
+        + image.len()
+        + spec.len()
+        + credentials.map_or(0, str::len)
+        + pending.map_or(0, str::len)) as u64
+}
+
 /// Quotas and default limits together, as controld's flags set them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {
@@ -51,6 +79,8 @@ pub struct Quotas {
     pub edge_ports: u64,
     /// Concurrent Watch and Logs streams.
     pub streams: usize,
+    /// Bytes of workload specs (env, command, credentials…), see [`spec_bytes`].
+    pub spec_bytes: u64,
 }
 
 /// The limits a container gets when its deploy names none (as a
@@ -99,6 +129,8 @@ pub struct Usage {
     pub memory_bytes: u64,
     /// Edge ports.
     pub edge_ports: u64,
+    /// Spec bytes.
+    pub spec_bytes: u64,
 }
 
 fn cpus(m: u64) -> String {
@@ -113,13 +145,17 @@ fn mib(b: u64) -> String {
     format!("{}Mi", b / (1024 * 1024))
 }
 
+fn kib(b: u64) -> String {
+    format!("{}Ki", b.div_ceil(1024))
+}
+
 /// One quota's check: (what, limit, used, asked, how to show an amount).
 type Check = (&'static str, u64, u64, u64, fn(u64) -> String);
 
 impl Quotas {
     /// Ok when `used + asked` fits every quota; else the first that does not.
     pub fn admit(&self, used: Usage, asked: Usage) -> Result<()> {
-        let checks: [Check; 4] = [
+        let checks: [Check; 5] = [
             (
                 "workloads",
                 self.workloads,
@@ -147,6 +183,13 @@ impl Quotas {
                 used.edge_ports,
                 asked.edge_ports,
                 |n| n.to_string(),
+            ),
+            (
+                "spec size (env, command and credentials)",
+                self.spec_bytes,
+                used.spec_bytes,
+                asked.spec_bytes,
+                kib,
             ),
         ];
         for (what, limit, used, asked, show) in checks {
@@ -238,6 +281,7 @@ mod tests {
         memory_bytes: 1 << 30,
         edge_ports: 3,
         streams: 2,
+        spec_bytes: 10 * 1024,
     };
 
     #[test]
@@ -247,12 +291,14 @@ mod tests {
             cpu_millis: 1500,
             memory_bytes: 512 << 20,
             edge_ports: 1,
+            spec_bytes: 8 * 1024,
         };
         let one = |cpu, mem, ports| Usage {
             workloads: 1,
             cpu_millis: cpu,
             memory_bytes: mem,
             edge_ports: ports,
+            spec_bytes: 1024,
         };
         assert!(Q.admit(used, one(500, 512 << 20, 2)).is_ok());
         let e = Q.admit(used, one(1000, 0, 0)).unwrap_err().to_string();
@@ -264,6 +310,15 @@ mod tests {
         assert!(e.contains("memory") && e.contains("512Mi of 1024Mi"), "{e}");
         let e = Q.admit(used, one(0, 0, 3)).unwrap_err().to_string();
         assert!(e.contains("public ports"), "{e}");
+        let big = Usage {
+            spec_bytes: 3000,
+            ..one(0, 0, 0)
+        };
+        let e = Q.admit(used, big).unwrap_err().to_string();
+        assert!(
+            e.contains("spec size") && e.contains("8Ki of 10Ki") && e.contains("3Ki more"),
+            "{e}"
+        );
         let full = Usage {
             workloads: 2,
             ..used

@@ -16,6 +16,7 @@ mod m20261201_000006_login_per_address;
 mod m20261201_000007_edge_quarantine;
 mod m20261201_000008_invites;
 mod m20261201_000009_pending_credentials;
+mod m20261202_000010_node_secret_rotation;
 
 /// Every migration this build knows, oldest first.
 pub struct Migrator;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_edge_quarantine::Migration),
             Box::new(m20261201_000008_invites::Migration),
             Box::new(m20261201_000009_pending_credentials::Migration),
+            Box::new(m20261202_000010_node_secret_rotation::Migration),
         ]
     }
 }

@@ -19,6 +19,10 @@ pub struct Model {
     pub memory_bytes_capacity: i64,
     pub address: Option<String>,
     pub agent_version: Option<String>,
+    /// Hash of a rotation's new secret, until the agent confirms it saved it.
+    pub pending_secret_hash: Option<String>,
+    /// That secret, sealed, so an unconfirmed rotation can be sent again.
+    pub pending_secret: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

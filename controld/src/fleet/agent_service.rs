@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lattice_proto::v1;
-use subtle::ConstantTimeEq;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt};
@@ -14,14 +13,12 @@ use tonic::{Request, Response, Status, Streaming};
 use tracing::{info, instrument, warn};
 
 use super::Fleet;
+use super::node_secret::{self, NODE_SECRET_PREFIX, Presented};
 use super::streams::Opened;
 use crate::auth::tokens::{random_token, token_hash};
 use crate::entity::node;
 use crate::error::{Error, Result};
 use crate::repo::Repo;
-
-/// Prefix of node secrets.
-const NODE_SECRET_PREFIX: &str = "lns_";
 
 /// The AgentService implementation.
 #[derive(Clone)]
@@ -54,11 +51,14 @@ impl AgentApi {
             return Err(bad());
         }
         let n = self.repo.node(id).await?.ok_or_else(bad)?;
-        let presented = token_hash(secret);
-        if bool::from(presented.as_bytes().ct_eq(n.secret_hash.as_bytes())) {
-            Ok(n)
-        } else {
-            Err(bad())
+        match node_secret::check(&n, secret) {
+            Presented::Current => Ok(n),
+            Presented::Pending => {
+                // The agent saved a rotation's secret it never confirmed.
+                self.fleet.confirm_node_secret(&n.id).await?;
+                Ok(n)
+            }
+            Presented::Unknown => Err(bad()),
         }
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! - `registry`: live control streams, sending on them, command results;
 //! - `connect`: a control stream starting and ending;
-//! - `desired`: the whole-state push (level-triggered) and spec hashes;
+//! - `desired`: the desired-state push (full in chunks, or one workload) and spec hashes;
+//! - `node_secret`: rotating a node's secret in place (pending, then promoted);
 //! - `schedule`: placement, a pure choice over a snapshot of nodes;
 //! - `reports`: observed state from agents, statuses controld sets, leases;
 //! - `streams`: agent-opened byte streams (logs, relayed TCP) waiting for a claim.
@@ -13,6 +14,7 @@
 pub mod agent_service;
 mod connect;
 mod desired;
+pub mod node_secret;
 pub mod node_service;
 mod registry;
 mod reports;
@@ -30,6 +32,7 @@ use tokio::sync::broadcast;
 pub use desired::spec_hash;
 
 use crate::entity::workload;
+use crate::keyed_lock::KeyedLocks;
 use crate::repo::Repo;
 use crate::secrets::SecretBox;
 
@@ -66,11 +69,15 @@ pub struct Fleet {
     /// Nodes whose reports controld lost track of (lease ran out on a live
     /// stream, a report failed to store): resynced on their next heartbeat.
     resync: Mutex<std::collections::HashSet<String>>,
+    /// Pushes to one node take turns (see [`Fleet::push`]).
+    pushes: KeyedLocks,
+    /// The most spec bytes one node may hold (its desired state's size).
+    node_spec_bytes: u64,
 }
 
 impl Fleet {
     /// New fleet over the store.
-    pub fn new(repo: Repo, secrets: SecretBox, lease: Duration) -> Arc<Self> {
+    pub fn new(repo: Repo, secrets: SecretBox, lease: Duration, node_spec_bytes: u64) -> Arc<Self> {
         Arc::new(Self {
             repo,
             secrets,
@@ -82,6 +89,8 @@ impl Fleet {
             closing: tokio::sync::watch::channel(false).0,
             results: Mutex::new(HashMap::new()),
             resync: Mutex::new(std::collections::HashSet::new()),
+            pushes: KeyedLocks::default(),
+            node_spec_bytes,
         })
     }
 

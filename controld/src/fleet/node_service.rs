@@ -242,6 +242,27 @@ impl v1::node_service_server::NodeService for NodeApi {
         }))
     }
 
+    #[instrument(skip_all, fields(rpc = "RotateNodeSecret"))]
+    async fn rotate_secret(
+        &self,
+        req: Request<v1::RotateNodeSecretRequest>,
+    ) -> Result<Response<v1::Empty>, Status> {
+        let src = source(&req);
+        let c = self.authn.authenticate(req.metadata()).await?;
+        let name = req.into_inner().name;
+        let r = async {
+            c.require_admin()?;
+            let n = self.find(&name).await?;
+            self.fleet.rotate_node_secret(&n.id).await
+        }
+        .await;
+        self.audit
+            .record(&Actor::of(&c, src), "nodes.rotate-secret", &name, &r)
+            .await;
+        r?;
+        Ok(Response::new(v1::Empty {}))
+    }
+
     #[instrument(skip_all, fields(rpc = "Drain"))]
     async fn drain(&self, req: Request<v1::DrainRequest>) -> Result<Response<v1::Node>, Status> {
         let src = source(&req);

@@ -114,6 +114,20 @@ impl Fleet {
         command: Vec<String>,
         env: Vec<v1::EnvVar>,
     ) -> Result<v1::CommandResult> {
+        let cmd = v1::control_message::Cmd::Exec(v1::ExecInWorkload {
+            workload_id: workload_id.into(),
+            command,
+            env,
+        });
+        self.command(node_id, cmd).await
+    }
+
+    /// Sends a command to a node's agent and waits for its result.
+    pub async fn command(
+        &self,
+        node_id: &str,
+        cmd: v1::control_message::Cmd,
+    ) -> Result<v1::CommandResult> {
         let id = uuid::Uuid::new_v4().to_string();
         let (tx, rx) = tokio::sync::oneshot::channel();
         if let Ok(mut r) = self.results.lock() {
@@ -121,11 +135,7 @@ impl Fleet {
         }
         let msg = v1::ControlMessage {
             correlation_id: id.clone(),
-            cmd: Some(v1::control_message::Cmd::Exec(v1::ExecInWorkload {
-                workload_id: workload_id.into(),
-                command,
-                env,
-            })),
+            cmd: Some(cmd),
         };
         let res = match self.send(node_id, msg).await {
             Ok(()) => match tokio::time::timeout(COMMAND_TIMEOUT, rx).await {

@@ -28,6 +28,8 @@ pub struct Candidate {
     pub free_cpu_millis: i64,
     /// Bytes not reserved by placed workloads.
     pub free_memory_bytes: i64,
+    /// Spec bytes the node may still take (see `quota::spec_bytes`).
+    pub free_spec_bytes: i64,
 }
 
 /// What a workload asks for (0 = unlimited, fits anywhere).
@@ -37,6 +39,8 @@ pub struct Need {
     pub cpu_millis: i64,
     /// Bytes.
     pub memory_bytes: i64,
+    /// Bytes of its spec.
+    pub spec_bytes: i64,
 }
 
 /// Why no node took the workload, one reason per node.
@@ -67,6 +71,14 @@ pub fn choose(nodes: &[Candidate], need: Need) -> std::result::Result<&Candidate
                 need.cpu_millis,
                 n.free_cpu_millis.max(0)
             ))
+        } else if need.spec_bytes > n.free_spec_bytes {
+            Some(format!(
+                "{} holds as many workload specs as it may ({} KiB requested, {} KiB free); \
+                 an admin can raise --node-spec-bytes",
+                n.name,
+                (need.spec_bytes + 1023) / 1024,
+                n.free_spec_bytes.max(0) / 1024
+            ))
         } else {
             None
         };
@@ -90,26 +102,33 @@ pub fn choose(nodes: &[Candidate], need: Need) -> std::result::Result<&Candidate
 
 impl Fleet {
     /// Chooses a node for a workload over the current nodes and placements.
-    pub async fn schedule(&self, cpu_millis: i64, memory_bytes: i64) -> Result<node::Model> {
+    pub async fn schedule(
+        &self,
+        cpu_millis: i64,
+        memory_bytes: i64,
+        spec_bytes: u64,
+    ) -> Result<node::Model> {
         let mut nodes = self.repo.nodes().await?;
         if nodes.is_empty() {
             return Err(Error::FailedPrecondition(
                 "no node is ready: no machine has joined yet; create a token with `lattice nodes join-token` and start lattice-agentd".into(),
             ));
         }
-        let mut used: HashMap<&str, (i64, i64)> = HashMap::new();
+        let mut used: HashMap<&str, (i64, i64, u64)> = HashMap::new();
         let all = self.repo.all_workloads().await?;
         for w in &all {
             if let Some(n) = w.node_id.as_deref() {
                 let u = used.entry(n).or_default();
                 u.0 += w.cpu_millis;
                 u.1 += w.memory_bytes;
+                u.2 += crate::quota::spec_bytes(w);
             }
         }
+        let cap = self.node_spec_bytes;
         let candidates: Vec<Candidate> = nodes
             .iter()
             .map(|n| {
-                let (cpu, mem) = used.get(n.id.as_str()).copied().unwrap_or_default();
+                let (cpu, mem, specs) = used.get(n.id.as_str()).copied().unwrap_or_default();
                 Candidate {
                     id: n.id.clone(),
                     name: n.name.clone(),
@@ -122,12 +141,14 @@ impl Fleet {
                     }),
                     free_cpu_millis: n.cpu_millis_capacity - cpu,
                     free_memory_bytes: n.memory_bytes_capacity - mem,
+                    free_spec_bytes: i64::try_from(cap.saturating_sub(specs)).unwrap_or(i64::MAX),
                 }
             })
             .collect();
         let need = Need {
             cpu_millis,
             memory_bytes,
+            spec_bytes: i64::try_from(spec_bytes).unwrap_or(i64::MAX),
         };
         match choose(&candidates, need) {
             Ok(c) => {
@@ -160,6 +181,7 @@ mod tests {
             docker_problem: None,
             free_cpu_millis: free_cpu,
             free_memory_bytes: free_mem_gib * GIB,
+            free_spec_bytes: 1 << 20,
         }
     }
 
@@ -167,6 +189,7 @@ mod tests {
         Need {
             cpu_millis: cpu,
             memory_bytes: mem_gib * GIB,
+            spec_bytes: 4096,
         }
     }
 
@@ -229,6 +252,25 @@ mod tests {
             choose(&nodes[..2], need(0, 0)).map(|n| n.name.as_str()),
             Ok("a")
         );
+    }
+
+    #[test]
+    fn a_node_holding_its_spec_cap_takes_no_more() {
+        let mut full = node("full", 64, 64000);
+        full.free_spec_bytes = 4000;
+        let roomy = node("roomy", 1, 1000);
+        assert_eq!(
+            choose(&[full.clone(), roomy], need(100, 0)).map(|n| n.name.as_str()),
+            Ok("roomy")
+        );
+        let Err(Refusal(reasons)) = choose(&[full], need(100, 0)) else {
+            panic!("the full node should refuse");
+        };
+        assert!(
+            reasons[0].contains("4 KiB requested, 3 KiB free"),
+            "{reasons:?}"
+        );
+        assert!(reasons[0].contains("--node-spec-bytes"), "{reasons:?}");
     }
 
     #[test]

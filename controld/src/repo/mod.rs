@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::store::{is_unique_violation, retry};
 
 mod edge_ports;
+mod node_secrets;
 pub use edge_ports::{EdgePool, pick_ports};
 
 /// Repository over fleet and workload tables.
@@ -92,6 +93,8 @@ impl Repo {
                     memory_bytes_capacity: Set(0),
                     address: Set(None),
                     agent_version: Set(None),
+                    pending_secret_hash: Set(None),
+                    pending_secret: Set(None),
                 }
                 .insert(&self.db)
             })

@@ -221,6 +221,11 @@ mod tests {
         assert!(parse_memory("1Mi").is_err());
         assert!(parse_memory("300Gi").is_err());
         assert!(parse_memory("12Q").is_err());
+        assert_eq!(parse_size("3Mi"), Some(3 << 20));
+        assert_eq!(parse_size("512Ki"), Some(512 << 10));
+        assert_eq!(parse_size("1.5K"), Some(1500));
+        assert_eq!(parse_size("-1"), None);
+        assert_eq!(parse_size("1e99Gi"), None);
         assert!(resources(0, 0).is_ok());
         assert!(resources(10, 0).is_err());
     }

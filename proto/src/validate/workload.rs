@@ -92,14 +92,21 @@ pub fn parse_cpu(raw: &str) -> Result<u32, ValidationError> {
 /// Parses a memory amount: `256Mi`, `1Gi`, `512M`, `1G`, `1048576`.
 pub fn parse_memory(raw: &str) -> Result<u64, ValidationError> {
     let rule = format!("must be an amount from 16Mi to 256Gi (e.g. 256Mi or 2Gi), got {raw:?}");
+    match parse_size(raw) {
+        Some(b) if (MEMORY_MIN..=MEMORY_MAX).contains(&b) => Ok(b),
+        _ => Err(ValidationError::new("memory", rule)),
+    }
+}
+
+/// Parses an amount of bytes with an optional binary (`Ki`, `Mi`, `Gi`) or
+/// decimal (`K`, `M`, `G`) unit; None when it is not one or overflows.
+pub fn parse_size(raw: &str) -> Option<u64> {
     let t = raw.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| ValidationError::new("memory", &rule))?;
+    let n: f64 = num.parse().ok()?;
     let mult: f64 = match unit {
         "" => 1.0,
         "Ki" => 1024.0,
@@ -108,13 +115,10 @@ pub fn parse_memory(raw: &str) -> Result<u64, ValidationError> {
         "K" | "k" => 1e3,
         "M" => 1e6,
         "G" => 1e9,
-        _ => return Err(ValidationError::new("memory", rule)),
+        _ => return None,
     };
     let bytes = (n * mult).round();
-    if !bytes.is_finite() || bytes < MEMORY_MIN as f64 || bytes > MEMORY_MAX as f64 {
-        return Err(ValidationError::new("memory", rule));
-    }
-    Ok(bytes as u64)
+    (bytes.is_finite() && bytes >= 0.0 && bytes <= u64::MAX as f64).then_some(bytes as u64)
 }
 
 /// Checks resources already in wire form (0 = unlimited).

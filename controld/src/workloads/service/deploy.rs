@@ -16,7 +16,7 @@ use crate::quota::Usage;
 
 impl WorkloadApi {
     /// Refuses a deploy that would take the caller past a quota.
-    async fn admit(&self, c: &Caller, cpu: i64, mem: i64, ports: usize) -> Result<()> {
+    async fn admit(&self, c: &Caller, cpu: i64, mem: i64, ports: usize, bytes: u64) -> Result<()> {
         let d = self.policy.defaults;
         let mine = self.repo.workloads_of(&c.user.id).await?;
         let mut used = Usage::default();
@@ -25,6 +25,7 @@ impl WorkloadApi {
             used.workloads += 1;
             used.cpu_millis += wc;
             used.memory_bytes += wm;
+            used.spec_bytes += crate::quota::spec_bytes(w);
         }
         let ids: std::collections::HashSet<&str> = mine.iter().map(|w| w.id.as_str()).collect();
         used.edge_ports = self
@@ -40,6 +41,7 @@ impl WorkloadApi {
             cpu_millis: ac,
             memory_bytes: am,
             edge_ports: ports as u64,
+            spec_bytes: bytes,
         };
         self.policy.quotas.admit(used, asked)
     }
@@ -63,9 +65,14 @@ impl WorkloadApi {
         let mem = i64::try_from(resolved.memory_bytes).unwrap_or(i64::MAX);
         let defaults = self.policy.defaults;
         resolved.spec.default_limits = Some(defaults.doc());
-        self.admit(c, cpu, mem, resolved.spec.ports.len()).await?;
-        let node = self.fleet.schedule(cpu, mem).await?;
         let id = uuid::Uuid::now_v7().to_string();
+        let spec = serde_json::to_string(&resolved.spec).map_err(Error::internal)?;
+        let credentials = resolved.secret.seal(&self.secrets, &id)?;
+        let bytes =
+            crate::quota::stored_bytes(&r.name, &resolved.image, &spec, Some(&credentials), None);
+        self.admit(c, cpu, mem, resolved.spec.ports.len(), bytes)
+            .await?;
+        let node = self.fleet.schedule(cpu, mem, bytes).await?;
         let now = clock::now_ms();
         let message = format!("placed on node {}", node.name);
         let am = workload::ActiveModel {
@@ -74,8 +81,8 @@ impl WorkloadApi {
             name: Set(r.name.clone()),
             kind: Set(resolved.kind),
             image: Set(resolved.image.clone()),
-            spec: Set(serde_json::to_string(&resolved.spec).map_err(Error::internal)?),
-            credentials: Set(Some(resolved.secret.seal(&self.secrets, &id)?)),
+            spec: Set(spec),
+            credentials: Set(Some(credentials)),
             pending_credentials: Set(None),
             desired: Set(Desired::Running),
             purge: Set(false),
@@ -110,7 +117,7 @@ impl WorkloadApi {
         self.repo.event(&w.id, Status::Scheduled, &message).await?;
         info!(workload = %w.id, name = %w.name, kind = %w.kind, node = %node.name, "workload deployed");
         self.fleet.publish(&w, false);
-        self.fleet.push(&node.id).await?;
+        self.fleet.push_workload(&w.id).await?;
         Ok(w)
     }
 }

@@ -144,7 +144,6 @@ impl WorkloadApi {
         let Some(p) = t.plan(&w) else {
             return Ok(w);
         };
-        let node_id = w.node_id.clone();
         let generation = w.generation;
         let mut am = w.into_active_model();
         am.desired = Set(p.desired);
@@ -160,9 +159,7 @@ impl WorkloadApi {
             .save_workload(am, Some((p.status, p.message)))
             .await?;
         self.fleet.publish(&w, false);
-        if let Some(n) = node_id {
-            self.fleet.push(&n).await?;
-        }
+        self.fleet.push_workload(&w.id).await?;
         Ok(w)
     }
 
