@@ -16,6 +16,7 @@ mod lockout;
 mod logs;
 mod nodes;
 mod quota;
+mod specs;
 mod store;
 mod tenancy;
 mod workloads;

@@ -89,3 +89,107 @@ fn a_removed_node_is_cut_off_and_its_workloads_are_lost() {
     // The refusal, the denied attempt by a user and the removal.
     assert_eq!(audit.as_array().map(Vec::len), Some(3), "{audit}");
 }
+
+fn node_secret(dir: &std::path::Path) -> String {
+    let raw = std::fs::read_to_string(dir.join("node.json")).expect("node.json");
+    let v: serde_json::Value = serde_json::from_str(&raw).expect("json");
+    v["node_secret"].as_str().expect("secret").to_string()
+}
+
+/// A node's secret rotates in place: the agent saves the new one and keeps
+/// serving (logs, deploys) on it, the old one opens nothing any more (a copy
+/// of the old identity is refused), a restarted agent uses the new one, and
+/// neither secret is logged. A node that is not connected cannot rotate.
+#[test]
+fn a_node_secret_rotates_in_place_and_the_old_one_stops_working() {
+    let mut c = Cluster::processes();
+    let cli = c.admin.clone();
+    cli.deploy_sh("ticker", &[], "while true; do echo tick; sleep 1; done")
+        .ok();
+    let name = cli.run(&["nodes", "-o", "json"], None).ok().json()[0]["name"]
+        .as_str()
+        .expect("name")
+        .to_string();
+    let old = node_secret(&c.agent.data_dir);
+    let stolen = c.agent.data_dir.with_file_name("stolen");
+    std::fs::create_dir_all(&stolen).expect("dir");
+    std::fs::copy(c.agent.data_dir.join("node.json"), stolen.join("node.json")).expect("copy");
+
+    // Only an admin rotates.
+    let bob = c.user("bob@example.com");
+    bob.run(&["nodes", "rotate-secret", &name], None)
+        .fails_with(4);
+    let r = cli
+        .run(&["nodes", "rotate-secret", &name, "-o", "json"], None)
+        .ok()
+        .json();
+    assert_eq!(r["rotated"], true, "{r}");
+    let new = node_secret(&c.agent.data_dir);
+    assert_ne!(old, new, "the agent saved a new secret");
+
+    // The agent works on: a log read opens a stream with the new secret,
+    // a deploy reaches the node.
+    let logs = cli.run(&["logs", "ticker", "--tail", "1"], None).ok();
+    assert!(logs.stdout.contains("tick"), "{}", logs.stdout);
+    cli.deploy_web("after-rotation");
+    let nodes = cli.run(&["nodes", "-o", "json"], None).ok().json();
+    assert_eq!(nodes[0]["status"], "ready", "{nodes}");
+
+    // The old secret, as a thief would use it, is refused.
+    let mut thief = lattice_e2e::Agentd::start(&stolen, &c.controld.url(), None, &[]);
+    let refused = wait_for(Duration::from_secs(20), || {
+        thief
+            .logs()
+            .contains("unknown node credentials")
+            .then_some(())
+    });
+    assert!(refused.is_some(), "thief:\n{}", thief.logs());
+    thief.stop();
+
+    // A restarted agent comes back with the new secret.
+    c.agent.restart();
+    wait_for(Duration::from_secs(30), || {
+        let nodes = cli.run(&["nodes", "-o", "json"], None).json();
+        (nodes[0]["status"] == "ready").then_some(())
+    })
+    .unwrap_or_else(|| panic!("agent:\n{}", c.agent.logs()));
+    c.wait_status(&cli, "ticker", "running", 30);
+
+    // No connected agent, no rotation: the secret it holds keeps working.
+    c.agent.kill9();
+    wait_for(Duration::from_secs(20), || {
+        let nodes = cli.run(&["nodes", "-o", "json"], None).json();
+        (nodes[0]["status"] == "unreachable").then_some(())
+    })
+    .expect("the node goes unreachable");
+    let r = cli
+        .run(&["nodes", "rotate-secret", &name], None)
+        .fails_with(1);
+    assert!(r.stderr.contains("is not connected"), "{}", r.stderr);
+    assert_eq!(node_secret(&c.agent.data_dir), new);
+
+    let audit = cli
+        .run(
+            &["audit", "--action", "nodes.rotate-secret", "-o", "json"],
+            None,
+        )
+        .ok()
+        .json();
+    let outcomes: Vec<&str> = audit
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["outcome"].as_str())
+        .collect();
+    assert_eq!(outcomes.len(), 3, "{audit}");
+    assert!(
+        outcomes.contains(&"ok") && outcomes.contains(&"denied"),
+        "{audit}"
+    );
+    for (who, log) in [("controld", c.controld.logs()), ("agentd", c.agent.logs())] {
+        assert!(
+            !log.contains(&old) && !log.contains(&new),
+            "{who} logged a node secret"
+        );
+    }
+}

@@ -50,6 +50,8 @@ rpcs! {
     list_nodes: NodeServiceClient::list(v1::ListNodesRequest) -> v1::ListNodesResponse;
     /// Removes a node (admins).
     remove_node: NodeServiceClient::remove(v1::RemoveNodeRequest) -> v1::RemoveNodeResponse;
+    /// Gives a node a new secret (admins).
+    rotate_node_secret: NodeServiceClient::rotate_secret(v1::RotateNodeSecretRequest) -> v1::Empty;
     /// A token a new machine joins with (admins).
     create_join_token: NodeServiceClient::create_join_token(v1::CreateJoinTokenRequest) -> v1::JoinToken;
     /// Ends the session.

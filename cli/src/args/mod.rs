@@ -242,6 +242,11 @@ pub enum NodesAction {
         #[arg(long)]
         force: bool,
     },
+    /// Give a node a new secret: its agent saves it, then the old one stops working.
+    RotateSecret {
+        /// The node's name (see `lattice nodes`); it must be connected.
+        name: String,
+    },
 }
 
 /// Waiting for a workload to settle.

@@ -101,6 +101,20 @@ pub async fn run(mut ctx: Ctx, a: NodesArgs) -> anyhow::Result<()> {
                 },
             )
         }
+        NodesAction::RotateSecret { name } => {
+            lattice_proto::validate::name("name", &name).map_err(crate::error::CliError::from)?;
+            api.rotate_node_secret(v1::RotateNodeSecretRequest { name: name.clone() })
+                .await?;
+            output::emit(
+                ctx.global.output,
+                &json!({"name": name, "rotated": true}),
+                || {
+                    output::line(format!(
+                        "Node {name} has a new secret; its agent saved it and the old one no longer works."
+                    ))
+                },
+            )
+        }
         NodesAction::JoinToken { expires } => {
             let req = v1::CreateJoinTokenRequest {
                 expires_in_seconds: i64::try_from(expires.as_secs()).unwrap_or(i64::MAX),
