@@ -13,6 +13,7 @@ pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod clock;
+pub mod console;
 pub mod edge;
 #[allow(missing_docs)]
 pub mod entity;
@@ -23,6 +24,7 @@ pub mod keyed_lock;
 pub mod quota;
 pub mod repo;
 pub mod secrets;
+pub mod serve;
 pub mod store;
 pub mod telemetry;
 pub mod tls;
@@ -36,8 +38,6 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use lattice_proto::v1;
 use tokio::net::TcpListener;
-use tonic::transport::server::TcpIncoming;
-use tonic::transport::{Identity, ServerTlsConfig};
 use tracing::info;
 
 use accounts::{Accounts, LockoutPolicy};
@@ -330,7 +330,6 @@ impl Server {
             fingerprint = %self.tls.fingerprint,
             "lattice-controld listening (clients verify this certificate fingerprint)"
         );
-        let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
         let fleet = self.fleet.clone();
         let shutdown = async move {
             shutdown.await;
@@ -338,21 +337,7 @@ impl Server {
             fleet.close();
         };
         let closing = self.fleet.closing();
-        let serve = tonic::transport::Server::builder()
-            .tls_config(ServerTlsConfig::new().identity(Identity::from_pem(
-                self.tls.chain_pem.as_bytes(),
-                self.tls.key_pem.as_bytes(),
-            )))
-            .context("invalid TLS configuration")?
-            // Each relayed connection and log follow is one HTTP/2 stream on
-            // its agent's connection: the usual cap of 200 would queue them.
-            .max_concurrent_streams(Some(65_536))
-            // Relayed bulk transfers need more than HTTP/2's default 64 KiB
-            // window per stream; size windows to the measured bandwidth-delay.
-            .http2_adaptive_window(Some(true))
-            .http2_keepalive_interval(Some(Duration::from_secs(20)))
-            .http2_keepalive_timeout(Some(Duration::from_secs(20)))
-            .add_service(health_svc)
+        let grpc = tonic::service::Routes::new(health_svc)
             .add_service(reflection)
             .add_service(auth)
             .add_service(workloads)
@@ -360,7 +345,10 @@ impl Server {
             .add_service(audit)
             .add_service(account)
             .add_service(agents)
-            .serve_with_incoming_shutdown(incoming, shutdown);
+            .prepare()
+            .into_axum_router();
+        let tls = serve::tls_config(&self.tls.chain_pem, &self.tls.key_pem)?;
+        let serve = serve::serve(self.listener, tls, grpc, console::router(), shutdown);
         // Drain in-flight calls, but never hang on a client that will not let go.
         let result = tokio::select! {
             r = serve => r,
@@ -374,7 +362,7 @@ impl Server {
         edge_task.abort();
         let _ = std::fs::remove_file(self.data_dir.join("controld.addr"));
         info!("lattice-controld stopped");
-        result.context("the gRPC server failed")
+        result.context("the server failed")
     }
 }
 
