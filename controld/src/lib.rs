@@ -122,6 +122,7 @@ pub struct Server {
     audit: audit::Audit,
     audit_api: audit::AuditApi,
     account_api: auth::account_api::AccountApi,
+    console: console::Console,
     audit_retention: Duration,
     accounts: Accounts,
     lockout: LockoutPolicy,
@@ -201,7 +202,7 @@ impl Server {
         let workloads = workloads::service::WorkloadApi::new(workloads::service::Deps {
             fleet: fleet.clone(),
             repo: repo.clone(),
-            secrets,
+            secrets: secrets.clone(),
             authn: authn.clone(),
             catalog,
             edge: edge.clone(),
@@ -231,6 +232,12 @@ impl Server {
         let audit_api = audit::AuditApi::new(audit.clone(), authn);
         let agents = fleet::agent_service::AgentApi::new(fleet.clone(), repo);
 
+        let console = console::Console::new(
+            auth.clone(),
+            workloads.clone(),
+            secrets,
+            cfg.serve.registration == accounts::Registration::Invite,
+        );
         let listener = TcpListener::bind(cfg.serve.listen)
             .await
             .with_context(|| format!("could not listen on {}", cfg.serve.listen))?;
@@ -252,6 +259,7 @@ impl Server {
             audit,
             audit_api,
             account_api,
+            console,
             audit_retention: cfg.serve.audit_retention,
             accounts,
             lockout: policy.lockout,
@@ -348,7 +356,13 @@ impl Server {
             .prepare()
             .into_axum_router();
         let tls = serve::tls_config(&self.tls.chain_pem, &self.tls.key_pem)?;
-        let serve = serve::serve(self.listener, tls, grpc, console::router(), shutdown);
+        let serve = serve::serve(
+            self.listener,
+            tls,
+            grpc,
+            console::router(self.console),
+            shutdown,
+        );
         // Drain in-flight calls, but never hang on a client that will not let go.
         let result = tokio::select! {
             r = serve => r,
