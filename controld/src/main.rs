@@ -120,6 +120,7 @@ async fn serve(
             server.local_addr(),
             server.fingerprint()
         );
+        eprintln!("console  https://{}/", server.local_addr());
     }
     server.run(shutdown).await
 }

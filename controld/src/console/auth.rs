@@ -3,7 +3,7 @@
 
 use axum::Form;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
 use lattice_proto::v1;
@@ -11,7 +11,7 @@ use lattice_proto::v1::auth_service_server::AuthService;
 use serde::Deserialize;
 
 use super::pages::{self, AuthForm};
-use super::session::{Tokens, form_allowed};
+use super::session::{SameOrigin, Tokens, form_allowed};
 use super::{Peer, St, User, pages_next};
 
 /// `?next=` on the login page.
@@ -87,10 +87,10 @@ pub async fn login(
     State(c): St,
     jar: CookieJar,
     peer: Peer,
-    headers: HeaderMap,
+    origin: SameOrigin,
     Form(f): Form<Credentials>,
 ) -> Response {
-    if !form_allowed(&jar, &headers, &f.csrf) {
+    if !form_allowed(&jar, &origin, &f.csrf) {
         return forbidden();
     }
     let (csrf, jar) = c.sessions.csrf(jar);
@@ -136,10 +136,10 @@ pub async fn signup(
     State(c): St,
     jar: CookieJar,
     peer: Peer,
-    headers: HeaderMap,
+    origin: SameOrigin,
     Form(f): Form<Credentials>,
 ) -> Response {
-    if !form_allowed(&jar, &headers, &f.csrf) {
+    if !form_allowed(&jar, &origin, &f.csrf) {
         return forbidden();
     }
     let (csrf, jar) = c.sessions.csrf(jar);
@@ -190,10 +190,10 @@ pub struct CsrfOnly {
 pub async fn logout(
     State(c): St,
     user: User,
-    headers: HeaderMap,
+    origin: SameOrigin,
     Form(f): Form<CsrfOnly>,
 ) -> Response {
-    if !form_allowed(&user.jar, &headers, &f.csrf) {
+    if !form_allowed(&user.jar, &origin, &f.csrf) {
         return forbidden();
     }
     // Ends the session on the server: the cookie opens nothing any more,

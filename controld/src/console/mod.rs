@@ -134,6 +134,7 @@ pub struct User {
     csrf: String,
     jar: CookieJar,
     peer: Peer,
+    host: String,
 }
 
 impl User {
@@ -141,6 +142,7 @@ impl User {
         pages::Viewer {
             email: &self.email,
             csrf: &self.csrf,
+            host: &self.host,
         }
     }
 
@@ -234,7 +236,28 @@ impl FromRequestParts<Console> for User {
             csrf,
             jar,
             peer,
+            host: request_host(parts),
         })
+    }
+}
+
+/// The host name the browser used (HTTP/2 `:authority` or `Host`), no port.
+fn request_host(parts: &Parts) -> String {
+    let raw = parts
+        .uri
+        .authority()
+        .map(|a| a.as_str().to_string())
+        .or_else(|| {
+            parts
+                .headers
+                .get(axum::http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
+    match raw.parse::<axum::http::uri::Authority>() {
+        Ok(a) => a.host().to_string(),
+        Err(_) => String::new(),
     }
 }
 

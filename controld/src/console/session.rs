@@ -139,28 +139,54 @@ impl Sessions {
     }
 }
 
-/// Whether a form post carries the jar's CSRF token and, when the browser
-/// says where it comes from, comes from this site.
-pub fn form_allowed(jar: &CookieJar, headers: &HeaderMap, submitted: &str) -> bool {
+/// Whether a form post carries the jar's CSRF token and came from this site.
+pub fn form_allowed(jar: &CookieJar, origin: &SameOrigin, submitted: &str) -> bool {
     let Some(expected) = jar.get(CSRF_COOKIE).map(|c| c.value().to_string()) else {
         return false;
     };
     let same = subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), submitted.as_bytes());
-    bool::from(same) && !expected.is_empty() && same_origin(headers)
+    bool::from(same) && !expected.is_empty() && origin.0
 }
 
-/// An `Origin` header, when present, must name the host the request was sent to.
-fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get("origin").and_then(|v| v.to_str().ok()) else {
-        return true;
-    };
-    let host = headers
-        .get("host")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    origin
-        .strip_prefix("https://")
-        .is_some_and(|o| !host.is_empty() && o == host)
+/// Whether the browser's `Origin` (when it sends one) names the authority
+/// the request was sent to: `Host`, or HTTP/2's `:authority`.
+pub struct SameOrigin(pub bool);
+
+impl SameOrigin {
+    /// Compares the headers with the request's authority.
+    pub fn of(headers: &HeaderMap, authority: Option<&str>) -> Self {
+        let Some(origin) = headers.get("origin").and_then(|v| v.to_str().ok()) else {
+            return Self(true);
+        };
+        let host = authority
+            .map(str::to_string)
+            .or_else(|| {
+                headers
+                    .get("host")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+            })
+            .unwrap_or_default();
+        Self(
+            origin
+                .strip_prefix("https://")
+                .is_some_and(|o| !host.is_empty() && o == host),
+        )
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for SameOrigin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self::of(
+            &parts.headers,
+            parts.uri.authority().map(|a| a.as_str()),
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -183,20 +209,33 @@ mod tests {
         assert_eq!(token.len(), 43);
         let (again, jar) = s.csrf(jar);
         assert_eq!(again, token, "one token per browser");
-        let here = headers(&[
-            ("host", "127.0.0.1:7443"),
-            ("origin", "https://127.0.0.1:7443"),
-        ]);
+        let here = SameOrigin::of(
+            &headers(&[
+                ("host", "127.0.0.1:7443"),
+                ("origin", "https://127.0.0.1:7443"),
+            ]),
+            None,
+        );
         assert!(form_allowed(&jar, &here, &token));
         assert!(!form_allowed(&jar, &here, "forged"));
         assert!(!form_allowed(&jar, &here, ""));
         assert!(!form_allowed(&CookieJar::new(), &here, &token));
-        let elsewhere = headers(&[
-            ("host", "127.0.0.1:7443"),
-            ("origin", "https://evil.example"),
-        ]);
+        // HTTP/2: no Host header, the authority is in the request line.
+        let h2 = SameOrigin::of(
+            &headers(&[("origin", "https://127.0.0.1:7443")]),
+            Some("127.0.0.1:7443"),
+        );
+        assert!(form_allowed(&jar, &h2, &token));
+        let elsewhere = SameOrigin::of(
+            &headers(&[
+                ("host", "127.0.0.1:7443"),
+                ("origin", "https://evil.example"),
+            ]),
+            None,
+        );
         assert!(!form_allowed(&jar, &elsewhere, &token));
-        assert!(form_allowed(&jar, &headers(&[("host", "x")]), &token));
+        let no_origin = SameOrigin::of(&headers(&[("host", "x")]), None);
+        assert!(form_allowed(&jar, &no_origin, &token));
     }
 
     #[test]

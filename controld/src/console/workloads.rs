@@ -6,7 +6,7 @@ use std::convert::Infallible;
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
 use futures_util::{Stream, StreamExt};
@@ -16,7 +16,7 @@ use lattice_proto::validate;
 use serde::Deserialize;
 
 use super::pages::workloads::{self as page, DeployForm};
-use super::session::form_allowed;
+use super::session::{SameOrigin, form_allowed};
 use super::{St, User, refusal};
 
 pub async fn dashboard(State(c): St, user: User) -> Response {
@@ -38,7 +38,7 @@ pub async fn dashboard(State(c): St, user: User) -> Response {
 }
 
 /// One workload event as the page's script reads it.
-fn event_json(e: &v1::WorkloadEvent) -> Option<String> {
+fn event_json(e: &v1::WorkloadEvent, host: &str) -> Option<String> {
     let w = e.workload.as_ref()?;
     let v = serde_json::json!({
         "kind": e.kind,
@@ -47,7 +47,7 @@ fn event_json(e: &v1::WorkloadEvent) -> Option<String> {
         "status": lattice_proto::state::Status::name_of(w.status),
         "message": w.status_message,
         "node": w.node,
-        "endpoint": page::endpoint(w),
+        "endpoint": page::endpoint(w, host),
         "created_ms": w.created_at.as_ref().map_or(0, |t| t.unix_millis),
     });
     Some(v.to_string())
@@ -69,9 +69,13 @@ pub async fn events(State(c): St, user: User) -> Response {
         Ok(w) => w.into_inner(),
         Err(s) => return refusal(&user, &s),
     };
+    let host = user.host.clone();
     let stream = watch
         .take_while(|r| std::future::ready(r.is_ok()))
-        .filter_map(|r| async move { r.ok().as_ref().and_then(event_json) })
+        .filter_map(move |r| {
+            let host = host.clone();
+            async move { r.ok().as_ref().and_then(|e| event_json(e, &host)) }
+        })
         .map(|json| Ok(Event::default().event("workload").data(json)));
     sse(stream)
 }
@@ -155,11 +159,11 @@ fn expired() -> Response {
 pub async fn reveal(
     State(c): St,
     user: User,
-    headers: HeaderMap,
+    origin: SameOrigin,
     Path(name): Path<String>,
     Form(f): Form<Posted>,
 ) -> Response {
-    if !form_allowed(&user.jar, &headers, &f.csrf) {
+    if !form_allowed(&user.jar, &origin, &f.csrf) {
         return expired();
     }
     show(&c, &user, name, true).await
@@ -168,11 +172,11 @@ pub async fn reveal(
 pub async fn act(
     State(c): St,
     user: User,
-    headers: HeaderMap,
+    origin: SameOrigin,
     Path((name, action)): Path<(String, String)>,
     Form(f): Form<Posted>,
 ) -> Response {
-    if !form_allowed(&user.jar, &headers, &f.csrf) {
+    if !form_allowed(&user.jar, &origin, &f.csrf) {
         return expired();
     }
     let r = v1::WorkloadRef { name: name.clone() };
@@ -205,11 +209,11 @@ pub async fn confirm_delete(user: User, Path(name): Path<String>) -> Response {
 pub async fn delete(
     State(c): St,
     user: User,
-    headers: HeaderMap,
+    origin: SameOrigin,
     Path(name): Path<String>,
     Form(f): Form<Posted>,
 ) -> Response {
-    if !form_allowed(&user.jar, &headers, &f.csrf) {
+    if !form_allowed(&user.jar, &origin, &f.csrf) {
         return expired();
     }
     let req = v1::DeleteRequest {
@@ -352,10 +356,10 @@ fn to_request(p: &DeployPost) -> Result<v1::DeployRequest, Vec<(String, String)>
 pub async fn deploy(
     State(c): St,
     user: User,
-    headers: HeaderMap,
+    origin: SameOrigin,
     Form(p): Form<DeployPost>,
 ) -> Response {
-    if !form_allowed(&user.jar, &headers, &p.csrf) {
+    if !form_allowed(&user.jar, &origin, &p.csrf) {
         return expired();
     }
     let again = |errors: Vec<(String, String)>, status: StatusCode| {

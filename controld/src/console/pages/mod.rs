@@ -13,6 +13,8 @@ pub struct Viewer<'a> {
     pub email: &'a str,
     /// The CSRF token forms carry.
     pub csrf: &'a str,
+    /// The host the browser reached this server at (for endpoints that name none).
+    pub host: &'a str,
 }
 
 /// A page around `body`.

@@ -19,14 +19,20 @@ pub fn status_badge(raw: i32) -> Markup {
     html! { span class={"status " (class)} data-status=(name) { (name) } }
 }
 
-/// The endpoint users connect to: the public one when there is one.
-pub fn endpoint(w: &v1::Workload) -> String {
+/// The endpoint users connect to: the public one when there is one. An
+/// endpoint on this server names no host: it is the one the browser used.
+pub fn endpoint(w: &v1::Workload, host: &str) -> String {
     w.endpoints
         .iter()
         .find(|e| e.via == "edge")
         .or_else(|| w.endpoints.first())
-        .map(|e| format!("{}:{}", e.host, e.port))
+        .map(|e| hostport(e, host))
         .unwrap_or_else(|| "no port".into())
+}
+
+fn hostport(e: &v1::Endpoint, host: &str) -> String {
+    let h = if e.host.is_empty() { host } else { &e.host };
+    format!("{h}:{}", e.port)
 }
 
 /// "2m", "1h", "3d".
@@ -68,7 +74,7 @@ fn action(name: &str, what: &str, label: &str, csrf: &str) -> Markup {
 }
 
 /// One dashboard row (also what the live updates rebuild).
-fn row(w: &v1::Workload, csrf: &str, now: i64) -> Markup {
+fn row(w: &v1::Workload, csrf: &str, host: &str, now: i64) -> Markup {
     let created = w.created_at.as_ref().map_or(now, |t| t.unix_millis);
     html! {
         tr data-name=(w.name) {
@@ -76,7 +82,7 @@ fn row(w: &v1::Workload, csrf: &str, now: i64) -> Markup {
             td { (w.kind) }
             td.status-cell { (status_badge(w.status)) }
             td.node { (w.node) }
-            td.endpoint { code { (endpoint(w)) } }
+            td.endpoint { code { (endpoint(w, host)) } }
             td { (age(created, now)) }
             td { (actions(w, csrf)) }
         }
@@ -100,7 +106,7 @@ pub fn dashboard(v: &Viewer, ws: &[v1::Workload], now: i64) -> Markup {
         table #workloads.workloads hidden[ws.is_empty()] data-csrf=(v.csrf) {
             thead { tr { th { "Name" } th { "Kind" } th { "Status" } th { "Node" } th { "Endpoint" } th { "Age" } th { span.sr { "Actions" } } } }
             tbody {
-                @for w in ws { (row(w, v.csrf, now)) }
+                @for w in ws { (row(w, v.csrf, v.host, now)) }
             }
         }
     };
@@ -160,7 +166,7 @@ fn access_card(v: &Viewer, w: &v1::Workload, access: Option<&v1::Access>) -> Mar
             dl {
                 @for e in &w.endpoints {
                     dt { (e.via) " endpoint" }
-                    dd { code { (e.host) ":" (e.port) } " " (copy(&format!("{}:{}", e.host, e.port))) }
+                    dd { code { (hostport(e, v.host)) } " " (copy(&hostport(e, v.host))) }
                 }
             }
             @match access {
@@ -171,7 +177,7 @@ fn access_card(v: &Viewer, w: &v1::Workload, access: Option<&v1::Access>) -> Mar
                             dd { code.secret { (c.value) } " " (copy(&c.value)) }
                         }
                     }
-                    @if let Some(line) = connect_line(a) {
+                    @if let Some(line) = connect_line(a, v.host) {
                         p { "Connect from any computer that reaches this server:" }
                         pre { code { (line) } } (copy(&line))
                     }
@@ -193,7 +199,7 @@ fn copy(value: &str) -> Markup {
 }
 
 /// A ready-to-paste client command for a workload's access.
-fn connect_line(a: &v1::Access) -> Option<String> {
+fn connect_line(a: &v1::Access, host: &str) -> Option<String> {
     let e = a
         .endpoints
         .iter()
@@ -205,23 +211,20 @@ fn connect_line(a: &v1::Access) -> Option<String> {
             .find(|c| c.key.eq_ignore_ascii_case(k))
             .map(|c| c.value.clone())
     };
+    let at = hostport(e, host);
     match a.kind.as_str() {
         "postgres" => Some(format!(
-            "psql \"postgresql://{}:{}@{}:{}/{}\"",
+            "psql \"postgresql://{}:{}@{at}/{}\"",
             get("user")?,
             get("password")?,
-            e.host,
-            e.port,
             get("database")?
         )),
         "s3" => Some(format!(
-            "AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={} aws --endpoint-url http://{}:{} s3 ls",
+            "AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={} aws --endpoint-url http://{at} s3 ls",
             get("access_key")?,
             get("secret_key")?,
-            e.host,
-            e.port
         )),
-        _ => Some(format!("curl http://{}:{}/", e.host, e.port)),
+        _ => Some(format!("curl http://{at}/")),
     }
 }
 
@@ -340,7 +343,7 @@ mod tests {
             name: "<script>".into(),
             ..Default::default()
         };
-        let html = row(&w, "t", 0).into_string();
+        let html = row(&w, "t", "h", 0).into_string();
         assert!(
             !html.contains("<script>") && html.contains("&lt;script&gt;"),
             "{html}"
