@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod cli;
 mod config;
+mod console;
 mod edge;
 mod edge_bind;
 mod edge_quarantine;

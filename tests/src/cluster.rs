@@ -45,7 +45,23 @@ impl Cluster {
         Self::launch(false, agent_env, controld_extra)
     }
 
+    /// Like [`Cluster::start`], with controld reachable from `other` (it
+    /// listens on the host's address there, which is also its public host).
+    pub fn reachable_from(other: &crate::OtherComputer) -> Self {
+        let listen = format!("{}:0", other.host_ip);
+        Self::launch_on(&listen, true, &[], &["--public-host", &other.host_ip])
+    }
+
     fn launch(in_process: bool, agent_env: &[(&str, &str)], controld_extra: &[&str]) -> Self {
+        Self::launch_on("127.0.0.1:0", in_process, agent_env, controld_extra)
+    }
+
+    fn launch_on(
+        listen: &str,
+        in_process: bool,
+        agent_env: &[(&str, &str)],
+        controld_extra: &[&str],
+    ) -> Self {
         require_images();
         let range = edge_range(20);
         let mut args = vec![
@@ -61,7 +77,7 @@ impl Cluster {
         }
         args.extend_from_slice(controld_extra);
         let controld = if in_process {
-            Controld::in_process(&args)
+            Controld::in_process_on(listen, &args)
         } else {
             Controld::start(&args)
         }
@@ -181,10 +197,13 @@ impl Drop for Cluster {
 pub fn edge_range(len: u16) -> String {
     use std::sync::atomic::{AtomicU16, Ordering};
     static NEXT: AtomicU16 = AtomicU16::new(0);
-    let base = 22000 + NEXT.fetch_add(len, Ordering::Relaxed);
+    // Each test process its own 2000 ports (a suite asks for ~1,500), so two
+    // suites on one machine never race for an edge port either.
+    let lane = 1 + (std::process::id() % 4) as u16;
+    let base = 22000 + lane * 2000 + NEXT.fetch_add(len, Ordering::Relaxed);
     assert!(
-        base + len < 32768,
-        "edge test ranges ran into the ephemeral range"
+        base + len < 22000 + (lane + 1) * 2000 && base + len < 32768,
+        "edge test ranges ran out of this process's lane"
     );
     format!("{base}-{}", base + len - 1)
 }

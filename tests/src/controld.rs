@@ -41,10 +41,15 @@ impl Controld {
     /// Starts controld in this process (through its library) in a fresh temp
     /// data dir with extra flags: for tests that need no process boundary.
     pub fn in_process(extra: &[&str]) -> anyhow::Result<Self> {
+        Self::in_process_on("127.0.0.1:0", extra)
+    }
+
+    /// Like [`Controld::in_process`], listening on `listen`.
+    pub fn in_process_on(listen: &str, extra: &[&str]) -> anyhow::Result<Self> {
         let tmp = tempfile::tempdir()?;
         let mut c = Self::new(&tmp.path().join("control"), extra, true);
         c._tmp = Some(tmp);
-        c.spawn("127.0.0.1:0")?;
+        c.spawn(listen)?;
         Ok(c)
     }
 

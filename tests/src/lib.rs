@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 mod agentd;
+mod browser;
 mod cli;
 mod cluster;
 mod controld;
@@ -17,6 +18,7 @@ mod netns;
 mod postgres;
 
 pub use agentd::Agentd;
+pub use browser::Browser;
 pub use cli::{Cli, Deploy, Run};
 pub use cluster::{Cluster, PASSWORD, edge_range};
 pub use controld::Controld;

@@ -9,6 +9,8 @@ pub struct OtherComputer {
     pub ns: String,
     /// The host's address, as seen from the namespace.
     pub host_ip: String,
+    /// The namespace's own address.
+    pub ip: String,
     veth: String,
 }
 
@@ -55,7 +57,13 @@ impl OtherComputer {
         ]);
         ip(&["netns", "exec", &ns, "ip", "link", "set", &peer, "up"]);
         ip(&["netns", "exec", &ns, "ip", "link", "set", "lo", "up"]);
-        Self { ns, host_ip, veth }
+        let ip = format!("{subnet}.2");
+        Self {
+            ns,
+            host_ip,
+            ip,
+            veth,
+        }
     }
 
     /// A command that runs inside the namespace.

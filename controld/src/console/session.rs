@@ -153,20 +153,23 @@ pub fn form_allowed(jar: &CookieJar, origin: &SameOrigin, submitted: &str) -> bo
 pub struct SameOrigin(pub bool);
 
 impl SameOrigin {
-    /// Compares the headers with the request's authority.
+    /// Compares the headers with the request's authority. A browser that
+    /// says where a request comes from (`Sec-Fetch-Site`) must say this site;
+    /// an `Origin` must name this authority (or be `null` from a page of this
+    /// site, as a strict referrer policy makes it).
     pub fn of(headers: &HeaderMap, authority: Option<&str>) -> Self {
-        let Some(origin) = headers.get("origin").and_then(|v| v.to_str().ok()) else {
+        let get = |k: &str| headers.get(k).and_then(|v| v.to_str().ok());
+        let site = get("sec-fetch-site");
+        if site.is_some_and(|s| s != "same-origin" && s != "none") {
+            return Self(false);
+        }
+        let Some(origin) = get("origin") else {
             return Self(true);
         };
-        let host = authority
-            .map(str::to_string)
-            .or_else(|| {
-                headers
-                    .get("host")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string)
-            })
-            .unwrap_or_default();
+        if origin == "null" {
+            return Self(site == Some("same-origin"));
+        }
+        let host = authority.or_else(|| get("host")).unwrap_or_default();
         Self(
             origin
                 .strip_prefix("https://")
@@ -236,6 +239,15 @@ mod tests {
         assert!(!form_allowed(&jar, &elsewhere, &token));
         let no_origin = SameOrigin::of(&headers(&[("host", "x")]), None);
         assert!(form_allowed(&jar, &no_origin, &token));
+        let null_here = SameOrigin::of(
+            &headers(&[("origin", "null"), ("sec-fetch-site", "same-origin")]),
+            Some("x"),
+        );
+        assert!(form_allowed(&jar, &null_here, &token));
+        let null_away = SameOrigin::of(&headers(&[("origin", "null")]), Some("x"));
+        assert!(!form_allowed(&jar, &null_away, &token));
+        let cross = SameOrigin::of(&headers(&[("sec-fetch-site", "cross-site")]), Some("x"));
+        assert!(!form_allowed(&jar, &cross, &token));
     }
 
     #[test]
