@@ -18,6 +18,8 @@ command -v script >/dev/null 2>&1 || need+=(bsdutils)                       # th
 command -v sha256sum >/dev/null 2>&1 || need+=(coreutils)
 command -v curl >/dev/null 2>&1 || need+=(curl)                             # demo: the custom web workload
 command -v docker >/dev/null 2>&1 || need+=(docker.io)
+command -v chromium >/dev/null 2>&1 || need+=(chromium fonts-liberation)    # the console's browser tests
+command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)          # WebDriver for them
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

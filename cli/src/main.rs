@@ -73,6 +73,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sessions(a) => cmd::account::sessions(ctx, a).await,
         Command::Passwd(a) => cmd::account::passwd(ctx, a).await,
         Command::Doctor => cmd::doctor::run(ctx).await,
+        Command::Console => cmd::auth::console(ctx).await,
         Command::Context(a) => cmd::context::run(ctx, a),
         Command::Completion { shell } => {
             // clap_complete panics when its writer fails: generate in memory,

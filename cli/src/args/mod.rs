@@ -108,6 +108,8 @@ pub enum Command {
     Audit(AuditArgs),
     /// Check that everything needed to deploy works, and say what to fix.
     Doctor,
+    /// Print the web console's address (and open it in a browser when there is one).
+    Console,
     /// Servers you have used: list, switch, forget.
     Context(ContextArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).

@@ -251,3 +251,23 @@ pub async fn trust(mut ctx: Ctx, args: TrustArgs) -> anyhow::Result<()> {
         },
     )
 }
+
+/// `lattice console`: the console is served by controld on the API's own
+/// address, so its URL is the server's.
+pub async fn console(mut ctx: Ctx) -> anyhow::Result<()> {
+    let api = Api::connect(&mut ctx).await?;
+    let url = format!("{}/", api.addr.url.trim_end_matches('/'));
+    output::emit(ctx.global.output, &json!({ "url": url }), || {
+        output::line(&url)?;
+        if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+            // Best effort: a desktop opens it; a server has no browser.
+            let _ = std::process::Command::new("xdg-open")
+                .arg(&url)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn();
+        }
+        Ok(())
+    })
+}

@@ -24,7 +24,7 @@ pub fn status_badge(raw: i32) -> Markup {
 pub fn endpoint(w: &v1::Workload, host: &str) -> String {
     w.endpoints
         .iter()
-        .find(|e| e.via == "edge")
+        .find(|e| e.via == "public")
         .or_else(|| w.endpoints.first())
         .map(|e| hostport(e, host))
         .unwrap_or_else(|| "no port".into())
@@ -203,7 +203,7 @@ fn connect_line(a: &v1::Access, host: &str) -> Option<String> {
     let e = a
         .endpoints
         .iter()
-        .find(|e| e.via == "edge")
+        .find(|e| e.via == "public")
         .or_else(|| a.endpoints.first())?;
     let get = |k: &str| {
         a.credentials
