@@ -233,9 +233,9 @@ impl Server {
         let agents = fleet::agent_service::AgentApi::new(fleet.clone(), repo);
 
         let console = console::Console::new(
-            auth.clone(),
-            workloads.clone(),
+            (auth.clone(), workloads.clone(), nodes.clone()),
             secrets,
+            tls.fingerprint.clone(),
             cfg.serve.registration == accounts::Registration::Invite,
         );
         let listener = TcpListener::bind(cfg.serve.listen)

@@ -74,7 +74,7 @@ pub enum Command {
     Whoami,
     /// Pin the server's certificate (done automatically on first contact).
     Trust(TrustArgs),
-    /// Machines lending capacity (admin).
+    /// Machines lending capacity (join tokens, drain, rm and addresses: admin).
     Nodes(NodesArgs),
     /// Deploy a workload: `postgres NAME`, `s3 NAME` (alias `minio`), or `custom NAME --image I`.
     Deploy(DeployArgs),

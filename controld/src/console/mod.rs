@@ -4,7 +4,9 @@
 //! session and address, so every rule — validation, quotas, lockout, rate
 //! limits, audit, ownership — is the API's own.
 
+mod admin;
 mod auth;
+mod deploy;
 mod pages;
 mod session;
 mod workloads;
@@ -21,6 +23,7 @@ use lattice_proto::v1::auth_service_server::AuthService;
 use tonic::transport::server::TcpConnectInfo;
 
 use crate::auth::service::AuthApi;
+use crate::fleet::node_service::NodeApi;
 use crate::secrets::SecretBox;
 use crate::workloads::service::WorkloadApi;
 pub use session::Peer;
@@ -31,6 +34,9 @@ use session::{Sessions, Tokens};
 pub struct Console {
     auth: AuthApi,
     workloads: WorkloadApi,
+    nodes: NodeApi,
+    /// The CA fingerprint clients pin (for the token page's CI variables).
+    fingerprint: String,
     sessions: Sessions,
     /// Whether new accounts need an invite.
     invite_only: bool,
@@ -38,10 +44,17 @@ pub struct Console {
 
 impl Console {
     /// The console over the services.
-    pub fn new(auth: AuthApi, workloads: WorkloadApi, seal: SecretBox, invite_only: bool) -> Self {
+    pub fn new(
+        (auth, workloads, nodes): (AuthApi, WorkloadApi, NodeApi),
+        seal: SecretBox,
+        fingerprint: String,
+        invite_only: bool,
+    ) -> Self {
         Self {
             auth,
             workloads,
+            nodes,
+            fingerprint,
             sessions: Sessions::new(seal),
             invite_only,
         }
@@ -56,10 +69,7 @@ pub fn router(console: Console) -> Router {
         .route("/signup", get(auth::signup_page).post(auth::signup))
         .route("/logout", post(auth::logout))
         .route("/events", get(workloads::events))
-        .route(
-            "/deploy",
-            get(workloads::deploy_page).post(workloads::deploy),
-        )
+        .route("/deploy", get(deploy::deploy_page).post(deploy::deploy))
         .route("/w/{name}", get(workloads::detail))
         .route("/w/{name}/logs", get(workloads::logs))
         .route("/w/{name}/reveal", post(workloads::reveal))
@@ -68,6 +78,16 @@ pub fn router(console: Console) -> Router {
             get(workloads::confirm_delete).post(workloads::delete),
         )
         .route("/w/{name}/{action}", post(workloads::act))
+        .route(
+            "/w/{name}/rotate",
+            get(workloads::confirm_rotate).post(workloads::rotate),
+        )
+        .route("/nodes", get(admin::nodes))
+        .route("/nodes/count", get(admin::node_count))
+        .route("/nodes/join-token", post(admin::join_token))
+        .route("/nodes/{name}/drain", post(admin::drain))
+        .route("/tokens", get(admin::tokens).post(admin::create_token))
+        .route("/tokens/{name}/revoke", post(admin::revoke_token))
         .route("/assets/console.css", get(css))
         .route("/assets/console.js", get(js))
         .fallback(not_found)
@@ -135,6 +155,10 @@ pub struct User {
     jar: CookieJar,
     peer: Peer,
     host: String,
+    /// Host and port the browser used.
+    authority: String,
+    /// The account is an admin.
+    admin: bool,
 }
 
 impl User {
@@ -236,13 +260,16 @@ impl FromRequestParts<Console> for User {
             csrf,
             jar,
             peer,
-            host: request_host(parts),
+            host: request_host(parts).0,
+            authority: request_host(parts).1,
+            admin: who.role == v1::Role::Admin as i32,
         })
     }
 }
 
-/// The host name the browser used (HTTP/2 `:authority` or `Host`), no port.
-fn request_host(parts: &Parts) -> String {
+/// The host name the browser used (HTTP/2 `:authority` or `Host`), and
+/// that with its port.
+fn request_host(parts: &Parts) -> (String, String) {
     let raw = parts
         .uri
         .authority()
@@ -256,8 +283,8 @@ fn request_host(parts: &Parts) -> String {
         })
         .unwrap_or_default();
     match raw.parse::<axum::http::uri::Authority>() {
-        Ok(a) => a.host().to_string(),
-        Err(_) => String::new(),
+        Ok(a) => (a.host().to_string(), a.as_str().to_string()),
+        Err(_) => (String::new(), String::new()),
     }
 }
 

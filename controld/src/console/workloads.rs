@@ -5,7 +5,7 @@
 use std::convert::Infallible;
 
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -15,11 +15,21 @@ use lattice_proto::v1::workload_service_server::WorkloadService;
 use lattice_proto::validate;
 use serde::Deserialize;
 
-use super::pages::workloads::{self as page, DeployForm};
+use super::pages::workloads as page;
 use super::session::{SameOrigin, form_allowed};
 use super::{St, User, refusal};
 
 pub async fn dashboard(State(c): St, user: User) -> Response {
+    use lattice_proto::v1::node_service_server::NodeService;
+    let nodes = c
+        .nodes
+        .list(user.request(v1::ListNodesRequest {}))
+        .await
+        .map_or(0, |r| r.get_ref().nodes.len());
+    let first = page::FirstRun {
+        nodes,
+        admin: user.admin,
+    };
     match c
         .workloads
         .list(user.request(v1::ListWorkloadsRequest {}))
@@ -30,6 +40,7 @@ pub async fn dashboard(State(c): St, user: User) -> Response {
                 &user.viewer(),
                 &r.get_ref().workloads,
                 crate::clock::now_ms(),
+                &first,
             );
             (user.jar.clone(), page).into_response()
         }
@@ -104,6 +115,16 @@ pub async fn logs(State(c): St, user: User, Path(name): Path<String>) -> Respons
 }
 
 async fn show(c: &super::Console, user: &User, name: String, reveal: bool) -> Response {
+    show_with(c, user, name, reveal, false).await
+}
+
+async fn show_with(
+    c: &super::Console,
+    user: &User,
+    name: String,
+    reveal: bool,
+    rotate: bool,
+) -> Response {
     let d = match c
         .workloads
         .get(user.request(v1::GetWorkloadRequest { name: name.clone() }))
@@ -113,10 +134,7 @@ async fn show(c: &super::Console, user: &User, name: String, reveal: bool) -> Re
         Err(s) => return refusal(user, &s),
     };
     let access = if reveal {
-        let req = v1::GetAccessRequest {
-            name,
-            rotate: false,
-        };
+        let req = v1::GetAccessRequest { name, rotate };
         match c.workloads.get_access(user.request(req)).await {
             Ok(a) => Some(a.into_inner()),
             Err(s) => return refusal(user, &s),
@@ -144,7 +162,7 @@ pub struct Posted {
     purge: Option<String>,
 }
 
-fn expired() -> Response {
+pub(super) fn expired() -> Response {
     (
         StatusCode::FORBIDDEN,
         super::pages::problem(
@@ -226,212 +244,29 @@ pub async fn delete(
     }
 }
 
-/// `?kind=` preselects a kind.
-#[derive(Deserialize, Default)]
-pub struct KindQuery {
-    kind: Option<String>,
+pub async fn confirm_rotate(user: User, Path(name): Path<String>) -> Response {
+    if validate::name("name", &name).is_err() {
+        return refusal(
+            &user,
+            &tonic::Status::not_found("That workload does not exist."),
+        );
+    }
+    (
+        user.jar.clone(),
+        page::confirm_rotate(&user.viewer(), &name),
+    )
+        .into_response()
 }
 
-pub async fn deploy_page(user: User, Query(q): Query<KindQuery>) -> Response {
-    let kind = match q.kind.as_deref() {
-        Some(k @ ("postgres" | "s3" | "custom")) => k.to_string(),
-        _ => "postgres".into(),
-    };
-    let f = DeployForm {
-        kind,
-        ..Default::default()
-    };
-    (user.jar.clone(), page::deploy(&user.viewer(), &f)).into_response()
-}
-
-/// The deploy form as posted.
-#[derive(Deserialize)]
-pub struct DeployPost {
-    #[serde(rename = "_csrf", default)]
-    csrf: String,
-    #[serde(default)]
-    kind: String,
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    image: String,
-    #[serde(default)]
-    port: String,
-    #[serde(default)]
-    cpu: String,
-    #[serde(default)]
-    memory: String,
-    #[serde(default)]
-    env: String,
-    #[serde(default)]
-    command: String,
-}
-
-/// The request a form asks for, or the form again with an error per field —
-/// the CLI's own rules (`lattice_proto::validate`).
-fn to_request(p: &DeployPost) -> Result<v1::DeployRequest, Vec<(String, String)>> {
-    let mut errors = Vec::new();
-    let mut err = |f: &str, e: String| errors.push((f.to_string(), e));
-    let kind = p.kind.trim();
-    if !matches!(kind, "postgres" | "s3" | "custom") {
-        err("", "choose a kind: Postgres, S3 or a custom image".into());
-    }
-    let name = p.name.trim();
-    if let Err(e) = validate::name("name", name) {
-        err("name", e.rule);
-    }
-    let custom = kind == "custom";
-    if custom && let Err(e) = validate::image(p.image.trim()) {
-        err("image", e.rule);
-    }
-    let mut ports = Vec::new();
-    if custom && !p.port.trim().is_empty() {
-        match p
-            .port
-            .trim()
-            .parse::<u32>()
-            .map_err(|_| ())
-            .and_then(|n| validate::port(n).map_err(|_| ()))
-        {
-            Ok(n) => ports.push(u32::from(n)),
-            Err(()) => err("port", "must be a number from 1 to 65535".into()),
-        }
-    }
-    let cpu = match p.cpu.trim() {
-        "" => 0,
-        raw => validate::parse_cpu(raw).unwrap_or_else(|e| {
-            err("cpu", e.rule);
-            0
-        }),
-    };
-    let memory = match p.memory.trim() {
-        "" => 0,
-        raw => validate::parse_memory(raw).unwrap_or_else(|e| {
-            err("memory", e.rule);
-            0
-        }),
-    };
-    let mut env = Vec::new();
-    for line in p.env.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        match validate::parse_env_pair(line) {
-            Ok((key, value)) => env.push(v1::EnvVar { key, value }),
-            Err(e) => err("env", e.rule),
-        }
-    }
-    if let Err(e) = validate::env(env.iter().map(|v| (v.key.as_str(), v.value.as_str()))) {
-        err("env", e.rule);
-    }
-    let command: Vec<String> = p
-        .command
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect();
-    if let Err(e) = validate::command(&command) {
-        err("command", e.rule);
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    Ok(v1::DeployRequest {
-        name: name.to_string(),
-        kind: kind.to_string(),
-        image: if custom {
-            p.image.trim().to_string()
-        } else {
-            String::new()
-        },
-        ports,
-        resources: Some(v1::Resources {
-            cpu_millis: cpu,
-            memory_bytes: memory,
-        }),
-        env,
-        command,
-        ..Default::default()
-    })
-}
-
-pub async fn deploy(
+pub async fn rotate(
     State(c): St,
     user: User,
     origin: SameOrigin,
-    Form(p): Form<DeployPost>,
+    Path(name): Path<String>,
+    Form(f): Form<Posted>,
 ) -> Response {
-    if !form_allowed(&user.jar, &origin, &p.csrf) {
+    if !form_allowed(&user.jar, &origin, &f.csrf) {
         return expired();
     }
-    let again = |errors: Vec<(String, String)>, status: StatusCode| {
-        let f = DeployForm {
-            kind: p.kind.clone(),
-            name: p.name.clone(),
-            image: p.image.clone(),
-            port: p.port.clone(),
-            cpu: p.cpu.clone(),
-            memory: p.memory.clone(),
-            env: p.env.clone(),
-            command: p.command.clone(),
-            errors,
-        };
-        (status, user.jar.clone(), page::deploy(&user.viewer(), &f)).into_response()
-    };
-    let req = match to_request(&p) {
-        Ok(r) => r,
-        Err(errors) => return again(errors, StatusCode::BAD_REQUEST),
-    };
-    let name = req.name.clone();
-    match c.workloads.deploy(user.request(req)).await {
-        Ok(_) => Redirect::to(&format!("/w/{name}")).into_response(),
-        Err(s) if s.code() == tonic::Code::AlreadyExists => again(
-            vec![("name".into(), s.message().to_string())],
-            StatusCode::CONFLICT,
-        ),
-        Err(s) if s.code() == tonic::Code::Unauthenticated => refusal(&user, &s),
-        Err(s) => again(
-            vec![(String::new(), s.message().to_string())],
-            StatusCode::BAD_REQUEST,
-        ),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn post(kind: &str, name: &str) -> DeployPost {
-        DeployPost {
-            csrf: String::new(),
-            kind: kind.into(),
-            name: name.into(),
-            image: String::new(),
-            port: String::new(),
-            cpu: String::new(),
-            memory: String::new(),
-            env: String::new(),
-            command: String::new(),
-        }
-    }
-
-    #[test]
-    fn the_form_uses_the_cli_rules_field_by_field() {
-        let ok = to_request(&post("postgres", "db")).unwrap();
-        assert_eq!((ok.kind.as_str(), ok.name.as_str()), ("postgres", "db"));
-        let mut bad = post("custom", "Bad_Name");
-        bad.port = "99999".into();
-        bad.memory = "lots".into();
-        bad.env = "NOEQUALS".into();
-        let errors = to_request(&bad).unwrap_err();
-        let fields: Vec<&str> = errors.iter().map(|(f, _)| f.as_str()).collect();
-        for f in ["name", "image", "port", "memory", "env"] {
-            assert!(fields.contains(&f), "{f} missing from {errors:?}");
-        }
-        let mut web = post("custom", "web");
-        web.image = "nginx:1.27".into();
-        web.port = "80".into();
-        web.command = "sh\n-c\necho hi\n".into();
-        let r = to_request(&web).unwrap();
-        assert_eq!(r.ports, [80]);
-        assert_eq!(r.command, ["sh", "-c", "echo hi"]);
-    }
+    show_with(&c, &user, name, true, true).await
 }

@@ -115,4 +115,27 @@ function copies() {
   });
 }
 
-document.addEventListener("DOMContentLoaded", () => { watch(); logs(); copies(); });
+// After a join token is made: notice the machine joining.
+function awaitNode() {
+  const card = document.getElementById("add-node");
+  const note = document.getElementById("node-arrived");
+  if (!card || !note) return;
+  const before = Number(card.dataset.nodes || 0);
+  const timer = setInterval(async () => {
+    try {
+      const r = await fetch("/nodes/count", { credentials: "same-origin" });
+      if (!r.ok) return;
+      const n = await r.json();
+      if (n.count > before) {
+        clearInterval(timer);
+        note.textContent = "Machine " + n.names[n.names.length - 1] + " joined. You can deploy now.";
+        const a = document.createElement("a");
+        a.href = "/deploy";
+        a.textContent = " Deploy a workload";
+        note.appendChild(a);
+      }
+    } catch (e) { /* the server is restarting: try again */ }
+  }, 2000);
+}
+
+document.addEventListener("DOMContentLoaded", () => { watch(); logs(); copies(); awaitNode(); });

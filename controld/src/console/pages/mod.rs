@@ -3,6 +3,7 @@
 //! `/assets/`; no inline script or style, so the Content-Security-Policy
 //! can forbid both.
 
+pub mod admin;
 pub mod workloads;
 
 use maud::{DOCTYPE, Markup, html};
@@ -36,6 +37,9 @@ pub fn layout(title: &str, viewer: Option<&Viewer>, body: Markup) -> Markup {
                         nav aria-label="Main" {
                             a href="/" { "Workloads" }
                             a href="/deploy" { "Deploy" }
+                            a href="/nodes" { "Nodes" }
+                            a href="/tokens" { "Tokens" }
+                            a href="/help" { "Help" }
                         }
                         form.inline method="post" action="/logout" {
                             (csrf_field(v.csrf))

@@ -89,9 +89,21 @@ fn row(w: &v1::Workload, csrf: &str, host: &str, now: i64) -> Markup {
     }
 }
 
+/// Whether the cloud has a machine yet, and whether the viewer can add one:
+/// with none, the dashboard shows how to add the first.
+pub struct FirstRun {
+    /// Nodes that joined.
+    pub nodes: usize,
+    /// The viewer is an admin.
+    pub admin: bool,
+}
+
 /// The dashboard: every workload of the viewer, updated live.
-pub fn dashboard(v: &Viewer, ws: &[v1::Workload], now: i64) -> Markup {
+pub fn dashboard(v: &Viewer, ws: &[v1::Workload], now: i64, first: &FirstRun) -> Markup {
     let body = html! {
+        @if first.nodes == 0 {
+            (super::admin::add_node(v, first.admin, None, 0))
+        }
         div.bar {
             h1 { "Workloads" }
             p #live.live role="status" aria-live="polite" { "Connecting…" }
@@ -134,6 +146,13 @@ pub fn detail(v: &Viewer, d: &v1::WorkloadDetail, access: Option<&v1::Access>) -
                 dt { "CPU" } dd { (format!("{:.2}", f64::from(limits.cpu_millis) / 1000.0)) }
                 dt { "Memory" } dd { (limits.memory_bytes >> 20) " MiB" }
                 dt { "Restarts" } dd { (w.restart_count) }
+            }
+        }
+        @if matches!(Status::from_wire(w.status), Status::Failed | Status::CrashLooping) && !d.last_log_lines.is_empty() {
+            section.card #failure {
+                h2 { "Why it failed" }
+                p.error { (w.status_message) }
+                pre.logs { @for l in &d.last_log_lines { (l) "\n" } }
             }
         }
         (access_card(v, w, access))
@@ -180,6 +199,9 @@ fn access_card(v: &Viewer, w: &v1::Workload, access: Option<&v1::Access>) -> Mar
                     @if let Some(line) = connect_line(a, v.host) {
                         p { "Connect from any computer that reaches this server:" }
                         pre { code { (line) } } (copy(&line))
+                    }
+                    @if !a.credentials.is_empty() {
+                        p { a.button href={"/w/" (w.name) "/rotate"} { "Rotate credentials" } }
                     }
                 }
                 None => {
@@ -323,6 +345,24 @@ pub fn confirm_delete(v: &Viewer, name: &str) -> Markup {
         }
     };
     layout("Delete", Some(v), body)
+}
+
+/// Asks before rotating credentials.
+pub fn confirm_rotate(v: &Viewer, name: &str) -> Markup {
+    let body = html! {
+        section.card.narrow {
+            h1 { "Rotate the credentials of " (name) "?" }
+            p { "New credentials are applied inside the workload; the old ones stop working at once, so every client using them must be given the new ones." }
+            form method="post" action={"/w/" (name) "/rotate"} {
+                (csrf_field(v.csrf))
+                div.actions {
+                    button.danger type="submit" autofocus { "Rotate" }
+                    a.button href={"/w/" (name)} { "Cancel" }
+                }
+            }
+        }
+    };
+    layout("Rotate", Some(v), body)
 }
 
 #[cfg(test)]
