@@ -74,6 +74,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Passwd(a) => cmd::account::passwd(ctx, a).await,
         Command::Doctor => cmd::doctor::run(ctx).await,
         Command::Console => cmd::auth::console(ctx).await,
+        Command::Feedback(a) => cmd::feedback::run(ctx, a).await,
         Command::Context(a) => cmd::context::run(ctx, a),
         Command::Completion { shell } => {
             // clap_complete panics when its writer fails: generate in memory,

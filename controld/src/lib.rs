@@ -18,6 +18,7 @@ pub mod edge;
 #[allow(missing_docs)]
 pub mod entity;
 pub mod error;
+pub mod feedback;
 pub mod fleet;
 pub mod fsutil;
 pub mod keyed_lock;
@@ -167,8 +168,12 @@ impl Server {
             audit.clone(),
         )
         .with_registration(cfg.serve.registration);
-        let account_api =
-            auth::account_api::AccountApi::new(accounts.clone(), authn.clone(), audit.clone());
+        let account_api = auth::account_api::AccountApi::new(
+            accounts.clone(),
+            feedback::Feedback::new(db.clone()),
+            authn.clone(),
+            audit.clone(),
+        );
         let secrets = secrets::SecretBox::load_or_create(&cfg.data_dir)?;
         let repo = repo::Repo::new(db);
         // No agent is connected to a controld that has just started, whatever
@@ -233,7 +238,12 @@ impl Server {
         let agents = fleet::agent_service::AgentApi::new(fleet.clone(), repo);
 
         let console = console::Console::new(
-            (auth.clone(), workloads.clone(), nodes.clone()),
+            (
+                auth.clone(),
+                workloads.clone(),
+                nodes.clone(),
+                account_api.clone(),
+            ),
             secrets,
             tls.fingerprint.clone(),
             cfg.serve.registration == accounts::Registration::Invite,

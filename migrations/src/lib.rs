@@ -17,6 +17,7 @@ mod m20261201_000007_edge_quarantine;
 mod m20261201_000008_invites;
 mod m20261201_000009_pending_credentials;
 mod m20261202_000010_node_secret_rotation;
+mod m20261202_000011_feedback;
 
 /// Every migration this build knows, oldest first.
 pub struct Migrator;
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_invites::Migration),
             Box::new(m20261201_000009_pending_credentials::Migration),
             Box::new(m20261202_000010_node_secret_rotation::Migration),
+            Box::new(m20261202_000011_feedback::Migration),
         ]
     }
 }

@@ -134,6 +134,39 @@ fn a_user_signs_up_deploys_watches_connects_and_signs_out_in_a_browser() {
             String::from_utf8_lossy(&out.stderr)
         );
 
+        // Rotate from the page: the new line works, the old one no longer does.
+        b.client
+            .goto(&go("/w/db/rotate"))
+            .await
+            .expect("rotate page");
+        b.click("form button.danger").await;
+        let rotated = b.wait_text("#access pre", "psql", 30).await;
+        let new_url = rotated
+            .trim()
+            .strip_prefix("psql \"")
+            .and_then(|s| s.strip_suffix('"'))
+            .expect("a psql line")
+            .to_string();
+        assert_ne!(new_url, url, "new credentials");
+        // The container is recreated with them: back to running, live.
+        b.wait_text("#wl-status", "running", 120).await;
+        let psql = |u: &str| {
+            Command::new("psql")
+                .args([u, "-tAc", "select 1"])
+                .output()
+                .expect("psql")
+        };
+        let out = psql(&new_url);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !psql(&url).status.success(),
+            "the old password stopped working"
+        );
+
         // The dashboard shows it, and a stop shows `stopped` live.
         b.client.goto(&go("/")).await.expect("dashboard");
         b.wait_text("tr[data-name=db] .status-cell", "running", 10)
@@ -176,6 +209,65 @@ fn a_user_signs_up_deploys_watches_connects_and_signs_out_in_a_browser() {
         assert_eq!(post_without_token(&go("/w/db/delete"), &session), "403");
         let still = carol.run(&["status", "db", "-o", "json"], None).ok().json();
         assert_eq!(still["status"], "stopped", "{still}");
+
+        // Nodes: a user sees the capacity, not the addresses.
+        b.client.goto(&go("/nodes")).await.expect("nodes page");
+        b.wait_text("main table", "ready", 10).await;
+        assert!(
+            !b.text("main table").await.contains("127.0.0.1"),
+            "no address for users"
+        );
+        b.shot("nodes").await;
+
+        // An API token: created with a scope, shown once with what CI sets, works, revoked.
+        b.client.goto(&go("/tokens")).await.expect("tokens page");
+        b.fill("name", "ci").await;
+        b.click("form[action='/tokens'] button").await;
+        let env = b.wait_text("#new-token pre", "LATTICE_TOKEN", 10).await;
+        b.shot("tokens").await;
+        let token = env
+            .lines()
+            .find_map(|l| l.strip_prefix("export LATTICE_TOKEN="))
+            .expect("the token")
+            .to_string();
+        assert!(env.contains("LATTICE_TRUST_FINGERPRINT=sha256:"), "{env}");
+        let ci = Cli::new(Some(&base)).with_env("LATTICE_TOKEN", &token);
+        let listed = ci
+            .run(
+                &[
+                    "ls",
+                    "-o",
+                    "json",
+                    "--trust-fingerprint",
+                    &c.controld.fingerprint,
+                ],
+                None,
+            )
+            .ok()
+            .json();
+        assert!(listed.to_string().contains("\"db\""), "{listed}");
+        b.click("tr[data-name=ci] button").await;
+        b.wait_text("main", "Create a token", 10).await;
+        assert!(b.text("#tokens").await.is_empty(), "revoked");
+        ci.run(
+            &["ls", "--trust-fingerprint", &c.controld.fingerprint],
+            None,
+        )
+        .fails_with_any();
+
+        // Help, and feedback the admin reads.
+        b.client.goto(&go("/help")).await.expect("help page");
+        b.fill("message", "The console is nice").await;
+        b.click("#feedback button").await;
+        b.wait_text("#feedback", "Thank you", 10).await;
+        b.shot("help").await;
+        let fb = c
+            .admin
+            .run(&["feedback", "ls", "-o", "json"], None)
+            .ok()
+            .json();
+        assert_eq!(fb[0]["message"], "The console is nice", "{fb}");
+        assert_eq!(fb[0]["email"], "carol@example.com", "{fb}");
 
         // Another user sees none of it, and a not-found page for its URL.
         b.click("header form button").await;

@@ -64,6 +64,10 @@ rpcs! {
     list_api_tokens: AuthServiceClient::list_api_tokens(v1::Empty) -> v1::ListApiTokensResponse;
     /// A one-time invite (admin).
     create_invite: AccountServiceClient::create_invite(v1::CreateInviteRequest) -> v1::Invite;
+    /// Feedback to the admins.
+    send_feedback: AccountServiceClient::send_feedback(v1::SendFeedbackRequest) -> v1::Empty;
+    /// Feedback users sent (admins).
+    list_feedback: AccountServiceClient::list_feedback(v1::ListFeedbackRequest) -> v1::ListFeedbackResponse;
     /// Disables or enables an account (admin).
     set_disabled: AccountServiceClient::set_disabled(v1::SetDisabledRequest) -> v1::Empty;
     /// Changes the caller's password.

@@ -96,3 +96,28 @@ pub struct AuditArgs {
     #[arg(long)]
     pub action: Option<String>,
 }
+
+/// `feedback`.
+#[derive(Debug, Clone, Args)]
+pub struct FeedbackArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: FeedbackAction,
+}
+
+/// `feedback` actions.
+#[derive(Debug, Clone, Subcommand)]
+pub enum FeedbackAction {
+    /// Send a message to the server's admins.
+    Send {
+        /// The message (words are joined with spaces).
+        #[arg(required = true, num_args = 1..)]
+        message: Vec<String>,
+    },
+    /// Messages users sent, newest first (admin).
+    Ls {
+        /// Most messages to show (at most 1000).
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        limit: u32,
+    },
+}

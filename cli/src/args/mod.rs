@@ -110,6 +110,8 @@ pub enum Command {
     Doctor,
     /// Print the web console's address (and open it in a browser when there is one).
     Console,
+    /// Send feedback to the server's admins; admins read it with `feedback ls`.
+    Feedback(FeedbackArgs),
     /// Servers you have used: list, switch, forget.
     Context(ContextArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod context;
 pub mod doctor;
+pub mod feedback;
 pub mod logs;
 pub mod nodes;
 pub mod tokens;

@@ -20,6 +20,7 @@ const INVITE_MAX_SECS: i64 = 30 * 24 * 3600;
 #[derive(Clone)]
 pub struct AccountApi {
     accounts: Accounts,
+    feedback: crate::feedback::Feedback,
     authn: Authenticator,
     hasher: PasswordHasherPool,
     audit: Audit,
@@ -27,9 +28,15 @@ pub struct AccountApi {
 
 impl AccountApi {
     /// New service.
-    pub fn new(accounts: Accounts, authn: Authenticator, audit: Audit) -> Self {
+    pub fn new(
+        accounts: Accounts,
+        feedback: crate::feedback::Feedback,
+        authn: Authenticator,
+        audit: Audit,
+    ) -> Self {
         Self {
             accounts,
+            feedback,
             authn,
             hasher: PasswordHasherPool::default(),
             audit,
@@ -214,5 +221,52 @@ impl v1::account_service_server::AccountService for AccountApi {
             .await;
         r?;
         Ok(Response::new(v1::Empty {}))
+    }
+
+    #[instrument(skip_all, fields(rpc = "SendFeedback"))]
+    async fn send_feedback(
+        &self,
+        req: Request<v1::SendFeedbackRequest>,
+    ) -> Result<Response<v1::Empty>, Status> {
+        let src = source(&req);
+        let c = self.authn.authenticate(req.metadata()).await?;
+        let message = req.into_inner().message;
+        let r = async {
+            c.require(Scope::Read)?;
+            self.feedback
+                .send(&c.user.id, &c.user.email, &message)
+                .await
+        }
+        .await;
+        self.audit
+            .record(&Actor::of(&c, src), "feedback.send", "feedback", &r)
+            .await;
+        r?;
+        Ok(Response::new(v1::Empty {}))
+    }
+
+    #[instrument(skip_all, fields(rpc = "ListFeedback"))]
+    async fn list_feedback(
+        &self,
+        req: Request<v1::ListFeedbackRequest>,
+    ) -> Result<Response<v1::ListFeedbackResponse>, Status> {
+        let c = self.authn.authenticate(req.metadata()).await?;
+        c.require_admin()?;
+        let limit = match req.into_inner().limit {
+            0 => 100,
+            n => n.min(1000),
+        };
+        let entries = self
+            .feedback
+            .list(u64::from(limit))
+            .await?
+            .into_iter()
+            .map(|f| v1::FeedbackEntry {
+                at: Some(v1::Timestamp::from_millis(f.created_at)),
+                email: f.email,
+                message: f.message,
+            })
+            .collect();
+        Ok(Response::new(v1::ListFeedbackResponse { entries }))
     }
 }

@@ -179,3 +179,42 @@ pub async fn revoke_token(
         Err(s) => refusal(&user, &s),
     }
 }
+
+pub async fn help(user: User) -> Response {
+    (user.jar.clone(), page::help(&user.viewer(), false, None)).into_response()
+}
+
+/// The feedback form.
+#[derive(Deserialize)]
+pub struct FeedbackForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    #[serde(default)]
+    message: String,
+}
+
+pub async fn send_feedback(
+    State(c): St,
+    user: User,
+    origin: SameOrigin,
+    Form(f): Form<FeedbackForm>,
+) -> Response {
+    use lattice_proto::v1::account_service_server::AccountService;
+    if !form_allowed(&user.jar, &origin, &f.csrf) {
+        return expired();
+    }
+    let req = v1::SendFeedbackRequest { message: f.message };
+    match c.accounts.send_feedback(user.request(req)).await {
+        Ok(_) => (user.jar.clone(), page::help(&user.viewer(), true, None)).into_response(),
+        Err(s)
+            if matches!(
+                s.code(),
+                tonic::Code::InvalidArgument | tonic::Code::ResourceExhausted
+            ) =>
+        {
+            let page = page::help(&user.viewer(), false, Some(s.message()));
+            (axum::http::StatusCode::BAD_REQUEST, user.jar.clone(), page).into_response()
+        }
+        Err(s) => refusal(&user, &s),
+    }
+}

@@ -22,6 +22,7 @@ use lattice_proto::v1;
 use lattice_proto::v1::auth_service_server::AuthService;
 use tonic::transport::server::TcpConnectInfo;
 
+use crate::auth::account_api::AccountApi;
 use crate::auth::service::AuthApi;
 use crate::fleet::node_service::NodeApi;
 use crate::secrets::SecretBox;
@@ -35,6 +36,7 @@ pub struct Console {
     auth: AuthApi,
     workloads: WorkloadApi,
     nodes: NodeApi,
+    accounts: AccountApi,
     /// The CA fingerprint clients pin (for the token page's CI variables).
     fingerprint: String,
     sessions: Sessions,
@@ -45,7 +47,7 @@ pub struct Console {
 impl Console {
     /// The console over the services.
     pub fn new(
-        (auth, workloads, nodes): (AuthApi, WorkloadApi, NodeApi),
+        (auth, workloads, nodes, accounts): (AuthApi, WorkloadApi, NodeApi, AccountApi),
         seal: SecretBox,
         fingerprint: String,
         invite_only: bool,
@@ -54,6 +56,7 @@ impl Console {
             auth,
             workloads,
             nodes,
+            accounts,
             fingerprint,
             sessions: Sessions::new(seal),
             invite_only,
@@ -88,6 +91,7 @@ pub fn router(console: Console) -> Router {
         .route("/nodes/{name}/drain", post(admin::drain))
         .route("/tokens", get(admin::tokens).post(admin::create_token))
         .route("/tokens/{name}/revoke", post(admin::revoke_token))
+        .route("/help", get(admin::help).post(admin::send_feedback))
         .route("/assets/console.css", get(css))
         .route("/assets/console.js", get(js))
         .fallback(not_found)

@@ -125,22 +125,26 @@ async fn show_with(
     reveal: bool,
     rotate: bool,
 ) -> Response {
-    let d = match c
-        .workloads
-        .get(user.request(v1::GetWorkloadRequest { name: name.clone() }))
-        .await
-    {
-        Ok(d) => d.into_inner(),
-        Err(s) => return refusal(user, &s),
-    };
+    // Access first: a rotation changes the status the page then shows.
     let access = if reveal {
-        let req = v1::GetAccessRequest { name, rotate };
+        let req = v1::GetAccessRequest {
+            name: name.clone(),
+            rotate,
+        };
         match c.workloads.get_access(user.request(req)).await {
             Ok(a) => Some(a.into_inner()),
             Err(s) => return refusal(user, &s),
         }
     } else {
         None
+    };
+    let d = match c
+        .workloads
+        .get(user.request(v1::GetWorkloadRequest { name }))
+        .await
+    {
+        Ok(d) => d.into_inner(),
+        Err(s) => return refusal(user, &s),
     };
     (
         user.jar.clone(),

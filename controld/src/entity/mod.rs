@@ -4,6 +4,7 @@ pub mod api_token;
 pub mod audit_log;
 pub mod edge_port;
 pub mod edge_port_release;
+pub mod feedback;
 pub mod invite;
 pub mod join_token;
 pub mod login_throttle;

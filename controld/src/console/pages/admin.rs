@@ -180,3 +180,40 @@ pub fn tokens(
     };
     layout("API tokens", Some(v), body)
 }
+
+/// The help page: how to connect to each kind, and a word to the admins.
+pub fn help(v: &Viewer, sent: bool, error: Option<&str>) -> Markup {
+    let host = v.host;
+    let body = html! {
+        h1 { "Help" }
+        section.card {
+            h2 { "Connecting to your workloads" }
+            p { "Every workload with a port gets a public endpoint on this server (" code { (host) } "), reachable from any computer that reaches this page. Open a workload, press " em { "Reveal credentials" } " and copy the ready-made line." }
+            h3 { "Postgres" }
+            pre { code { "psql \"postgresql://USER:PASSWORD@" (host) ":PORT/DATABASE\"" } }
+            h3 { "S3 object storage" }
+            pre { code { "AWS_ACCESS_KEY_ID=KEY AWS_SECRET_ACCESS_KEY=SECRET \\\n  aws --endpoint-url http://" (host) ":PORT s3 ls" } }
+            h3 { "Your own image" }
+            pre { code { "curl http://" (host) ":PORT/" } }
+            p { "From a terminal, " code { "lattice access NAME" } " prints the same, and " code { "lattice logs -f NAME" } " follows the logs." }
+        }
+        section.card #feedback {
+            h2 { "Tell us what to improve" }
+            @if sent { p.banner role="status" { "Thank you: your message reached the admins." } }
+            form method="post" action="/help" {
+                (csrf_field(v.csrf))
+                div.field {
+                    label for="f-message" { "Message" }
+                    @if let Some(e) = error {
+                        textarea id="f-message" name="message" rows="4" aria-invalid="true" aria-describedby="f-message-error" {}
+                        p.error id="f-message-error" role="alert" { (e) }
+                    } @else {
+                        textarea id="f-message" name="message" rows="4" {}
+                    }
+                }
+                button.primary type="submit" { "Send" }
+            }
+        }
+    };
+    layout("Help", Some(v), body)
+}
