@@ -91,6 +91,10 @@ psql "$url" -tA -c "select 'connected to ' || current_database() || ' as ' || cu
 
 cat <<TXT
 
+The web console: https://$addr/
+  log in as $email with the password in $pwfile (the certificate is controld's own:
+  compare its fingerprint with $fp)
+
 Both daemons are still running. Try it yourself:
   export LATTICE_CONFIG_DIR=$LATTICE_CONFIG_DIR LATTICE_TOKEN_STORE=$LATTICE_TOKEN_STORE
   $bin/lattice ls
