@@ -60,6 +60,18 @@ fn running_ids(cli: &Cli) -> HashMap<String, String> {
         .collect()
 }
 
+/// Ids of the running containers of a node, sorted.
+fn running_containers(node_id: &str) -> Vec<String> {
+    let filter = format!("label=lattice.node={node_id}");
+    let mut ids: Vec<String> =
+        lattice_e2e::docker(&["ps", "-q", "--no-trunc", "--filter", &filter])
+            .lines()
+            .map(str::to_string)
+            .collect();
+    ids.sort();
+    ids
+}
+
 fn node_status(cli: &Cli) -> String {
     let v = cli.run(&["nodes", "-o", "json"], None).ok().json();
     v[0]["status"].as_str().unwrap_or_default().to_string()
@@ -107,16 +119,7 @@ fn a_hundred_large_specs_on_one_node_are_served_or_refused_and_the_node_stays_re
     };
     all_running(&alice, a_served).unwrap_or_else(|| panic!("agent:\n{}", c.agent.logs()));
     all_running(&bob, b_served).unwrap_or_else(|| panic!("agent:\n{}", c.agent.logs()));
-    let containers_before: Vec<String> = lattice_e2e::docker(&[
-        "ps",
-        "-q",
-        "--no-trunc",
-        "--filter",
-        &format!("label=lattice.node={}", c.node_id),
-    ])
-    .lines()
-    .map(str::to_string)
-    .collect();
+    let containers_before = running_containers(&c.node_id);
     assert_eq!(containers_before.len(), served);
 
     // A restarted agent receives every spec again: more than one message's
@@ -133,20 +136,11 @@ fn a_hundred_large_specs_on_one_node_are_served_or_refused_and_the_node_stays_re
     .unwrap_or_else(|| panic!("agent:\n{}", c.agent.logs()));
     all_running(&alice, a_served).expect("alice's workloads run on");
     all_running(&bob, b_served).expect("bob's workloads run on");
-    let mut after: Vec<String> = lattice_e2e::docker(&[
-        "ps",
-        "-q",
-        "--no-trunc",
-        "--filter",
-        &format!("label=lattice.node={}", c.node_id),
-    ])
-    .lines()
-    .map(str::to_string)
-    .collect();
-    let mut before = containers_before;
-    before.sort();
-    after.sort();
-    assert_eq!(before, after, "no container was recreated or removed");
+    let after = running_containers(&c.node_id);
+    assert_eq!(
+        containers_before, after,
+        "no container was recreated or removed"
+    );
     let log = c.agent.logs();
     assert!(!log.contains("dropped the desired state"), "{log}");
     assert!(!log.contains("message length too large"), "{log}");

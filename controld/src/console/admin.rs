@@ -1,7 +1,6 @@
 //! Nodes and API tokens in the console: the NodeService and the token RPCs
 //! of the AuthService, called in process as the signed-in user.
 
-use axum::Form;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -10,9 +9,9 @@ use lattice_proto::v1::auth_service_server::AuthService;
 use lattice_proto::v1::node_service_server::NodeService;
 use serde::Deserialize;
 
+use super::form::{Checked, csrf_forms};
 use super::pages::admin::{self as page, NewNode, NewToken};
-use super::session::{SameOrigin, form_allowed};
-use super::workloads::expired;
+use super::workloads::Posted;
 use super::{St, User, refusal};
 
 async fn show_nodes(c: &super::Console, user: &User, fresh: Option<&NewNode<'_>>) -> Response {
@@ -39,22 +38,7 @@ pub async fn node_count(State(c): St, user: User) -> Response {
     }
 }
 
-/// Forms that carry only the CSRF token.
-#[derive(Deserialize)]
-pub struct Posted {
-    #[serde(rename = "_csrf", default)]
-    csrf: String,
-}
-
-pub async fn join_token(
-    State(c): St,
-    user: User,
-    origin: SameOrigin,
-    Form(f): Form<Posted>,
-) -> Response {
-    if !form_allowed(&user.jar, &origin, &f.csrf) {
-        return expired();
-    }
+pub async fn join_token(State(c): St, user: User, Checked(_): Checked<Posted>) -> Response {
     let req = v1::CreateJoinTokenRequest {
         expires_in_seconds: 0,
     };
@@ -73,13 +57,9 @@ pub async fn join_token(
 pub async fn drain(
     State(c): St,
     user: User,
-    origin: SameOrigin,
     Path(name): Path<String>,
-    Form(f): Form<Posted>,
+    Checked(_): Checked<Posted>,
 ) -> Response {
-    if !form_allowed(&user.jar, &origin, &f.csrf) {
-        return expired();
-    }
     match c.nodes.drain(user.request(v1::DrainRequest { name })).await {
         Ok(_) => Redirect::to("/nodes").into_response(),
         Err(s) => refusal(&user, &s),
@@ -117,15 +97,7 @@ pub struct NewTokenForm {
     expires: String,
 }
 
-pub async fn create_token(
-    State(c): St,
-    user: User,
-    origin: SameOrigin,
-    Form(f): Form<NewTokenForm>,
-) -> Response {
-    if !form_allowed(&user.jar, &origin, &f.csrf) {
-        return expired();
-    }
+pub async fn create_token(State(c): St, user: User, Checked(f): Checked<NewTokenForm>) -> Response {
     let scope = match f.scope.as_str() {
         "read" => v1::TokenScope::Read,
         "admin" => v1::TokenScope::Admin,
@@ -163,13 +135,9 @@ pub async fn create_token(
 pub async fn revoke_token(
     State(c): St,
     user: User,
-    origin: SameOrigin,
     Path(name): Path<String>,
-    Form(f): Form<Posted>,
+    Checked(_): Checked<Posted>,
 ) -> Response {
-    if !form_allowed(&user.jar, &origin, &f.csrf) {
-        return expired();
-    }
     match c
         .auth
         .revoke_api_token(user.request(v1::RevokeApiTokenRequest { name }))
@@ -196,13 +164,9 @@ pub struct FeedbackForm {
 pub async fn send_feedback(
     State(c): St,
     user: User,
-    origin: SameOrigin,
-    Form(f): Form<FeedbackForm>,
+    Checked(f): Checked<FeedbackForm>,
 ) -> Response {
     use lattice_proto::v1::account_service_server::AccountService;
-    if !form_allowed(&user.jar, &origin, &f.csrf) {
-        return expired();
-    }
     let req = v1::SendFeedbackRequest { message: f.message };
     match c.accounts.send_feedback(user.request(req)).await {
         Ok(_) => (user.jar.clone(), page::help(&user.viewer(), true, None)).into_response(),
@@ -218,3 +182,5 @@ pub async fn send_feedback(
         Err(s) => refusal(&user, &s),
     }
 }
+
+csrf_forms!(NewTokenForm, FeedbackForm);

@@ -1,7 +1,6 @@
 //! Signing up, in and out. The forms post to the auth service in process,
 //! with the browser's address, so the API's lockout and rate limits apply.
 
-use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -10,8 +9,9 @@ use lattice_proto::v1;
 use lattice_proto::v1::auth_service_server::AuthService;
 use serde::Deserialize;
 
+use super::form::{Checked, csrf_forms};
 use super::pages::{self, AuthForm};
-use super::session::{SameOrigin, Tokens, form_allowed};
+use super::session::Tokens;
 use super::{Peer, St, User, pages_next};
 
 /// `?next=` on the login page.
@@ -71,28 +71,12 @@ fn check_fields(f: &Credentials, new_password: bool) -> (Option<String>, Option<
     (email, password)
 }
 
-fn forbidden() -> Response {
-    (
-        StatusCode::FORBIDDEN,
-        pages::problem(
-            None,
-            "Form expired",
-            "This form was not sent from this page (or your browser's cookies were reset). Go back, reload the page and send it again.",
-        ),
-    )
-        .into_response()
-}
-
 pub async fn login(
     State(c): St,
     jar: CookieJar,
     peer: Peer,
-    origin: SameOrigin,
-    Form(f): Form<Credentials>,
+    Checked(f): Checked<Credentials>,
 ) -> Response {
-    if !form_allowed(&jar, &origin, &f.csrf) {
-        return forbidden();
-    }
     let (csrf, jar) = c.sessions.csrf(jar);
     let next = pages_next(&f.next);
     let (email_error, password_error) = check_fields(&f, false);
@@ -136,12 +120,8 @@ pub async fn signup(
     State(c): St,
     jar: CookieJar,
     peer: Peer,
-    origin: SameOrigin,
-    Form(f): Form<Credentials>,
+    Checked(f): Checked<Credentials>,
 ) -> Response {
-    if !form_allowed(&jar, &origin, &f.csrf) {
-        return forbidden();
-    }
     let (csrf, jar) = c.sessions.csrf(jar);
     let (email_error, password_error) = check_fields(&f, true);
     let again = |error: Option<&str>, email_error: Option<&str>, password_error: Option<&str>| {
@@ -187,15 +167,7 @@ pub struct CsrfOnly {
     csrf: String,
 }
 
-pub async fn logout(
-    State(c): St,
-    user: User,
-    origin: SameOrigin,
-    Form(f): Form<CsrfOnly>,
-) -> Response {
-    if !form_allowed(&user.jar, &origin, &f.csrf) {
-        return forbidden();
-    }
+pub async fn logout(State(c): St, user: User, Checked(_): Checked<CsrfOnly>) -> Response {
     // Ends the session on the server: the cookie opens nothing any more,
     // even if someone kept a copy.
     let _ = c
@@ -207,3 +179,5 @@ pub async fn logout(
     let jar = c.sessions.clear(user.jar);
     (jar, Redirect::to("/login")).into_response()
 }
+
+csrf_forms!(Credentials, CsrfOnly);

@@ -1,7 +1,6 @@
 //! The deploy form: the CLI's own validation rules field by field, then the
 //! same Deploy call the CLI makes.
 
-use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -10,9 +9,8 @@ use lattice_proto::v1::workload_service_server::WorkloadService;
 use lattice_proto::validate;
 use serde::Deserialize;
 
+use super::form::{Checked, csrf_forms};
 use super::pages::workloads::{self as page, DeployForm};
-use super::session::{SameOrigin, form_allowed};
-use super::workloads::expired;
 use super::{St, User, refusal};
 
 /// `?kind=` preselects a kind.
@@ -142,15 +140,7 @@ fn to_request(p: &DeployPost) -> Result<v1::DeployRequest, Vec<(String, String)>
     })
 }
 
-pub async fn deploy(
-    State(c): St,
-    user: User,
-    origin: SameOrigin,
-    Form(p): Form<DeployPost>,
-) -> Response {
-    if !form_allowed(&user.jar, &origin, &p.csrf) {
-        return expired();
-    }
+pub async fn deploy(State(c): St, user: User, Checked(p): Checked<DeployPost>) -> Response {
     let again = |errors: Vec<(String, String)>, status: StatusCode| {
         let f = DeployForm {
             kind: p.kind.clone(),
@@ -224,3 +214,5 @@ mod tests {
         assert_eq!(r.command, ["sh", "-c", "echo hi"]);
     }
 }
+
+csrf_forms!(DeployPost);

@@ -7,6 +7,7 @@
 mod admin;
 mod auth;
 mod deploy;
+mod form;
 mod pages;
 mod session;
 mod workloads;

@@ -4,7 +4,6 @@
 
 use std::convert::Infallible;
 
-use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -15,8 +14,8 @@ use lattice_proto::v1::workload_service_server::WorkloadService;
 use lattice_proto::validate;
 use serde::Deserialize;
 
+use super::form::{Checked, csrf_forms};
 use super::pages::workloads as page;
-use super::session::{SameOrigin, form_allowed};
 use super::{St, User, refusal};
 
 pub async fn dashboard(State(c): St, user: User) -> Response {
@@ -166,41 +165,21 @@ pub struct Posted {
     purge: Option<String>,
 }
 
-pub(super) fn expired() -> Response {
-    (
-        StatusCode::FORBIDDEN,
-        super::pages::problem(
-            None,
-            "Form expired",
-            "This form was not sent from this page. Go back, reload the page and send it again.",
-        ),
-    )
-        .into_response()
-}
-
 pub async fn reveal(
     State(c): St,
     user: User,
-    origin: SameOrigin,
     Path(name): Path<String>,
-    Form(f): Form<Posted>,
+    Checked(_): Checked<Posted>,
 ) -> Response {
-    if !form_allowed(&user.jar, &origin, &f.csrf) {
-        return expired();
-    }
     show(&c, &user, name, true).await
 }
 
 pub async fn act(
     State(c): St,
     user: User,
-    origin: SameOrigin,
     Path((name, action)): Path<(String, String)>,
-    Form(f): Form<Posted>,
+    Checked(_): Checked<Posted>,
 ) -> Response {
-    if !form_allowed(&user.jar, &origin, &f.csrf) {
-        return expired();
-    }
     let r = v1::WorkloadRef { name: name.clone() };
     let res = match action.as_str() {
         "stop" => c.workloads.stop(user.request(r)).await,
@@ -214,30 +193,29 @@ pub async fn act(
     }
 }
 
-pub async fn confirm_delete(user: User, Path(name): Path<String>) -> Response {
-    if validate::name("name", &name).is_err() {
-        return refusal(
-            &user,
-            &tonic::Status::not_found("That workload does not exist."),
-        );
+/// A confirmation page for `name`, when it could be a workload's name.
+fn confirm(
+    user: &User,
+    name: &str,
+    page: fn(&super::pages::Viewer, &str) -> maud::Markup,
+) -> Response {
+    if validate::name("name", name).is_err() {
+        let gone = tonic::Status::not_found("That workload does not exist.");
+        return refusal(user, &gone);
     }
-    (
-        user.jar.clone(),
-        page::confirm_delete(&user.viewer(), &name),
-    )
-        .into_response()
+    (user.jar.clone(), page(&user.viewer(), name)).into_response()
+}
+
+pub async fn confirm_delete(user: User, Path(name): Path<String>) -> Response {
+    confirm(&user, &name, page::confirm_delete)
 }
 
 pub async fn delete(
     State(c): St,
     user: User,
-    origin: SameOrigin,
     Path(name): Path<String>,
-    Form(f): Form<Posted>,
+    Checked(f): Checked<Posted>,
 ) -> Response {
-    if !form_allowed(&user.jar, &origin, &f.csrf) {
-        return expired();
-    }
     let req = v1::DeleteRequest {
         name,
         purge: f.purge.is_some(),
@@ -249,28 +227,16 @@ pub async fn delete(
 }
 
 pub async fn confirm_rotate(user: User, Path(name): Path<String>) -> Response {
-    if validate::name("name", &name).is_err() {
-        return refusal(
-            &user,
-            &tonic::Status::not_found("That workload does not exist."),
-        );
-    }
-    (
-        user.jar.clone(),
-        page::confirm_rotate(&user.viewer(), &name),
-    )
-        .into_response()
+    confirm(&user, &name, page::confirm_rotate)
 }
 
 pub async fn rotate(
     State(c): St,
     user: User,
-    origin: SameOrigin,
     Path(name): Path<String>,
-    Form(f): Form<Posted>,
+    Checked(_): Checked<Posted>,
 ) -> Response {
-    if !form_allowed(&user.jar, &origin, &f.csrf) {
-        return expired();
-    }
     show_with(&c, &user, name, true, true).await
 }
+
+csrf_forms!(Posted);
