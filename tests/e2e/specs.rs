@@ -117,8 +117,17 @@ fn a_hundred_large_specs_on_one_node_are_served_or_refused_and_the_node_stays_re
             (ids.len() == n).then_some(ids)
         })
     };
-    all_running(&alice, a_served).unwrap_or_else(|| panic!("agent:\n{}", c.agent.logs()));
-    all_running(&bob, b_served).unwrap_or_else(|| panic!("agent:\n{}", c.agent.logs()));
+    let why = |cli: &Cli| {
+        let ls = cli.run(&["ls", "-o", "json"], None).stdout;
+        let log = c.controld.logs();
+        let tail: String = log.lines().rev().take(60).collect::<Vec<_>>().join("\n");
+        panic!(
+            "not all running:\n{ls}\ncontrold (last lines, newest first):\n{tail}\nagent:\n{}",
+            c.agent.logs()
+        )
+    };
+    all_running(&alice, a_served).unwrap_or_else(|| why(&alice));
+    all_running(&bob, b_served).unwrap_or_else(|| why(&bob));
     let containers_before = running_containers(&c.node_id);
     assert_eq!(containers_before.len(), served);
 

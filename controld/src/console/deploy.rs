@@ -72,16 +72,14 @@ fn to_request(p: &DeployPost) -> Result<v1::DeployRequest, Vec<(String, String)>
         err("image", e.rule);
     }
     let mut ports = Vec::new();
-    if custom && !p.port.trim().is_empty() {
-        match p
-            .port
-            .trim()
-            .parse::<u32>()
-            .map_err(|_| ())
-            .and_then(|n| validate::port(n).map_err(|_| ()))
-        {
-            Ok(n) => ports.push(u32::from(n)),
-            Err(()) => err("port", "must be a number from 1 to 65535".into()),
+    if custom {
+        // "80", or several: "80, 443".
+        for raw in p.port.split([',', ' ']).filter(|s| !s.is_empty()) {
+            match raw.parse::<u32>().ok().and_then(|n| validate::port(n).ok()) {
+                Some(n) if !ports.contains(&u32::from(n)) => ports.push(u32::from(n)),
+                Some(_) => {}
+                None => err("port", format!("{raw:?} is not a port from 1 to 65535")),
+            }
         }
     }
     let cpu = match p.cpu.trim() {
@@ -207,10 +205,10 @@ mod tests {
         }
         let mut web = post("custom", "web");
         web.image = "nginx:1.27".into();
-        web.port = "80".into();
+        web.port = "80, 443".into();
         web.command = "sh\n-c\necho hi\n".into();
         let r = to_request(&web).unwrap();
-        assert_eq!(r.ports, [80]);
+        assert_eq!(r.ports, [80, 443]);
         assert_eq!(r.command, ["sh", "-c", "echo hi"]);
     }
 }

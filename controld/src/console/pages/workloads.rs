@@ -307,7 +307,7 @@ pub fn deploy(v: &Viewer, f: &DeployForm) -> Markup {
                 (field("Name (lowercase letters, digits and -)", "name", "text", &f.name, f.error("name")))
                 div.custom {
                     (field("Image (custom)", "image", "text", &f.image, f.error("image")))
-                    (field("Port (custom, optional)", "port", "text", &f.port, f.error("port")))
+                    (field("Ports (custom, optional; e.g. 80 or 80, 443)", "port", "text", &f.port, f.error("port")))
                 }
                 (field("CPUs (optional, e.g. 0.5)", "cpu", "text", &f.cpu, f.error("cpu")))
                 (field("Memory (optional, e.g. 256Mi)", "memory", "text", &f.memory, f.error("memory")))
