@@ -79,6 +79,26 @@ fn node_name(hostname: &str) -> String {
 
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
+/// Reports waiting to be stored, per node; past this the node is asked to
+/// send them all again.
+const REPORT_QUEUE: usize = 1024;
+
+/// Stores a node's reports in the order they came, off its control loop; ends
+/// when the sender (the connection) goes.
+fn report_writer(fleet: Arc<Fleet>, node_id: String) -> mpsc::Sender<v1::WorkloadReport> {
+    let (tx, mut rx) = mpsc::channel::<v1::WorkloadReport>(REPORT_QUEUE);
+    tokio::spawn(async move {
+        while let Some(r) = rx.recv().await {
+            if let Err(e) = fleet.apply_report(&node_id, r).await {
+                // Not dropped: the node sends it again on request.
+                fleet.want_resync(&node_id);
+                warn!(node = %node_id, error = %e, "could not store a report");
+            }
+        }
+    });
+    tx
+}
+
 #[tonic::async_trait]
 impl v1::agent_service_server::AgentService for AgentApi {
     #[instrument(skip_all, fields(rpc = "Join"))]
@@ -132,6 +152,7 @@ impl v1::agent_service_server::AgentService for AgentApi {
         let (tx, rx) = mpsc::channel(64);
         let conn = self.fleet.connected(node.clone(), &hello, peer, tx).await?;
         let fleet = self.fleet.clone();
+        let reports = report_writer(fleet.clone(), node.id.clone());
         tokio::spawn(async move {
             while let Some(msg) = inbound.next().await {
                 let msg = match msg {
@@ -146,12 +167,15 @@ impl v1::agent_service_server::AgentService for AgentApi {
                         fleet.heartbeat(&node.id, h).await
                     }
                     Some(v1::agent_message::Msg::Report(r)) => {
-                        let res = fleet.apply_report(&node.id, r).await;
-                        if res.is_err() {
-                            // Not dropped: the node sends it again on request.
+                        // Reports are stored by a task of their own, in order:
+                        // a burst of them (a resync of a full node) never holds
+                        // up the heartbeat behind it, which would miss the lease
+                        // and mark every workload lost, again and again.
+                        if reports.try_send(r).is_err() {
+                            // Full: level-triggered, so ask for all of them again.
                             fleet.want_resync(&node.id);
                         }
-                        res
+                        Ok(())
                     }
                     Some(v1::agent_message::Msg::Result(r)) => {
                         fleet.command_result(&node.id, r);

@@ -63,7 +63,7 @@ impl Fleet {
     /// track of (its lease ran out while the stream stayed up, a report
     /// could not be stored) is asked for every report again and gets its
     /// desired state, so its workloads return from `lost` without a reconnect.
-    pub async fn heartbeat(&self, node_id: &str, h: v1::Heartbeat) -> Result<()> {
+    pub async fn heartbeat(self: &Arc<Self>, node_id: &str, h: v1::Heartbeat) -> Result<()> {
         let err = (!h.docker_error.is_empty()).then_some(h.docker_error);
         if let Err(e) = self.repo.heartbeat(node_id, h.docker_ok, err).await {
             self.want_resync(node_id);
@@ -79,7 +79,15 @@ impl Fleet {
             if self.send(node_id, msg).await.is_err() {
                 self.want_resync(node_id);
             }
-            self.push(node_id).await?;
+            // The full state of a busy node takes a while to build and send:
+            // never on the control loop, whose next heartbeat must not wait.
+            let (fleet, node) = (self.clone(), node_id.to_string());
+            tokio::spawn(async move {
+                if let Err(e) = fleet.push(&node).await {
+                    fleet.want_resync(&node);
+                    warn!(node = %node, error = %e, "could not push the desired state");
+                }
+            });
         }
         Ok(())
     }
