@@ -134,6 +134,16 @@ async fn session(
                         tokio::spawn(crate::tcp::serve(dialer.clone(), docker, o));
                     }
                     Some(v1::control_message::Cmd::Resync(_)) => ctx.reports.mark_all_dirty(),
+                    Some(v1::control_message::Cmd::RemoveVolume(r)) => {
+                        let (ctx, sup, tx, id) = (ctx.clone(), sup.clone(), tx.clone(), msg.correlation_id);
+                        tokio::spawn(async move {
+                            let result = match crate::volumes::remove(&ctx, &sup, &r.workload_id).await {
+                                Ok(()) => v1::CommandResult { correlation_id: id, ok: true, ..Default::default() },
+                                Err(e) => failed(&id, e),
+                            };
+                            let _ = tx.send(v1::AgentMessage { msg: Some(v1::agent_message::Msg::Result(result)) }).await;
+                        });
+                    }
                     Some(v1::control_message::Cmd::RotateSecret(r)) => {
                         // On disk before it is acknowledged: controld drops the
                         // old secret once it hears back.

@@ -18,6 +18,7 @@ pub mod runtime;
 pub mod stream;
 pub mod supervisor;
 pub mod tcp;
+pub mod volumes;
 pub mod worker;
 
 use std::collections::HashMap;

@@ -111,11 +111,7 @@ async fn pump(
     tx: &mpsc::Sender<v1::StreamFrame>,
     credit: &Semaphore,
 ) -> End {
-    let tail = if req.tail == 0 {
-        "all".to_string()
-    } else {
-        req.tail.to_string()
-    };
+    let tail = req.tail.map_or_else(|| "all".to_string(), |n| n.to_string());
     let since = i32::try_from(req.since_unix_millis / 1000).unwrap_or(0);
     let opts = LogsOptionsBuilder::default()
         .stdout(true)

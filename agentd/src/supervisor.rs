@@ -61,6 +61,14 @@ impl Supervisor {
         tokio::spawn(async move { collect_orphans(ctx, wanted).await });
     }
 
+    /// Whether a worker still converges this workload.
+    pub fn has(&self, workload_id: &str) -> bool {
+        self.workers
+            .lock()
+            .map(|w| w.get(workload_id).is_some_and(|w| !w.task.is_finished()))
+            .unwrap_or(true)
+    }
+
     /// Applies a change to some workloads; the others are left as they are.
     pub fn update(&self, workloads: Vec<v1::DesiredWorkload>) {
         let Ok(mut workers) = self.workers.lock() else {

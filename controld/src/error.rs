@@ -32,6 +32,12 @@ pub enum Error {
     /// A dependency (a node, the database) is unavailable right now.
     #[error("{0}")]
     Unavailable(String),
+    /// No node can take this now (none joined, none with room, Docker failing).
+    #[error("{0}")]
+    NoNode(String),
+    /// The node that holds the workload is unreachable or did not answer.
+    #[error("{0}")]
+    NodeDown(String),
     /// Too many attempts; try again after the given time.
     #[error("{message}")]
     TooManyAttempts {
@@ -72,6 +78,8 @@ impl From<Error> for Status {
             Error::AlreadyExists(m) => Status::already_exists(m),
             Error::FailedPrecondition(m) => Status::failed_precondition(m),
             Error::Unavailable(m) => Status::unavailable(m),
+            Error::NoNode(m) => node_fault(Status::failed_precondition(m)),
+            Error::NodeDown(m) => node_fault(Status::unavailable(m)),
             Error::TooManyAttempts {
                 message,
                 retry_after,
@@ -101,4 +109,13 @@ impl From<Error> for Status {
             }
         }
     }
+}
+
+/// Marks a status as a node's fault, not the control plane's.
+fn node_fault(mut s: Status) -> Status {
+    s.metadata_mut().insert(
+        lattice_proto::FAULT_METADATA,
+        tonic::metadata::MetadataValue::from_static("node"),
+    );
+    s
 }

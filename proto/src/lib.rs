@@ -46,6 +46,11 @@ pub const STREAM_CREDIT_WINDOW: u32 = 32;
 /// Metadata key carrying how many seconds a refused caller should wait.
 pub const RETRY_AFTER_METADATA: &str = "retry-after-seconds";
 
+/// Metadata key naming the component at fault when it is not the control
+/// plane: "node" for a node or its agent (unreachable, no capacity, Docker
+/// failing), so clients say so instead of blaming the server.
+pub const FAULT_METADATA: &str = "lattice-fault";
+
 /// Largest gRPC message either side accepts. Generous enough that an
 /// oversized field reaches validation (and gets INVALID_ARGUMENT naming the
 /// field) instead of a transport error, small enough to bound memory.

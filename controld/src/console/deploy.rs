@@ -158,6 +158,21 @@ pub async fn deploy(State(c): St, user: User, Checked(p): Checked<DeployPost>) -
         Err(errors) => return again(errors, StatusCode::BAD_REQUEST),
     };
     let name = req.name.clone();
+    // The form makes new workloads; changing one is `lattice deploy` (a new version).
+    let exists = c
+        .workloads
+        .get(user.request(v1::GetWorkloadRequest { name: name.clone() }))
+        .await
+        .is_ok();
+    if exists {
+        return again(
+            vec![(
+                "name".into(),
+                format!("you already have a workload named {name:?}; pick another name"),
+            )],
+            StatusCode::CONFLICT,
+        );
+    }
     match c.workloads.deploy(user.request(req)).await {
         Ok(_) => Redirect::to(&format!("/w/{name}")).into_response(),
         Err(s) if s.code() == tonic::Code::AlreadyExists => again(

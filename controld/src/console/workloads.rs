@@ -94,7 +94,7 @@ pub async fn events(State(c): St, user: User) -> Response {
 pub async fn logs(State(c): St, user: User, Path(name): Path<String>) -> Response {
     let req = v1::LogsRequest {
         name,
-        tail: 200,
+        tail: Some(200),
         follow: true,
         ..Default::default()
     };

@@ -271,6 +271,19 @@ impl Edge {
         }
     }
 
+    /// Stops listening on one port (an update removed its container port).
+    pub fn release_port(&self, port: i32) {
+        let Ok(port) = u16::try_from(port) else {
+            return;
+        };
+        if let Ok(mut l) = self.listeners.lock()
+            && let Some((_, h)) = l.remove(&port)
+        {
+            h.abort();
+        }
+        self.set_problem(port, None);
+    }
+
     /// Closes every relayed connection of a workload (stopped or deleted).
     pub fn close_connections(&self, workload_id: &str) {
         if let Ok(c) = self.closers.lock()

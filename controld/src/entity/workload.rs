@@ -19,6 +19,8 @@ pub struct Model {
     pub desired: Desired,
     pub purge: bool,
     pub generation: i64,
+    /// The spec's version (`lattice history`); a new one per change of spec.
+    pub version: i64,
     pub status: Status,
     pub status_message: String,
     pub progress_percent: i32,

@@ -65,11 +65,11 @@ impl Fleet {
             .lock()
             .ok()
             .and_then(|a| a.get(node_id).map(|h| h.tx.clone()))
-            .ok_or_else(|| Error::Unavailable(format!("node {node_id} is not connected")))?;
+            .ok_or_else(|| Error::NodeDown(format!("node {node_id} is not connected")))?;
         match tokio::time::timeout(SEND_TIMEOUT, tx.send(Ok(msg))).await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(Error::Unavailable(format!("node {node_id} disconnected"))),
-            Err(_) => Err(Error::Unavailable(format!(
+            Ok(Err(_)) => Err(Error::NodeDown(format!("node {node_id} disconnected"))),
+            Err(_) => Err(Error::NodeDown(format!(
                 "node {node_id} is not reading its control stream; try again shortly"
             ))),
         }
@@ -140,8 +140,8 @@ impl Fleet {
         let res = match self.send(node_id, msg).await {
             Ok(()) => match tokio::time::timeout(COMMAND_TIMEOUT, rx).await {
                 Ok(Ok(r)) => Ok(r),
-                Ok(Err(_)) => Err(Error::Unavailable("the node disconnected".into())),
-                Err(_) => Err(Error::Unavailable("the node did not answer in time".into())),
+                Ok(Err(_)) => Err(Error::NodeDown("the node disconnected".into())),
+                Err(_) => Err(Error::NodeDown("the node did not answer in time".into())),
             },
             Err(e) => Err(e),
         };

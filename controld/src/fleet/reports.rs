@@ -30,7 +30,7 @@ impl Fleet {
         let reported = Status::from_wire(r.status);
         if reported == Status::Deleted {
             if w.desired == Desired::Deleted {
-                self.repo.delete_workload(&w.id).await?;
+                self.repo.delete_workload(&w.id, !w.purge).await?;
                 info!(workload = %w.id, name = %w.name, "workload deleted");
                 self.publish(&w, true);
             }

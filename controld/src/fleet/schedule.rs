@@ -101,31 +101,24 @@ pub fn choose(nodes: &[Candidate], need: Need) -> std::result::Result<&Candidate
 }
 
 impl Fleet {
-    /// Chooses a node for a workload over the current nodes and placements.
-    pub async fn schedule(
-        &self,
-        cpu_millis: i64,
-        memory_bytes: i64,
-        spec_bytes: u64,
-    ) -> Result<node::Model> {
-        let mut nodes = self.repo.nodes().await?;
-        if nodes.is_empty() {
-            return Err(Error::FailedPrecondition(
-                "no node is ready: no machine has joined yet; create a token with `lattice nodes join-token` and start lattice-agentd".into(),
-            ));
-        }
-        let mut used: HashMap<&str, (i64, i64, u64)> = HashMap::new();
-        let all = self.repo.all_workloads().await?;
-        for w in &all {
-            if let Some(n) = w.node_id.as_deref() {
+    /// Every node as the scheduler sees it, with what its placed workloads
+    /// reserve (leaving out `replacing`, whose reservation a change takes over).
+    async fn candidates(&self, replacing: Option<&str>) -> Result<(Vec<node::Model>, Vec<Candidate>)> {
+        let nodes = self.repo.nodes().await?;
+        let mut used: HashMap<String, (i64, i64, u64)> = HashMap::new();
+        for w in self.repo.all_workloads().await? {
+            if replacing == Some(w.id.as_str()) {
+                continue;
+            }
+            if let Some(n) = w.node_id.clone() {
                 let u = used.entry(n).or_default();
                 u.0 += w.cpu_millis;
                 u.1 += w.memory_bytes;
-                u.2 += crate::quota::spec_bytes(w);
+                u.2 += crate::quota::spec_bytes(&w);
             }
         }
         let cap = self.node_spec_bytes;
-        let candidates: Vec<Candidate> = nodes
+        let candidates = nodes
             .iter()
             .map(|n| {
                 let (cpu, mem, specs) = used.get(n.id.as_str()).copied().unwrap_or_default();
@@ -145,12 +138,23 @@ impl Fleet {
                 }
             })
             .collect();
-        let need = Need {
-            cpu_millis,
-            memory_bytes,
-            spec_bytes: i64::try_from(spec_bytes).unwrap_or(i64::MAX),
-        };
-        match choose(&candidates, need) {
+        Ok((nodes, candidates))
+    }
+
+    /// Chooses a node for a workload over the current nodes and placements.
+    pub async fn schedule(
+        &self,
+        cpu_millis: i64,
+        memory_bytes: i64,
+        spec_bytes: u64,
+    ) -> Result<node::Model> {
+        let (mut nodes, candidates) = self.candidates(None).await?;
+        if nodes.is_empty() {
+            return Err(Error::NoNode(
+                "no node is ready: no machine has joined yet; create a token with `lattice nodes join-token` and start lattice-agentd".into(),
+            ));
+        }
+        match choose(&candidates, need(cpu_millis, memory_bytes, spec_bytes)) {
             Ok(c) => {
                 let i = nodes
                     .iter()
@@ -158,11 +162,49 @@ impl Fleet {
                     .ok_or_else(|| Error::internal("the chosen node is not in the snapshot"))?;
                 Ok(nodes.swap_remove(i))
             }
-            Err(Refusal(reasons)) => Err(Error::FailedPrecondition(format!(
+            Err(Refusal(reasons)) => Err(Error::NoNode(format!(
                 "no node is ready: {}",
                 reasons.join("; ")
             ))),
         }
+    }
+
+    /// Whether node `node_id` takes a workload. `replacing`: a workload
+    /// already placed there whose spec changes — its own reservation counts
+    /// as free, and the node needs only the room (an existing placement
+    /// stays on a node that is draining or away).
+    pub async fn fits_on(
+        &self,
+        node_id: &str,
+        (cpu_millis, memory_bytes, spec_bytes): (i64, i64, u64),
+        replacing: Option<&str>,
+    ) -> Result<node::Model> {
+        let (nodes, candidates) = self.candidates(replacing).await?;
+        let (Some(n), Some(mut c)) = (
+            nodes.into_iter().find(|n| n.id == node_id),
+            candidates.into_iter().find(|c| c.id == node_id),
+        ) else {
+            return Err(Error::NoNode(
+                "its node has been removed from the cluster".into(),
+            ));
+        };
+        if replacing.is_some() {
+            c.connected = true;
+            c.draining = false;
+            c.docker_problem = None;
+        }
+        match choose(std::slice::from_ref(&c), need(cpu_millis, memory_bytes, spec_bytes)) {
+            Ok(_) => Ok(n),
+            Err(Refusal(reasons)) => Err(Error::NoNode(reasons.join("; "))),
+        }
+    }
+}
+
+fn need(cpu_millis: i64, memory_bytes: i64, spec_bytes: u64) -> Need {
+    Need {
+        cpu_millis,
+        memory_bytes,
+        spec_bytes: i64::try_from(spec_bytes).unwrap_or(i64::MAX),
     }
 }
 

@@ -73,7 +73,7 @@ impl<T> Pending<T> {
             Ok(Ok(o)) => Ok(o),
             _ => {
                 self.forget(id);
-                Err(Error::Unavailable(
+                Err(Error::NodeDown(
                     "the node did not open the stream in time".into(),
                 ))
             }

@@ -8,13 +8,14 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr,
+    EntityTrait,
     QueryFilter, QuerySelect, TransactionTrait,
 };
 
 use super::Repo;
 use crate::clock;
-use crate::entity::{edge_port, edge_port_release, workload, workload_event};
+use crate::entity::{edge_port, edge_port_release, kept_volume, workload};
 use crate::error::{Error, Result};
 use crate::store::{is_unique_violation, retry};
 
@@ -78,62 +79,28 @@ impl Repo {
         name: &str,
         container_ports: &[u32],
         pool: EdgePool,
+        with: super::NewRows,
     ) -> Result<(workload::Model, Vec<edge_port::Model>)> {
-        let (lo, hi) = pool.range;
         // Two deploys may race for the same free port: try again a few times.
         for _ in 0..8 {
             let res = retry(|| async {
                 let txn = self.db.begin().await?;
+                if let Some(id) = &with.reused_volume {
+                    kept_volume::Entity::delete_by_id(id.clone()).exec(&txn).await?;
+                }
                 let w = m.clone().insert(&txn).await?;
-                let used: HashSet<u16> = edge_port::Entity::find()
-                    .select_only()
-                    .column(edge_port::Column::Port)
-                    .filter(edge_port::Column::Port.between(i32::from(lo), i32::from(hi)))
-                    .into_tuple::<i32>()
-                    .all(&txn)
-                    .await?
-                    .into_iter()
-                    .filter_map(|p| u16::try_from(p).ok())
-                    .collect();
-                let released = edge_port_release::Entity::find()
-                    .filter(edge_port_release::Column::Port.between(i32::from(lo), i32::from(hi)))
-                    .all(&txn)
-                    .await?;
-                let now = clock::now_ms();
-                let Some(picked) =
-                    pick_ports(pool, &used, &released, owner, now, container_ports.len())
-                else {
+                with.version.clone().insert(&txn).await?;
+                let Some(ports) = reserve(&txn, pool, owner, &w.id, container_ports).await? else {
                     txn.rollback().await?;
                     return Ok(None);
                 };
-                let mut ports = Vec::new();
-                for (port, cp) in picked.into_iter().zip(container_ports) {
-                    edge_port_release::Entity::delete_by_id(i32::from(port))
-                        .exec(&txn)
-                        .await?;
-                    ports.push(
-                        edge_port::ActiveModel {
-                            port: Set(i32::from(port)),
-                            workload_id: Set(w.id.clone()),
-                            container_port: Set(i32::try_from(*cp).unwrap_or(0)),
-                        }
-                        .insert(&txn)
-                        .await?,
-                    );
-                }
                 txn.commit().await?;
                 Ok::<_, DbErr>(Some((w, ports)))
             })
             .await;
             match res {
                 Ok(Some(done)) => return Ok(done),
-                Ok(None) => {
-                    return Err(Error::FailedPrecondition(format!(
-                        "no free public edge port in {lo}-{hi} (ports other accounts let go rest for {} \
-                         before reuse); remove workloads you no longer need, or widen controld's --edge-ports",
-                        humantime::format_duration(pool.quarantine)
-                    )));
-                }
+                Ok(None) => return Err(no_free_port(pool)),
                 Err(e) if is_unique_violation(&e) => {
                     if self.workload(owner, name).await?.is_some() {
                         return Err(Error::AlreadyExists(format!(
@@ -148,40 +115,67 @@ impl Repo {
             "could not reserve an edge port; try again".into(),
         ))
     }
+}
 
-    /// Removes a workload row for good (its name becomes free); its edge
-    /// ports go into quarantine.
-    pub async fn delete_workload(&self, id: &str) -> Result<()> {
-        let now = clock::now_ms();
-        retry(|| async {
-            let txn = self.db.begin().await?;
-            let owner = workload::Entity::find_by_id(id.to_string())
-                .one(&txn)
-                .await?
-                .map(|w| w.owner_id);
-            if let Some(owner) = owner {
-                release_ports(&txn, id, &owner, now).await?;
-            }
-            edge_port::Entity::delete_many()
-                .filter(edge_port::Column::WorkloadId.eq(id))
-                .exec(&txn)
-                .await?;
-            workload_event::Entity::delete_many()
-                .filter(workload_event::Column::WorkloadId.eq(id))
-                .exec(&txn)
-                .await?;
-            workload::Entity::delete_by_id(id.to_string())
-                .exec(&txn)
-                .await?;
-            txn.commit().await
-        })
+/// The refusal when the pool has no port left for an owner.
+pub(super) fn no_free_port(pool: EdgePool) -> Error {
+    let (lo, hi) = pool.range;
+    Error::FailedPrecondition(format!(
+        "no free public edge port in {lo}-{hi} (ports other accounts let go rest for {} \
+         before reuse); remove workloads you no longer need, or widen controld's --edge-ports",
+        humantime::format_duration(pool.quarantine)
+    ))
+}
+
+/// Reserves one edge port per container port for a workload, inside `txn`;
+/// None when the pool has too few left for `owner`.
+pub(super) async fn reserve(
+    txn: &DatabaseTransaction,
+    pool: EdgePool,
+    owner: &str,
+    workload_id: &str,
+    container_ports: &[u32],
+) -> Result<Option<Vec<edge_port::Model>>, DbErr> {
+    let (lo, hi) = pool.range;
+    let used: HashSet<u16> = edge_port::Entity::find()
+        .select_only()
+        .column(edge_port::Column::Port)
+        .filter(edge_port::Column::Port.between(i32::from(lo), i32::from(hi)))
+        .into_tuple::<i32>()
+        .all(txn)
+        .await?
+        .into_iter()
+        .filter_map(|p| u16::try_from(p).ok())
+        .collect();
+    let released = edge_port_release::Entity::find()
+        .filter(edge_port_release::Column::Port.between(i32::from(lo), i32::from(hi)))
+        .all(txn)
         .await?;
-        Ok(())
+    let now = clock::now_ms();
+    let Some(picked) = pick_ports(pool, &used, &released, owner, now, container_ports.len())
+    else {
+        return Ok(None);
+    };
+    let mut ports = Vec::new();
+    for (port, cp) in picked.into_iter().zip(container_ports) {
+        edge_port_release::Entity::delete_by_id(i32::from(port))
+            .exec(txn)
+            .await?;
+        ports.push(
+            edge_port::ActiveModel {
+                port: Set(i32::from(port)),
+                workload_id: Set(workload_id.to_string()),
+                container_port: Set(i32::try_from(*cp).unwrap_or(0)),
+            }
+            .insert(txn)
+            .await?,
+        );
     }
+    Ok(Some(ports))
 }
 
 /// Records a workload's edge ports as released by `owner` at `now`.
-async fn release_ports(
+pub(super) async fn release_ports(
     c: &impl ConnectionTrait,
     workload_id: &str,
     owner: &str,
@@ -191,6 +185,17 @@ async fn release_ports(
         .filter(edge_port::Column::WorkloadId.eq(workload_id))
         .all(c)
         .await?;
+    release(c, &ports, owner, now).await
+}
+
+/// Records these ports as released by `owner` at `now` (their rows stay:
+/// the caller removes them).
+pub(super) async fn release(
+    c: &impl ConnectionTrait,
+    ports: &[edge_port::Model],
+    owner: &str,
+    now: i64,
+) -> Result<(), DbErr> {
     for p in ports {
         edge_port_release::Entity::delete_by_id(p.port)
             .exec(c)

@@ -15,7 +15,18 @@ use crate::store::{is_unique_violation, retry};
 
 mod edge_ports;
 mod node_secrets;
+mod versions;
+mod volumes;
 pub use edge_ports::{EdgePool, pick_ports};
+pub use versions::{KEPT_VERSIONS, PortChange};
+
+/// Rows a new workload's transaction writes besides its own.
+pub struct NewRows {
+    /// Its first version.
+    pub version: crate::entity::workload_version::ActiveModel,
+    /// The kept volume it reattaches (its record goes).
+    pub reused_volume: Option<String>,
+}
 
 /// Repository over fleet and workload tables.
 #[derive(Clone)]

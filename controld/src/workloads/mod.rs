@@ -1,6 +1,7 @@
 //! The user-facing workload API and how workloads look on the wire.
 
 pub mod service;
+pub mod template;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -44,6 +45,7 @@ pub fn to_proto(w: &workload::Model, v: &Views) -> v1::Workload {
         progress_percent: u32::try_from(w.progress_percent).unwrap_or(0),
         restart_count: u32::try_from(w.restart_count).unwrap_or(0),
         last_exit_code: w.last_exit_code,
+        version: w.version,
     }
 }
 

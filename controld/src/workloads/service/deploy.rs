@@ -1,6 +1,7 @@
-//! A new workload: the catalogue resolves the request, the scheduler picks
-//! a node, one transaction stores the row with its edge ports, and the node
-//! gets its new desired state.
+//! Deploy: a new name creates a workload (the catalogue resolves the
+//! request, the scheduler picks a node — or the node of the kept volume it
+//! reattaches — and one transaction stores the row, its first version and
+//! its edge ports); a name the caller already has is an update in place.
 
 use lattice_proto::state::{Desired, Status};
 use lattice_proto::v1;
@@ -9,16 +10,53 @@ use tracing::info;
 
 use super::WorkloadApi;
 use crate::auth::Caller;
+use crate::catalog::SecretDoc;
 use crate::clock;
-use crate::entity::workload;
+use crate::entity::{kept_volume, workload, workload_version};
 use crate::error::{Error, Result};
 use crate::quota::Usage;
+use crate::repo::NewRows;
+use crate::workloads::template::{Template, with_user_env};
+
+/// What a deploy did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A new workload.
+    Created,
+    /// A new version is rolling out.
+    Updated,
+    /// The spec was what already runs.
+    Unchanged,
+}
+
+impl Outcome {
+    /// Its word on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Created => "created",
+            Outcome::Updated => "updated",
+            Outcome::Unchanged => "unchanged",
+        }
+    }
+}
 
 impl WorkloadApi {
-    /// Refuses a deploy that would take the caller past a quota.
-    async fn admit(&self, c: &Caller, cpu: i64, mem: i64, ports: usize, bytes: u64) -> Result<()> {
+    /// Refuses a deploy that would take the caller past a quota. `replacing`:
+    /// the workload a change replaces, whose use is given back first.
+    pub(super) async fn admit(
+        &self,
+        c: &Caller,
+        (cpu, mem, ports, bytes): (i64, i64, usize, u64),
+        replacing: Option<&str>,
+    ) -> Result<()> {
         let d = self.policy.defaults;
-        let mine = self.repo.workloads_of(&c.user.id).await?;
+        let mine: Vec<workload::Model> = self
+            .repo
+            .workloads_of(&c.user.id)
+            .await?
+            .into_iter()
+            .filter(|w| Some(w.id.as_str()) != replacing)
+            .collect();
         let mut used = Usage::default();
         for w in &mine {
             let (wc, wm) = d.effective(w.cpu_millis, w.memory_bytes);
@@ -46,35 +84,117 @@ impl WorkloadApi {
         self.policy.quotas.admit(used, asked)
     }
 
-    /// Creates, places and starts a workload for the caller.
-    pub(super) async fn create(
+    /// Creates the caller's workload, or updates the one of that name.
+    pub(super) async fn deploy_or_update(
         &self,
         c: &Caller,
         r: &v1::DeployRequest,
-    ) -> Result<workload::Model> {
+    ) -> Result<(workload::Model, Outcome)> {
         let mut resolved = self.catalog.resolve(r)?;
         // The quota check and the insert are one turn per account.
-        let _turn = self.deploys.lock(&c.user.id).await;
-        if self.repo.workload(&c.user.id, &r.name).await?.is_some() {
-            return Err(Error::AlreadyExists(format!(
-                "you already have a workload named {:?}; pick another name, or remove it with `lattice rm {}`",
-                r.name, r.name
-            )));
+        let turn = self.deploys.lock(&c.user.id).await;
+        if let Some(w) = self.repo.workload(&c.user.id, &r.name).await? {
+            drop(turn);
+            if w.kind != resolved.kind {
+                return Err(Error::AlreadyExists(format!(
+                    "{} is a {} workload, not {}; pick another name, or remove it first with `lattice rm {}`",
+                    w.name, w.kind, resolved.kind, w.name
+                )));
+            }
+            if r.reuse_volume {
+                return Err(Error::FailedPrecondition(format!(
+                    "{} exists and already has its volume; --reuse-volume is for a name whose workload was removed",
+                    w.name
+                )));
+            }
+            // The limits fixed at its first deploy stay its own.
+            let spec: crate::catalog::SpecDoc =
+                serde_json::from_str(&w.spec).map_err(Error::internal)?;
+            resolved.spec.default_limits = spec.default_limits;
+            let t = Template::from_resolved(&resolved);
+            let (w, changed) = self.change(c, w, t, "deploy".into()).await?;
+            let outcome = if changed {
+                Outcome::Updated
+            } else {
+                Outcome::Unchanged
+            };
+            return Ok((w, outcome));
         }
-        let cpu = i64::from(resolved.cpu_millis);
-        let mem = i64::try_from(resolved.memory_bytes).unwrap_or(i64::MAX);
+        let kept = self.repo.kept_volume(&c.user.id, &r.name).await?;
+        let kept = match (kept, r.reuse_volume) {
+            (Some(k), true) if k.kind != resolved.kind => {
+                return Err(Error::FailedPrecondition(format!(
+                    "the kept volume of {} holds a {} workload's data, not {}'s; deploy it as {}, or remove it with `lattice volumes rm {}`",
+                    r.name, k.kind, resolved.kind, k.kind, r.name
+                )));
+            }
+            (Some(k), true) => Some(k),
+            (Some(k), false) => {
+                return Err(Error::FailedPrecondition(format!(
+                    "{} left a data volume behind when it was removed on {} ({} on node {}); \
+                     deploy with --reuse-volume to attach it, or remove it with `lattice volumes rm {}`",
+                    r.name,
+                    clock::rfc3339(k.kept_at),
+                    k.kind,
+                    self.node_name(k.node_id.as_deref()).await,
+                    r.name
+                )));
+            }
+            (None, true) => {
+                return Err(Error::NotFound(format!(
+                    "no kept volume named {:?} to reuse (see `lattice volumes ls`); deploy without --reuse-volume",
+                    r.name
+                )));
+            }
+            (None, false) => None,
+        };
         let defaults = self.policy.defaults;
         resolved.spec.default_limits = Some(defaults.doc());
-        let id = uuid::Uuid::now_v7().to_string();
+        let id = kept
+            .as_ref()
+            .map_or_else(|| uuid::Uuid::now_v7().to_string(), |k| k.id.clone());
+        let template = Template::from_resolved(&resolved);
+        if let Some(k) = &kept {
+            // The data was made with the old credentials: keep them.
+            let old = match &k.credentials {
+                Some(sealed) => serde_json::from_slice::<SecretDoc>(&self.secrets.open(&k.id, sealed)?)
+                    .map_err(Error::internal)?,
+                None => SecretDoc::default(),
+            };
+            resolved.secret = with_user_env(resolved.kind, &old, &template.env);
+        }
         let spec = serde_json::to_string(&resolved.spec).map_err(Error::internal)?;
         let credentials = resolved.secret.seal(&self.secrets, &id)?;
         let bytes =
             crate::quota::stored_bytes(&r.name, &resolved.image, &spec, Some(&credentials), None);
-        self.admit(c, cpu, mem, resolved.spec.ports.len(), bytes)
+        let (cpu, mem) = (template.cpu_millis, template.memory_bytes);
+        self.admit(c, (cpu, mem, resolved.spec.ports.len(), bytes), None)
             .await?;
-        let node = self.fleet.schedule(cpu, mem, bytes).await?;
+        let node = match kept.as_ref().and_then(|k| k.node_id.clone()) {
+            Some(node_id) => self
+                .fleet
+                .fits_on(&node_id, (cpu, mem, bytes), None)
+                .await
+                .map_err(|e| {
+                    Error::NoNode(format!(
+                        "the kept volume of {} is on a node that cannot take it now: {e}; \
+                         start that node's agent, or remove the volume with `lattice volumes rm {} --forget`",
+                        r.name, r.name
+                    ))
+                })?,
+            None if kept.is_some() => {
+                return Err(Error::FailedPrecondition(format!(
+                    "the node that held the kept volume of {} was removed; forget it with `lattice volumes rm {} --forget`",
+                    r.name, r.name
+                )));
+            }
+            None => self.fleet.schedule(cpu, mem, bytes).await?,
+        };
         let now = clock::now_ms();
-        let message = format!("placed on node {}", node.name);
+        let message = match &kept {
+            Some(_) => format!("placed on node {} with its kept volume", node.name),
+            None => format!("placed on node {}", node.name),
+        };
         let am = workload::ActiveModel {
             id: Set(id.clone()),
             owner_id: Set(c.user.id.clone()),
@@ -87,6 +207,7 @@ impl WorkloadApi {
             desired: Set(Desired::Running),
             purge: Set(false),
             generation: Set(0),
+            version: Set(1),
             status: Set(Status::Scheduled),
             status_message: Set(message.clone()),
             progress_percent: Set(0),
@@ -101,23 +222,52 @@ impl WorkloadApi {
             created_at: Set(now),
             updated_at: Set(now),
         };
+        let rows = NewRows {
+            version: self.version_row(&id, 1, &template, "deploy", now)?,
+            reused_volume: kept.as_ref().map(|k: &kept_volume::Model| k.id.clone()),
+        };
         let (w, edge_ports) = self
             .repo
-            .insert_workload(
-                am,
-                &c.user.id,
-                &r.name,
-                &resolved.spec.ports,
-                self.edge.pool(),
-            )
+            .insert_workload(am, &c.user.id, &r.name, &resolved.spec.ports, self.edge.pool(), rows)
             .await?;
+        drop(turn);
         for p in &edge_ports {
             self.edge.bind(p.port, &w.id, p.container_port).await;
         }
         self.repo.event(&w.id, Status::Scheduled, &message).await?;
-        info!(workload = %w.id, name = %w.name, kind = %w.kind, node = %node.name, "workload deployed");
+        info!(workload = %w.id, name = %w.name, kind = %w.kind, node = %node.name, reused = kept.is_some(), "workload deployed");
         self.fleet.publish(&w, false);
         self.fleet.push_workload(&w.id).await?;
-        Ok(w)
+        Ok((w, Outcome::Created))
+    }
+
+    /// A version row for `template`.
+    pub(super) fn version_row(
+        &self,
+        workload_id: &str,
+        version: i64,
+        template: &Template,
+        cause: &str,
+        at: i64,
+    ) -> Result<workload_version::ActiveModel> {
+        Ok(workload_version::ActiveModel {
+            workload_id: Set(workload_id.to_string()),
+            version: Set(version),
+            template: Set(template.seal(&self.secrets, workload_id)?),
+            summary: Set(serde_json::to_string(&template.summary()).map_err(Error::internal)?),
+            cause: Set(cause.chars().take(200).collect()),
+            created_at: Set(at),
+        })
+    }
+
+    /// A node's name for messages ("a removed node" when it is gone).
+    pub(super) async fn node_name(&self, node_id: Option<&str>) -> String {
+        match node_id {
+            Some(id) => match self.repo.node(id).await {
+                Ok(Some(n)) => n.name,
+                _ => "a removed node".into(),
+            },
+            None => "a removed node".into(),
+        }
     }
 }

@@ -190,12 +190,13 @@ impl WorkloadApi {
     /// Forgets a workload whose node is away; when the node returns, its
     /// agent removes the orphaned container (the volume is kept).
     pub(super) async fn forget(&self, w: &workload::Model, purge: bool) -> Result<v1::Workload> {
-        self.repo.delete_workload(&w.id).await?;
+        // Its node is away, so its volume (if any) stays there, purge or not.
+        self.repo.delete_workload(&w.id, true).await?;
         self.fleet.publish(w, true);
         let mut p = self.proto(w).await?;
         p.status = Status::Deleted.to_wire() as i32;
         p.status_message = if purge {
-            "deleted; its node is offline, so its data volume is kept until you remove it there"
+            "deleted; its node is offline, so its data volume is kept: remove it with `lattice volumes rm` once the node is back"
                 .into()
         } else {
             "deleted".into()
@@ -304,6 +305,7 @@ mod tests {
             desired,
             purge,
             generation: 3,
+            version: 1,
             status,
             status_message: String::new(),
             progress_percent: 0,

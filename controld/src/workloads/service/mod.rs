@@ -4,23 +4,26 @@
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
 
 use lattice_proto::v1;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
-use tracing::{info, instrument};
 
 mod deploy;
 mod lifecycle;
+mod rpc;
 mod streams;
+mod versions;
+mod volumes;
+
+pub use deploy::Outcome;
 
 use lifecycle::Transition;
 
-use super::{Views, closest, endpoints, to_proto};
+use super::{Views, closest, to_proto};
 use crate::audit::{Actor, Audit, source};
 use crate::auth::{Authenticator, Caller, Scope};
-use crate::catalog::{Catalog, SecretDoc, SpecDoc};
+use crate::catalog::Catalog;
 use crate::edge::Edge;
 use crate::entity::workload;
 use crate::error::{Error, Result};
@@ -68,7 +71,7 @@ pub struct Deps {
     pub policy: Policy,
 }
 
-type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+pub(super) type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
 impl WorkloadApi {
     /// New service.
@@ -177,216 +180,10 @@ impl WorkloadApi {
 }
 
 /// The stream, holding `slot` for as long as it lives.
-fn hold<S: Stream + Send + 'static>(s: S, slot: Slot) -> impl Stream<Item = S::Item> + Send {
+pub(super) fn hold<S: Stream + Send + 'static>(s: S, slot: Slot) -> impl Stream<Item = S::Item> + Send {
     use tokio_stream::StreamExt;
     s.map(move |item| {
         let _held = &slot;
         item
     })
-}
-
-#[tonic::async_trait]
-impl v1::workload_service_server::WorkloadService for WorkloadApi {
-    #[instrument(skip_all, fields(rpc = "Deploy"))]
-    async fn deploy(
-        &self,
-        req: Request<v1::DeployRequest>,
-    ) -> Result<Response<v1::Workload>, Status> {
-        let src = source(&req);
-        let c = self.caller(&req, Scope::Deploy).await?;
-        let r = self.create(&c, req.get_ref()).await;
-        self.audit
-            .record(&Actor::of(&c, src), "deploy", &req.get_ref().name, &r)
-            .await;
-        Ok(Response::new(self.proto(&r?).await?))
-    }
-
-    #[instrument(skip_all, fields(rpc = "List"))]
-    async fn list(
-        &self,
-        req: Request<v1::ListWorkloadsRequest>,
-    ) -> Result<Response<v1::ListWorkloadsResponse>, Status> {
-        let c = self.caller(&req, Scope::Read).await?;
-        let nodes = self.views().await?;
-        let workloads = self
-            .repo
-            .workloads_of(&c.user.id)
-            .await?
-            .iter()
-            .map(|w| to_proto(w, &nodes))
-            .collect();
-        Ok(Response::new(v1::ListWorkloadsResponse { workloads }))
-    }
-
-    #[instrument(skip_all, fields(rpc = "Get"))]
-    async fn get(
-        &self,
-        req: Request<v1::GetWorkloadRequest>,
-    ) -> Result<Response<v1::WorkloadDetail>, Status> {
-        let c = self.caller(&req, Scope::Read).await?;
-        let w = self.find(&c, &req.get_ref().name).await?;
-        let events = self
-            .repo
-            .events(&w.id, 20)
-            .await?
-            .into_iter()
-            .map(|e| v1::StatusEvent {
-                at: Some(v1::Timestamp::from_millis(e.at)),
-                status: e.status.to_wire() as i32,
-                message: e.message,
-            })
-            .collect();
-        let spec: SpecDoc = serde_json::from_str(&w.spec).map_err(Error::internal)?;
-        let secret = SecretDoc::unseal(&self.secrets, &w)?;
-        // Values are not shown here: `lattice access` is the one place secrets appear.
-        let env = secret
-            .env
-            .into_iter()
-            .map(|(key, _)| v1::EnvVar {
-                key,
-                value: String::new(),
-            })
-            .collect();
-        Ok(Response::new(v1::WorkloadDetail {
-            last_log_lines: serde_json::from_str(&w.last_log_lines).unwrap_or_default(),
-            workload: Some(self.proto(&w).await?),
-            events,
-            env,
-            command: spec.command,
-        }))
-    }
-
-    type WatchStream = BoxStream<v1::WorkloadEvent>;
-
-    #[instrument(skip_all, fields(rpc = "Watch"))]
-    async fn watch(
-        &self,
-        req: Request<v1::WatchRequest>,
-    ) -> Result<Response<Self::WatchStream>, Status> {
-        let c = self.caller(&req, Scope::Read).await?;
-        let name = req.into_inner().name;
-        if !name.is_empty() {
-            self.find(&c, &name).await?;
-        }
-        let slot = self.stream_slot(&c)?;
-        let events = streams::watch(self.clone(), c.user.id.clone(), name);
-        Ok(Response::new(
-            Box::pin(hold(events, slot)) as Self::WatchStream
-        ))
-    }
-
-    type LogsStream = BoxStream<v1::LogLine>;
-
-    #[instrument(skip_all, fields(rpc = "Logs"))]
-    async fn logs(
-        &self,
-        req: Request<v1::LogsRequest>,
-    ) -> Result<Response<Self::LogsStream>, Status> {
-        let c = self.caller(&req, Scope::Read).await?;
-        let r = req.into_inner();
-        let w = self.find(&c, &r.name).await?;
-        let slot = self.stream_slot(&c)?;
-        let node_id = w.node_id.clone().ok_or_else(|| {
-            Error::FailedPrecondition("the workload has not been placed on a node yet".into())
-        })?;
-        if !self.fleet.is_connected(&node_id) {
-            return Err(Error::Unavailable(format!(
-                "the node running {} is not connected; its logs are unavailable until it returns",
-                w.name
-            ))
-            .into());
-        }
-        let stream_id = uuid::Uuid::new_v4().to_string();
-        let open = v1::control_message::Cmd::OpenLogs(v1::OpenLogStream {
-            stream_id: stream_id.clone(),
-            workload_id: w.id.clone(),
-            tail: r.tail,
-            follow: r.follow,
-            since_unix_millis: r.since.map_or(0, |t| t.unix_millis),
-        });
-        let opened = self
-            .fleet
-            .open_stream(&node_id, &stream_id, open, Duration::from_secs(15))
-            .await?;
-        let lines = streams::logs(opened, r.after_cursor, w.name, self.fleet.closing());
-        Ok(Response::new(
-            Box::pin(hold(lines, slot)) as Self::LogsStream
-        ))
-    }
-
-    #[instrument(skip_all, fields(rpc = "Stop"))]
-    async fn stop(&self, req: Request<v1::WorkloadRef>) -> Result<Response<v1::Workload>, Status> {
-        self.transition(req, Transition::Stop).await
-    }
-
-    #[instrument(skip_all, fields(rpc = "Start"))]
-    async fn start(&self, req: Request<v1::WorkloadRef>) -> Result<Response<v1::Workload>, Status> {
-        self.transition(req, Transition::Start).await
-    }
-
-    #[instrument(skip_all, fields(rpc = "Restart"))]
-    async fn restart(
-        &self,
-        req: Request<v1::WorkloadRef>,
-    ) -> Result<Response<v1::Workload>, Status> {
-        self.transition(req, Transition::Restart).await
-    }
-
-    #[instrument(skip_all, fields(rpc = "Delete"))]
-    async fn delete(
-        &self,
-        req: Request<v1::DeleteRequest>,
-    ) -> Result<Response<v1::Workload>, Status> {
-        let src = source(&req);
-        let c = self.caller(&req, Scope::Deploy).await?;
-        let r = req.into_inner();
-        let res = self.remove(&c, &r.name, r.purge).await;
-        let action = if r.purge { "rm.purge" } else { "rm" };
-        self.audit
-            .record(&Actor::of(&c, src), action, &r.name, &res)
-            .await;
-        Ok(Response::new(res?))
-    }
-
-    #[instrument(skip_all, fields(rpc = "GetAccess"))]
-    async fn get_access(
-        &self,
-        req: Request<v1::GetAccessRequest>,
-    ) -> Result<Response<v1::Access>, Status> {
-        let src = source(&req);
-        let c = self.caller(&req, Scope::Deploy).await?;
-        let r = req.into_inner();
-        let found = async {
-            let w = self.find(&c, &r.name).await?;
-            if r.rotate {
-                self.rotate(w).await
-            } else {
-                Ok(w)
-            }
-        }
-        .await;
-        let action = if r.rotate { "access.rotate" } else { "access" };
-        self.audit
-            .record(&Actor::of(&c, src), action, &r.name, &found)
-            .await;
-        let w = found?;
-        let nodes = self.views().await?;
-        let secret = SecretDoc::unseal(&self.secrets, &w)?;
-        let credentials = secret
-            .credentials
-            .into_iter()
-            .map(|(key, value)| v1::Credential {
-                secret: key.contains("password") || key.contains("secret"),
-                key,
-                value,
-            })
-            .collect();
-        info!(workload = %w.id, user = %c.user.id, "access details read");
-        Ok(Response::new(v1::Access {
-            name: w.name.clone(),
-            kind: w.kind.to_string(),
-            endpoints: endpoints(&w, &nodes),
-            credentials,
-        }))
-    }
 }

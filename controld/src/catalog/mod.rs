@@ -10,11 +10,11 @@ use lattice_proto::{v1, validate};
 use rand::TryRngCore;
 use rand::distr::{Alphanumeric, SampleString};
 use rand::rngs::OsRng;
-use serde::{Deserialize, Serialize};
 
-use crate::entity::workload;
 use crate::error::{Error, Result};
-use crate::secrets::SecretBox;
+
+mod docs;
+pub use docs::{LimitsDoc, SecretDoc, SpecDoc};
 
 /// Images per kind (flags `--postgres-image`, `--s3-image`).
 #[derive(Debug, Clone)]
@@ -36,71 +36,6 @@ pub fn parse_kind(raw: &str) -> Result<Kind> {
             ),
         })
     })
-}
-
-/// The non-secret part of a resolved spec, stored as JSON.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct SpecDoc {
-    /// Command override.
-    pub command: Vec<String>,
-    /// Container ports.
-    pub ports: Vec<u32>,
-    /// Data volume mount path ("" = none).
-    pub volume_path: String,
-    /// Readiness kind.
-    pub readiness: String,
-    /// Readiness arguments.
-    pub readiness_args: Vec<String>,
-    /// Grace period between the stop signal and a kill (0 = default).
-    #[serde(default)]
-    pub stop_timeout_seconds: u32,
-    /// The server's default limits, fixed at deploy, for what the deploy
-    /// left unset (absent in workloads deployed before defaults existed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_limits: Option<LimitsDoc>,
-}
-
-/// CPU and memory limits as stored.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct LimitsDoc {
-    /// Millicores (0 = none).
-    pub cpu_millis: u32,
-    /// Bytes (0 = none).
-    pub memory_bytes: u64,
-}
-
-/// The secret part, stored encrypted: every env var (user-given values may
-/// be secrets too) and the generated credentials shown by `access`.
-#[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct SecretDoc {
-    /// Environment, in order.
-    pub env: Vec<(String, String)>,
-    /// Named credentials (user, password, db / access_key, secret_key).
-    pub credentials: BTreeMap<String, String>,
-}
-
-impl SecretDoc {
-    /// The workload's sealed credentials, opened (empty when it has none).
-    /// The one place a stored secret is decrypted.
-    pub fn unseal(b: &SecretBox, w: &workload::Model) -> Result<Self> {
-        match &w.credentials {
-            Some(sealed) => {
-                serde_json::from_slice(&b.open(&w.id, sealed)?).map_err(Error::internal)
-            }
-            None => Ok(Self::default()),
-        }
-    }
-
-    /// Sealed for storage in workload `id`'s row.
-    pub fn seal(&self, b: &SecretBox, id: &str) -> Result<String> {
-        b.seal(id, &serde_json::to_vec(self).map_err(Error::internal)?)
-    }
-}
-
-impl std::fmt::Debug for SecretDoc {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SecretDoc(***)")
-    }
 }
 
 /// A resolved deploy.
@@ -258,20 +193,7 @@ impl Catalog {
                 };
             }
         }
-        // The generated credentials are what `lattice access` shows: a user
-        // value for one of them would make access print a credential that
-        // does not work.
-        if let Some((k, _)) = user_env
-            .iter()
-            .find(|(k, _)| out.secret.env.iter().any(|(g, _)| g == k))
-        {
-            return Err(Error::Invalid(lattice_proto::ValidationError {
-                field: "env",
-                rule: format!(
-                    "{k} is set by Lattice for {kind} workloads (see `lattice access`); remove --env {k}"
-                ),
-            }));
-        }
+        check_user_env(kind, &user_env)?;
         out.secret.env.extend(user_env);
         validate::env(out.secret.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
         Ok(out)
@@ -302,6 +224,34 @@ impl Catalog {
             )),
         }
     }
+}
+
+/// The env vars Lattice sets from a kind's generated credentials; the rest
+/// of a workload's env is the user's.
+pub fn generated_env_keys(kind: Kind) -> &'static [&'static str] {
+    match kind {
+        Kind::Postgres => &["POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"],
+        Kind::S3 => &["RUSTFS_ACCESS_KEY", "RUSTFS_SECRET_KEY"],
+        Kind::Custom => &[],
+    }
+}
+
+/// Refuses user env that would override generated credentials: `lattice
+/// access` would then print a credential that does not work.
+pub fn check_user_env(kind: Kind, env: &[(String, String)]) -> Result<()> {
+    validate::env(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    if let Some((k, _)) = env
+        .iter()
+        .find(|(k, _)| generated_env_keys(kind).contains(&k.as_str()))
+    {
+        return Err(Error::Invalid(lattice_proto::ValidationError {
+            field: "env",
+            rule: format!(
+                "{k} is set by Lattice for {kind} workloads (see `lattice access`); remove --env {k}"
+            ),
+        }));
+    }
+    Ok(())
 }
 
 fn pick(requested: &str, default: &str) -> String {
