@@ -27,6 +27,8 @@ pub mod exit {
     pub const UNAVAILABLE: u8 = 7;
     /// A quota of the account would be exceeded.
     pub const QUOTA: u8 = 8;
+    /// A node or its agent is at fault: unreachable, no room, Docker failing.
+    pub const NODE: u8 = 9;
 }
 
 /// A classified error.
@@ -56,6 +58,12 @@ pub enum CliError {
     /// A quota of the account would be exceeded.
     #[error("{0}")]
     Quota(String),
+    /// A node or its agent is at fault (not the control plane).
+    #[error("{0}")]
+    Node(String),
+    /// A client `lattice connect` ran exited with this code (it said why).
+    #[error("the client exited with code {0}")]
+    Exited(u8),
     /// Anything else the server said.
     #[error("{0}")]
     Other(String),
@@ -80,6 +88,8 @@ impl CliError {
             CliError::Timeout(_) => exit::TIMEOUT,
             CliError::WorkloadFailed(_) => exit::WORKLOAD_FAILED,
             CliError::Quota(_) => exit::QUOTA,
+            CliError::Node(_) => exit::NODE,
+            CliError::Exited(code) => *code,
             CliError::Other(_) => exit::GENERAL,
         }
     }
@@ -95,6 +105,8 @@ impl CliError {
             CliError::Timeout(_) => "timeout",
             CliError::WorkloadFailed(_) => "workload_failed",
             CliError::Quota(_) => "quota",
+            CliError::Node(_) => "node",
+            CliError::Exited(_) => "exited",
             CliError::Other(_) => "error",
         }
     }
@@ -103,6 +115,13 @@ impl CliError {
 /// Translates a gRPC status from `addr`.
 pub fn from_status(s: &Status, addr: &ServerAddr) -> CliError {
     let msg = s.message().to_string();
+    let node_fault = s
+        .metadata()
+        .get(lattice_proto::FAULT_METADATA)
+        .is_some_and(|v| v.as_bytes() == b"node");
+    if node_fault {
+        return CliError::Node(msg);
+    }
     match s.code() {
         Code::InvalidArgument | Code::OutOfRange => CliError::Usage(msg),
         Code::FailedPrecondition => CliError::Other(msg),
@@ -170,6 +189,12 @@ mod tests {
             .metadata_mut()
             .insert(lattice_proto::RETRY_AFTER_METADATA, "3".parse().unwrap());
         assert_eq!(from_status(&limited, &a).exit_code(), exit::GENERAL);
+        let mut node = Status::unavailable("node vm is not connected");
+        node.metadata_mut()
+            .insert(lattice_proto::FAULT_METADATA, "node".parse().unwrap());
+        let e = from_status(&node, &a);
+        assert_eq!(e.exit_code(), exit::NODE);
+        assert_eq!(e.to_string(), "node vm is not connected", "not blamed on the server");
     }
 
     #[test]

@@ -23,12 +23,19 @@ use args::{Cli, Command, Output};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => return args_error(&e),
+    };
     let _ = rustls::crypto::ring::default_provider().install_default();
     let format = cli.global.output;
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.chain().any(|c| c.is::<output::BrokenPipe>()) => ExitCode::SUCCESS,
+        Err(e) if e.chain().any(|c| matches!(c.downcast_ref(), Some(error::CliError::Exited(_)))) => {
+            // The client already said why.
+            ExitCode::from(error::classify(&e).0)
+        }
         Err(e) => {
             let (code, kind) = error::classify(&e);
             match format {
@@ -41,6 +48,42 @@ async fn main() -> ExitCode {
             ExitCode::from(code)
         }
     }
+}
+
+/// A command line clap refused: as JSON on stderr when JSON was asked for
+/// (scripts parse every error), else clap's own message; help and version
+/// are not errors.
+fn args_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let informational = matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion);
+    if informational || !wants_json(std::env::args()) {
+        let _ = e.print();
+        return ExitCode::from(if e.use_stderr() { error::exit::USAGE } else { 0 });
+    }
+    let message = e
+        .render()
+        .to_string()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("error: ")
+        .to_string();
+    eprintln!(
+        "{}",
+        serde_json::json!({"error": {"kind": "usage", "message": message, "exit_code": error::exit::USAGE}})
+    );
+    ExitCode::from(error::exit::USAGE)
+}
+
+/// Whether the raw arguments (or LATTICE_OUTPUT) ask for JSON.
+fn wants_json(args: impl Iterator<Item = String>) -> bool {
+    let args: Vec<String> = args.collect();
+    let flag = args.iter().enumerate().any(|(i, a)| {
+        matches!(a.as_str(), "-ojson" | "--output=json" | "-o=json")
+            || (matches!(a.as_str(), "-o" | "--output")
+                && args.get(i + 1).is_some_and(|v| v == "json"))
+    });
+    flag || std::env::var(env::OUTPUT).is_ok_and(|v| v == "json")
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -66,6 +109,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             cmd::workloads::lifecycle(ctx, a, cmd::workloads::Action::Restart).await
         }
         Command::Rm(a) => cmd::workloads::rm(ctx, a).await,
+        Command::Env(a) => cmd::versions::env(ctx, a).await,
+        Command::History(a) => cmd::versions::history(ctx, a).await,
+        Command::Rollback(a) => cmd::versions::rollback(ctx, a).await,
+        Command::Volumes(a) => cmd::volumes::run(ctx, a).await,
+        Command::Connect(a) => cmd::connect::connect(ctx, a).await,
+        Command::Open(a) => cmd::connect::open(ctx, a).await,
         Command::Tokens(a) => cmd::tokens::run(ctx, a).await,
         Command::Audit(a) => cmd::audit::run(ctx, a).await,
         Command::Invites(a) => cmd::account::invites(ctx, a).await,

@@ -4,7 +4,9 @@
 
 use std::io::{IsTerminal, Write};
 
-use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL};
+use comfy_table::{
+    Cell, Color, ColumnConstraint, ContentArrangement, Table, Width, presets::UTF8_FULL_CONDENSED,
+};
 use serde::Serialize;
 
 use crate::args::Output;
@@ -38,12 +40,18 @@ pub fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     line(serde_json::to_string_pretty(value)?)
 }
 
-/// A new table styled for the terminal (plain when piped or NO_COLOR).
+/// Whether to colour output: a terminal, and NO_COLOR unset.
+pub fn colour() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+/// A new table styled for the terminal (plain when piped or NO_COLOR):
+/// compact, with no separator line between rows.
 pub fn table() -> Table {
     let mut t = Table::new();
-    t.load_style(UTF8_FULL)
+    t.load_style(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic);
-    if !std::io::stdout().is_terminal() || std::env::var_os("NO_COLOR").is_some() {
+    if !colour() {
         t.force_no_tty();
     }
     // A terminal that reports no size (0 columns: some ptys, CI runners)
@@ -64,6 +72,31 @@ pub fn table() -> Table {
         }
     }
     t
+}
+
+/// Sets a table's header; no column is narrower than its heading, so a
+/// narrow terminal wraps cells, never a heading mid-word.
+pub fn header(t: &mut Table, names: &[&str]) {
+    t.set_header(names.to_vec());
+    for (i, n) in names.iter().enumerate() {
+        let widest_word = n.split(' ').map(str::len).max().unwrap_or(0);
+        if let Some(c) = t.column_mut(i) {
+            // +2 for the cell's padding.
+            let w = u16::try_from(widest_word + 2).unwrap_or(u16::MAX);
+            c.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(w)));
+        }
+    }
+}
+
+/// A workload status cell, coloured on a terminal.
+pub fn status_cell(status: &str) -> Cell {
+    let c = Cell::new(status);
+    match status {
+        "running" => c.fg(Color::Green),
+        "failed" | "crash-looping" | "lost" => c.fg(Color::Red),
+        "stopped" | "deleted" => c.fg(Color::DarkGrey),
+        _ => c.fg(Color::Yellow),
+    }
 }
 
 /// Prints key/value rows as a two-column table.
@@ -93,19 +126,64 @@ pub fn rfc3339(ms: i64) -> Option<String> {
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
-/// "2026-11-26 01:15 UTC (in 14m)" for people.
+/// A span in the one style every table uses: "45s", "2m", "1h", "3d".
+pub fn span(secs: u64) -> String {
+    match secs {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s if s < 172_800 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    }
+}
+
+/// How long ago Unix milliseconds `ms` was: "2m" ("-" for none).
+pub fn ago(ms: i64) -> String {
+    let secs = (chrono::Utc::now().timestamp_millis() - ms).max(0) / 1000;
+    span(u64::try_from(secs).unwrap_or(0))
+}
+
+/// "2026-11-26 01:15 UTC (2m ago)" or "(in 3d)" for people.
 pub fn when(ms: i64) -> String {
     let Some(t) = chrono::DateTime::from_timestamp_millis(ms) else {
         return "-".into();
     };
     let delta = ms - chrono::Utc::now().timestamp_millis();
-    let secs = (delta.unsigned_abs() / 1000).max(1);
-    let rounded = if secs >= 3600 { secs / 60 * 60 } else { secs };
-    let human = humantime::format_duration(std::time::Duration::from_secs(rounded));
+    let human = span(delta.unsigned_abs() / 1000);
     let rel = if delta >= 0 {
         format!("in {human}")
     } else {
         format!("{human} ago")
     };
-    format!("{} ({rel})", t.format("%Y-%m-%d %H:%M:%S UTC"))
+    format!("{} ({rel})", t.format("%Y-%m-%d %H:%M UTC"))
+}
+
+/// A date for expiries: "2026-12-31".
+pub fn date(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map_or_else(|| "-".into(), |t| t.format("%Y-%m-%d").to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_have_one_style() {
+        assert_eq!(span(5), "5s");
+        assert_eq!(span(150), "2m");
+        assert_eq!(span(3 * 3600), "3h");
+        assert_eq!(span(3 * 86_400), "3d");
+        assert_eq!(date(0), "1970-01-01");
+    }
+
+    #[test]
+    fn headings_never_split() {
+        let mut t = Table::new();
+        header(&mut t, &["NAME", "LAST USED", "ENDPOINT"]);
+        t.add_row(vec!["a-rather-long-name-here", "never", "tcp://127.0.0.1:20000"]);
+        t.set_width(30);
+        let out = t.to_string();
+        assert!(out.contains("ENDPOINT"), "{out}");
+        assert!(out.contains("NAME"), "{out}");
+    }
 }

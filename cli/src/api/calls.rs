@@ -26,8 +26,20 @@ macro_rules! rpcs {
 }
 
 rpcs! {
-    /// Creates a workload.
-    deploy: WorkloadServiceClient::deploy(v1::DeployRequest) -> v1::Workload;
+    /// Creates a workload, or updates the one of that name.
+    deploy: WorkloadServiceClient::deploy(v1::DeployRequest) -> v1::DeployResponse;
+    /// Sets and unsets env vars (a new version).
+    set_env: WorkloadServiceClient::set_env(v1::SetEnvRequest) -> v1::DeployResponse;
+    /// A workload's env vars.
+    get_env: WorkloadServiceClient::get_env(v1::GetEnvRequest) -> v1::EnvList;
+    /// A workload's versions.
+    history: WorkloadServiceClient::history(v1::WorkloadRef) -> v1::HistoryResponse;
+    /// Rolls an earlier version out again.
+    rollback: WorkloadServiceClient::rollback(v1::RollbackRequest) -> v1::DeployResponse;
+    /// Kept volumes.
+    list_volumes: WorkloadServiceClient::list_volumes(v1::ListVolumesRequest) -> v1::ListVolumesResponse;
+    /// Removes a kept volume.
+    delete_volume: WorkloadServiceClient::delete_volume(v1::DeleteVolumeRequest) -> v1::Volume;
     /// The caller's workloads.
     list_workloads: WorkloadServiceClient::list(v1::ListWorkloadsRequest) -> v1::ListWorkloadsResponse;
     /// One workload with its events.

@@ -7,7 +7,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::env;
 
 mod account;
+mod examples;
+mod since;
+mod versions;
 pub use account::*;
+pub use since::Since;
+pub use versions::*;
 
 /// lattice: deploy databases, storage and containers on your own machines.
 #[derive(Debug, Parser)]
@@ -24,6 +29,7 @@ pub struct Cli {
 
 /// Flags every command takes.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// The control plane, e.g. https://lattice.example.net:7443 (default: the
     /// server you last signed in to).
@@ -47,7 +53,7 @@ pub struct GlobalArgs {
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = Output::Table, env = env::OUTPUT)]
     pub output: Output,
 
-    /// Print only names (one per line), for xargs.
+    /// Print only workload names (one per line), for xargs.
     #[arg(short = 'q', long, global = true)]
     pub quiet: bool,
 }
@@ -65,56 +71,101 @@ pub enum Output {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create an account (the first account on a server becomes its admin), then sign in.
+    #[command(after_help = examples::REGISTER)]
     Register(RegisterArgs),
     /// Sign in; the session is kept in the OS keyring.
+    #[command(after_help = examples::LOGIN)]
     Login(CredentialsArgs),
     /// End the session on the server and forget it here.
+    #[command(after_help = examples::LOGOUT)]
     Logout,
     /// Show who you are signed in as, where, and until when.
+    #[command(after_help = examples::WHOAMI)]
     Whoami,
     /// Pin the server's certificate (done automatically on first contact).
+    #[command(after_help = examples::TRUST)]
     Trust(TrustArgs),
     /// Machines lending capacity (join tokens, drain, rm and addresses: admin).
+    #[command(after_help = examples::NODES)]
     Nodes(NodesArgs),
-    /// Deploy a workload: `postgres NAME`, `s3 NAME` (alias `minio`), or `custom NAME --image I`.
+    /// Deploy a workload: `postgres NAME`, `s3 NAME` (alias `minio`), or `custom NAME --image I`;
+    /// deploying a name you have updates it in place.
+    #[command(after_help = examples::DEPLOY)]
     Deploy(DeployArgs),
     /// List your workloads.
+    #[command(after_help = examples::LS)]
     Ls(WatchArg),
     /// Details of a workload: status, recent events, last error and log lines.
+    #[command(after_help = examples::STATUS)]
     Status(StatusArgs),
     /// How to connect to a workload: endpoint and credentials (owner only).
+    #[command(after_help = examples::ACCESS)]
     Access(AccessArgs),
     /// Print a workload's logs.
+    #[command(after_help = examples::LOGS)]
     Logs(LogsArgs),
-    /// Stop a workload (its data is kept).
+    /// Stop workloads (their data is kept).
+    #[command(after_help = examples::STOP)]
     Stop(LifecycleArgs),
-    /// Start a stopped workload.
+    /// Start stopped workloads.
+    #[command(after_help = examples::START)]
     Start(LifecycleArgs),
-    /// Restart a workload.
+    /// Restart workloads.
+    #[command(after_help = examples::RESTART)]
     Restart(LifecycleArgs),
-    /// Remove a workload (its data volume is kept unless --purge).
+    /// Remove workloads (their data volumes are kept unless --purge).
+    #[command(after_help = examples::RM)]
     Rm(RmArgs),
+    /// A workload's environment variables: set, unset, ls (each change is a new version).
+    #[command(after_help = examples::ENV)]
+    Env(EnvArgs),
+    /// The versions of a workload's spec, newest first.
+    #[command(after_help = examples::HISTORY)]
+    History(NameArg),
+    /// Roll a workload back to an earlier version (as a new version).
+    #[command(after_help = examples::ROLLBACK)]
+    Rollback(RollbackArgs),
+    /// Data volumes kept after their workload was removed: ls, rm.
+    #[command(after_help = examples::VOLUMES)]
+    Volumes(VolumesArgs),
+    /// Open the right client, signed in: psql for Postgres, a shell with AWS_* set for S3.
+    #[command(after_help = examples::CONNECT)]
+    Connect(ConnectArgs),
+    /// Open an HTTP workload's public URL in a browser (prints it too).
+    #[command(after_help = examples::OPEN)]
+    Open(NameArg),
     /// API tokens for CI: use one with LATTICE_TOKEN instead of signing in.
+    #[command(after_help = examples::TOKENS)]
     Tokens(TokensArgs),
     /// One-time invites to register, when the server registers by invitation (admin).
+    #[command(after_help = examples::INVITES)]
     Invites(InvitesArgs),
     /// Disable or enable accounts (admin).
+    #[command(after_help = examples::USERS)]
     Users(UsersArgs),
     /// Your signed-in sessions: list, end one.
+    #[command(after_help = examples::SESSIONS)]
     Sessions(SessionsArgs),
     /// Change your password; your other sessions end.
+    #[command(after_help = examples::PASSWD)]
     Passwd(PasswdArgs),
     /// The audit log: every change and sign-in, newest first (an admin sees everyone's).
+    #[command(after_help = examples::AUDIT)]
     Audit(AuditArgs),
     /// Check that everything needed to deploy works, and say what to fix.
+    #[command(after_help = examples::DOCTOR)]
     Doctor,
     /// Print the web console's address (and open it in a browser when there is one).
+    #[command(after_help = examples::CONSOLE)]
     Console,
     /// Send feedback to the server's admins; admins read it with `feedback ls`.
+    #[command(after_help = examples::FEEDBACK)]
     Feedback(FeedbackArgs),
     /// Servers you have used: list, switch, forget.
+    #[command(after_help = examples::CONTEXT)]
     Context(ContextArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    #[command(after_help = examples::COMPLETION)]
     Completion {
         /// The shell.
         shell: clap_complete::Shell,
@@ -289,6 +340,10 @@ pub struct DeployArgs {
     /// Mount a persistent data volume at this path (custom).
     #[arg(long)]
     pub volume: Option<String>,
+    /// Attach the data volume a removed workload of this name left behind
+    /// (see `lattice volumes ls`), with the credentials its data was made with.
+    #[arg(long)]
+    pub reuse_volume: bool,
     /// Grace period between the image's stop signal and a kill, on stop,
     /// restart, rotate and rm (e.g. 30s; at most 100s).
     #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
@@ -345,9 +400,10 @@ pub struct LogsArgs {
     /// Only the last N lines.
     #[arg(long)]
     pub tail: Option<u32>,
-    /// Only lines newer than this (e.g. 10m, 1h).
-    #[arg(long, value_parser = humantime::parse_duration)]
-    pub since: Option<std::time::Duration>,
+    /// Only lines newer than this: a duration (10m, 1h) or an RFC 3339 time
+    /// (2026-12-02T18:00:00Z).
+    #[arg(long, value_parser = since::parse)]
+    pub since: Option<Since>,
     /// Prefix each line with its time.
     #[arg(long)]
     pub timestamps: bool,
@@ -356,8 +412,9 @@ pub struct LogsArgs {
 /// `stop`, `start`, `restart`.
 #[derive(Debug, Clone, Args)]
 pub struct LifecycleArgs {
-    /// Workload name.
-    pub name: String,
+    /// Workload names.
+    #[arg(required = true, value_name = "NAME")]
+    pub names: Vec<String>,
     /// Waiting.
     #[command(flatten)]
     pub wait: WaitArgs,
@@ -366,8 +423,9 @@ pub struct LifecycleArgs {
 /// `rm`.
 #[derive(Debug, Clone, Args)]
 pub struct RmArgs {
-    /// Workload name.
-    pub name: String,
+    /// Workload names.
+    #[arg(required = true, value_name = "NAME")]
+    pub names: Vec<String>,
     /// Also delete its data volume (asks first; --yes to skip).
     #[arg(long)]
     pub purge: bool,

@@ -15,6 +15,15 @@ use crate::view::endpoint_json;
 /// `lattice access NAME`.
 pub async fn run(mut ctx: Ctx, a: AccessArgs) -> anyhow::Result<()> {
     lattice_proto::validate::name("name", &a.name).map_err(CliError::from)?;
+    if a.rotate && !ctx.global.yes {
+        crate::confirm::ask(
+            &format!(
+                "Issue new credentials for {}? The old ones stop working at once (clients using them disconnect).",
+                a.name
+            ),
+            "--yes",
+        )?;
+    }
     let mut api = Api::connect(&mut ctx).await?;
     let acc = api
         .get_access(v1::GetAccessRequest {
@@ -50,8 +59,11 @@ pub async fn run(mut ctx: Ctx, a: AccessArgs) -> anyhow::Result<()> {
             if view.endpoint.is_none() {
                 return Err(need_endpoint().into());
             }
+            // `eval "$(lattice access NAME --format env)"` sets them in a shell.
             for (k, v) in view.env() {
-                output::line(format!("{k}={v}"))?;
+                let quoted = shlex::try_quote(&v)
+                    .map_err(|_| CliError::Other(format!("{k} holds a NUL byte")))?;
+                output::line(format!("export {k}={quoted}"))?;
             }
             Ok(())
         }

@@ -89,7 +89,7 @@ pub async fn sessions(mut ctx: Ctx, a: SessionsArgs) -> anyhow::Result<()> {
                 .collect();
             output::emit(ctx.global.output, &rows, || {
                 let mut t = output::table();
-                t.set_header(vec!["ID", "SIGNED IN", "EXPIRES", ""]);
+                output::header(&mut t, &["ID", "SIGNED IN", "EXPIRES", ""]);
                 for s in &r.sessions {
                     t.add_row(vec![
                         s.id.clone(),

@@ -35,7 +35,7 @@ pub async fn run(mut ctx: Ctx, a: AuditArgs) -> anyhow::Result<()> {
             return output::line("No audit entries yet.");
         }
         let mut t = output::table();
-        t.set_header(vec![
+        output::header(&mut t, &[
             "WHEN", "ACTOR", "ACTION", "TARGET", "SOURCE", "OUTCOME",
         ]);
         for e in &r.entries {

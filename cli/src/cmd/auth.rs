@@ -260,13 +260,7 @@ pub async fn console(mut ctx: Ctx) -> anyhow::Result<()> {
     output::emit(ctx.global.output, &json!({ "url": url }), || {
         output::line(&url)?;
         if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
-            // Best effort: a desktop opens it; a server has no browser.
-            let _ = std::process::Command::new("xdg-open")
-                .arg(&url)
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn();
+            super::connect::browse(&url);
         }
         Ok(())
     })

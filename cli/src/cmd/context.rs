@@ -42,7 +42,7 @@ pub fn run(mut ctx: Ctx, a: ContextArgs) -> anyhow::Result<()> {
                     );
                 }
                 let mut t = output::table();
-                t.set_header(vec!["", "SERVER", "EMAIL", "CERTIFICATE"]);
+                output::header(&mut t, &["", "SERVER", "EMAIL", "CERTIFICATE"]);
                 for (url, e) in &ctx.config.servers {
                     let mark = if ctx.config.current.as_deref() == Some(url.as_str()) {
                         "*"

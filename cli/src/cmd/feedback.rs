@@ -38,7 +38,7 @@ pub async fn run(mut ctx: Ctx, a: FeedbackArgs) -> anyhow::Result<()> {
                     return output::line("No feedback yet.");
                 }
                 let mut t = output::table();
-                t.set_header(vec!["WHEN", "FROM", "MESSAGE"]);
+                output::header(&mut t, &["WHEN", "FROM", "MESSAGE"]);
                 for e in &r.entries {
                     t.add_row(vec![
                         e.at.as_ref()

@@ -17,13 +17,15 @@ use crate::output::{self, rfc3339};
 /// `lattice logs NAME`.
 pub async fn run(mut ctx: Ctx, a: LogsArgs) -> anyhow::Result<()> {
     lattice_proto::validate::name("name", &a.name).map_err(CliError::from)?;
+    if a.tail == Some(0) && !a.follow {
+        // None of the old lines, and no new ones asked for.
+        return Ok(());
+    }
     let mut api = Api::connect(&mut ctx).await?;
-    let since = a
-        .since
-        .map(|d| chrono::Utc::now().timestamp_millis() - i64::try_from(d.as_millis()).unwrap_or(0));
+    let since = a.since.map(|s| s.unix_millis());
     let mut req = v1::LogsRequest {
         name: a.name.clone(),
-        tail: a.tail.unwrap_or(0),
+        tail: a.tail,
         follow: a.follow,
         since: since.map(v1::Timestamp::from_millis),
         timestamps: a.timestamps,
@@ -50,7 +52,7 @@ pub async fn run(mut ctx: Ctx, a: LogsArgs) -> anyhow::Result<()> {
                         req.after_cursor = line.cursor.clone();
                         // Resume from the same millisecond; the cursor drops repeats.
                         req.since = line.at;
-                        req.tail = 0;
+                        req.tail = None;
                     }
                 }
                 Ok(None) => break None,
@@ -67,7 +69,7 @@ pub async fn run(mut ctx: Ctx, a: LogsArgs) -> anyhow::Result<()> {
                     req.since = Some(v1::Timestamp::from_millis(
                         chrono::Utc::now().timestamp_millis(),
                     ));
-                    req.tail = 0;
+                    req.tail = None;
                     req.after_cursor = "0".into();
                 }
                 tokio::time::sleep(retry_delay).await;

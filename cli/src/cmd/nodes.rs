@@ -38,7 +38,7 @@ pub async fn run(mut ctx: Ctx, a: NodesArgs) -> anyhow::Result<()> {
                     );
                 }
                 let mut t = output::table();
-                t.set_header(vec![
+                output::header(&mut t, &[
                     "NAME",
                     "STATUS",
                     "CPU (used/total)",

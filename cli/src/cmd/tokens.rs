@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::api::{Api, Ctx};
 use crate::args::{TokenScope, TokensAction, TokensArgs};
 use crate::error::CliError;
-use crate::output::{self, rfc3339, when};
+use crate::output::{self, rfc3339};
 
 fn scope_name(s: i32) -> &'static str {
     match v1::TokenScope::try_from(s) {
@@ -53,18 +53,32 @@ pub async fn run(mut ctx: Ctx, a: TokensArgs) -> anyhow::Result<()> {
             };
             let r = api.create_api_token(req).await?;
             let t = r.token.unwrap_or_default();
+            let fingerprint = ctx
+                .config
+                .servers
+                .get(&api.addr.url)
+                .map(|e| e.fingerprint.clone())
+                .or_else(|| ctx.global.trust_fingerprint.clone())
+                .unwrap_or_default();
             let mut value = token_json(&t);
             value["token"] = json!(r.secret);
+            value["env"] = json!({
+                "LATTICE_SERVER": api.addr.url,
+                "LATTICE_TRUST_FINGERPRINT": fingerprint,
+                "LATTICE_TOKEN": r.secret,
+            });
             output::emit(ctx.global.output, &value, || {
                 output::line(&r.secret)?;
                 eprintln!(
-                    "Token {:?} (scope {}, expires {}). It is shown only now: store it as a secret, then use it with\n  LATTICE_TOKEN=<token> LATTICE_SERVER={} lattice …",
+                    "Token {:?} (scope {}, expires {}). It is shown only now: store these as your CI's secret variables:\n  \
+                     LATTICE_SERVER={}\n  LATTICE_TRUST_FINGERPRINT={}\n  LATTICE_TOKEN=<the token above>",
                     t.name,
                     scope_name(t.scope),
                     t.expires_at
                         .as_ref()
-                        .map_or_else(|| "never".into(), |x| when(x.unix_millis)),
-                    api.addr.url
+                        .map_or_else(|| "never".into(), |x| output::date(x.unix_millis)),
+                    api.addr.url,
+                    fingerprint,
                 );
                 Ok(())
             })
@@ -80,20 +94,20 @@ pub async fn run(mut ctx: Ctx, a: TokensArgs) -> anyhow::Result<()> {
                     );
                 }
                 let mut t = output::table();
-                t.set_header(vec!["NAME", "SCOPE", "CREATED", "EXPIRES", "LAST USED"]);
+                output::header(&mut t, &["NAME", "SCOPE", "CREATED", "EXPIRES", "LAST USED"]);
                 for k in &r.tokens {
                     t.add_row(vec![
                         k.name.clone(),
                         scope_name(k.scope).to_string(),
                         k.created_at
                             .as_ref()
-                            .map_or_else(String::new, |x| when(x.unix_millis)),
+                            .map_or_else(String::new, |x| output::date(x.unix_millis)),
                         k.expires_at
                             .as_ref()
-                            .map_or_else(|| "never".into(), |x| when(x.unix_millis)),
+                            .map_or_else(|| "never".into(), |x| output::date(x.unix_millis)),
                         k.last_used_at
                             .as_ref()
-                            .map_or_else(|| "never".into(), |x| when(x.unix_millis)),
+                            .map_or_else(|| "never".into(), |x| output::ago(x.unix_millis) + " ago"),
                     ]);
                 }
                 output::line(t)

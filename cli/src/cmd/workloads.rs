@@ -72,17 +72,22 @@ pub async fn deploy(mut ctx: Ctx, a: DeployArgs) -> anyhow::Result<()> {
         command: a.command.clone(),
         volume_path: a.volume.clone().unwrap_or_default(),
         stop_timeout_seconds,
+        reuse_volume: a.reuse_volume,
     };
     let mut api = Api::connect(&mut ctx).await?;
     let host = api.host().to_string();
-    let mut w = api.deploy(req).await?;
-    if a.wait.wait
-        && let Some(done) = wait(&mut api, &a.name, Target::Running, a.wait.timeout).await?
-    {
+    let r = api.deploy(req).await?;
+    let outcome = r.outcome.clone();
+    let mut w = r.workload.unwrap_or_default();
+    let waited = a.wait.wait && outcome != "unchanged";
+    if waited && let Some(done) = wait(&mut api, &a.name, Target::Running, a.wait.timeout).await? {
         w = done;
     }
+    if ctx.global.quiet {
+        return output::line(&w.name);
+    }
     // The first thing a user sees after `running` is how to connect.
-    let access = if a.wait.wait && ctx.global.output == crate::args::Output::Table {
+    let access = if waited && ctx.global.output == crate::args::Output::Table {
         api.get_access(v1::GetAccessRequest {
             name: w.name.clone(),
             rotate: false,
@@ -92,21 +97,36 @@ pub async fn deploy(mut ctx: Ctx, a: DeployArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    output::emit(ctx.global.output, &workload_json(&w, &host), || {
-        if a.wait.wait {
-            output::line(format!("{} is running on node {}.", w.name, w.node))?;
-            match &access {
-                Some(acc) => output::key_values(&access_rows(acc, false, &host)),
-                None => output::line(format!("Connect: lattice access {}", w.name)),
-            }
-        } else {
-            output::line(format!(
+    let mut value = workload_json(&w, &host);
+    value["outcome"] = json!(outcome);
+    output::emit(ctx.global.output, &value, || {
+        let what = match outcome.as_str() {
+            "unchanged" => format!("{} is unchanged (version {}): the spec is what already runs.", w.name, w.version),
+            "updated" if waited => format!("{} runs version {} on node {}.", w.name, w.version, w.node),
+            "updated" => format!(
+                "{} is rolling out version {} on node {}. Follow it with `lattice status {}` (or deploy with --wait).",
+                w.name, w.version, w.node, w.name
+            ),
+            _ if waited => format!("{} is running on node {}.", w.name, w.node),
+            _ => format!(
                 "{} is {} on node {}. Follow it with `lattice status {}` (or deploy with --wait).",
                 w.name,
                 status_name(w.status),
                 w.node,
                 w.name
-            ))
+            ),
+        };
+        output::line(what)?;
+        match &access {
+            Some(acc) => output::key_values(&access_rows(acc, false, &host)),
+            None => match w.endpoints.first() {
+                Some(e) => output::line(format!(
+                    "Endpoint: {}  (credentials: lattice access {})",
+                    endpoint_line(e, &host),
+                    w.name
+                )),
+                None => output::line("Endpoint: none (no port)"),
+            },
         }
     })
 }
@@ -146,6 +166,9 @@ pub async fn status(mut ctx: Ctx, a: NameArg) -> anyhow::Result<()> {
         })
         .await?;
     let w = d.workload.clone().unwrap_or_default();
+    if ctx.global.quiet {
+        return output::line(&w.name);
+    }
     let mut value = workload_json(&w, &host);
     value["events"] = d
         .events
@@ -163,6 +186,7 @@ pub async fn status(mut ctx: Ctx, a: NameArg) -> anyhow::Result<()> {
             ("status", status_name(w.status).to_string()),
             ("message", w.status_message.clone()),
             ("node", w.node.clone()),
+            ("version", format!("{} (see `lattice history {}`)", w.version, w.name)),
             ("restarts", restarts_text(&w)),
             (
                 "endpoints",
@@ -183,7 +207,7 @@ pub async fn status(mut ctx: Ctx, a: NameArg) -> anyhow::Result<()> {
         output::key_values(&rows)?;
         if !d.events.is_empty() {
             let mut t = output::table();
-            t.set_header(vec!["WHEN", "STATUS", "MESSAGE"]);
+            output::header(&mut t, &["WHEN", "STATUS", "MESSAGE"]);
             for e in &d.events {
                 t.add_row(vec![
                     e.at.as_ref()
@@ -216,77 +240,137 @@ pub enum Action {
     Restart,
 }
 
-/// `lattice stop|start|restart`.
+/// Runs `one` for each name, printing each result; a failure does not stop
+/// the others, and the first one decides the exit code. JSON: one object
+/// for one name, an array for several.
+async fn each<F, Fut>(ctx: &Ctx, names: &[String], mut one: F) -> anyhow::Result<()>
+where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<(Value, String)>>,
+{
+    for n in names {
+        name_ok(n)?;
+    }
+    let mut values = Vec::new();
+    let mut first_err = None;
+    for n in names {
+        match one(n.clone()).await {
+            Ok((value, sentence)) => {
+                if ctx.global.quiet {
+                    output::line(n)?;
+                } else if ctx.global.output == crate::args::Output::Table {
+                    output::line(sentence)?;
+                }
+                values.push(value);
+            }
+            Err(e) if names.len() > 1 => {
+                eprintln!("error: {n}: {e:#}");
+                first_err.get_or_insert(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if ctx.global.output == crate::args::Output::Json && !ctx.global.quiet {
+        match values.as_slice() {
+            [one] if names.len() == 1 => output::json(one)?,
+            _ => output::json(&values)?,
+        }
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// `lattice stop|start|restart NAME…`.
 pub async fn lifecycle(mut ctx: Ctx, a: LifecycleArgs, action: Action) -> anyhow::Result<()> {
-    name_ok(&a.name)?;
+    for n in &a.names {
+        name_ok(n)?;
+    }
     let mut api = Api::connect(&mut ctx).await?;
     let host = api.host().to_string();
-    let req = v1::WorkloadRef {
-        name: a.name.clone(),
-    };
-    let mut w = match action {
-        Action::Stop => api.stop(req).await?,
-        Action::Start => api.start(req).await?,
-        Action::Restart => api.restart(req).await?,
-    };
     let WaitArgs {
         wait: do_wait,
         timeout,
     } = a.wait;
-    if do_wait {
-        let target = if matches!(action, Action::Stop) {
-            Target::Stopped
-        } else {
-            Target::Running
-        };
-        if let Some(done) = wait(&mut api, &a.name, target, timeout).await? {
-            w = done;
+    let api = &tokio::sync::Mutex::new(&mut api);
+    each(&ctx, &a.names, |name| {
+        let host = host.clone();
+        async move {
+            let mut api = api.lock().await;
+            let req = v1::WorkloadRef { name: name.clone() };
+            let mut w = match action {
+                Action::Stop => api.stop(req).await?,
+                Action::Start => api.start(req).await?,
+                Action::Restart => api.restart(req).await?,
+            };
+            if do_wait {
+                let target = if matches!(action, Action::Stop) {
+                    Target::Stopped
+                } else {
+                    Target::Running
+                };
+                if let Some(done) = wait(&mut api, &name, target, timeout).await? {
+                    w = done;
+                }
+            }
+            let sentence = format!("{}: {}", w.name, status_name(w.status));
+            Ok((workload_json(&w, &host), sentence))
         }
-    }
-    output::emit(ctx.global.output, &workload_json(&w, &host), || {
-        output::line(format!("{}: {}", w.name, status_name(w.status)))
     })
+    .await
 }
 
-/// `lattice rm`.
+/// `lattice rm NAME…`.
 pub async fn rm(mut ctx: Ctx, a: RmArgs) -> anyhow::Result<()> {
-    name_ok(&a.name)?;
+    for n in &a.names {
+        name_ok(n)?;
+    }
     if a.purge && !ctx.global.yes {
         crate::confirm::ask(
             &format!(
-                "Delete {} and its data volume? This cannot be undone.",
-                a.name
+                "Delete {} and {} data? This cannot be undone.",
+                a.names.join(", "),
+                if a.names.len() == 1 { "its" } else { "their" }
             ),
             "--yes",
         )?;
     }
     let mut api = Api::connect(&mut ctx).await?;
     let host = api.host().to_string();
-    let req = v1::DeleteRequest {
-        name: a.name.clone(),
-        purge: a.purge,
-    };
-    let w = api.delete(req).await?;
-    let mut gone = Status::from_wire(w.status) == Status::Deleted;
-    if a.wait.wait && !gone {
-        wait(&mut api, &a.name, Target::Gone, a.wait.timeout).await?;
-        gone = true;
-    }
-    let mut value = workload_json(&w, &host);
-    value["status"] = json!(
-        if gone {
-            Status::Deleted
-        } else {
-            Status::Deleting
+    let api = &tokio::sync::Mutex::new(&mut api);
+    let (purge, wait_args) = (a.purge, a.wait);
+    each(&ctx, &a.names, |name| {
+        let host = host.clone();
+        async move {
+            let mut api = api.lock().await;
+            let w = api
+                .delete(v1::DeleteRequest {
+                    name: name.clone(),
+                    purge,
+                })
+                .await?;
+            let mut gone = Status::from_wire(w.status) == Status::Deleted;
+            if wait_args.wait && !gone {
+                wait(&mut api, &name, Target::Gone, wait_args.timeout).await?;
+                gone = true;
+            }
+            let mut value = workload_json(&w, &host);
+            value["status"] = json!(if gone { Status::Deleted } else { Status::Deleting }.as_str());
+            value["purge"] = json!(purge);
+            let has_volume = w.kind == "postgres" || w.kind == "s3";
+            let kept = if purge || !has_volume {
+                ""
+            } else {
+                "; its data volume is kept (see `lattice volumes ls`)"
+            };
+            let sentence = if gone {
+                format!("{name} deleted{kept}")
+            } else {
+                format!("{name} is being deleted{kept}")
+            };
+            Ok((value, sentence))
         }
-        .as_str()
-    );
-    value["purge"] = json!(a.purge);
-    output::emit(ctx.global.output, &value, || {
-        output::line(if gone {
-            format!("{} deleted", a.name)
-        } else {
-            format!("{} is being deleted", a.name)
-        })
     })
+    .await
 }

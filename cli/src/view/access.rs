@@ -147,10 +147,16 @@ pub fn access_rows(
         };
         rows.push((label_of(&c.key), v));
     }
+    // A line that runs as pasted: secrets come from `lattice access` itself
+    // unless they are shown.
     if let Some(url) = AccessView::new(acc, false, host).url(show_secrets) {
+        let name = &acc.name;
         let connect = match Kind::parse_alias(&acc.kind) {
-            Some(Kind::Postgres) => format!("psql \"{url}\""),
-            Some(Kind::S3) => format!("aws --endpoint-url {url} s3 ls"),
+            Some(Kind::Postgres) if show_secrets => format!("psql \"{url}\""),
+            Some(Kind::Postgres) => format!("psql \"$(lattice access {name} --format url)\""),
+            Some(Kind::S3) => format!(
+                "eval \"$(lattice access {name} --format env)\" && aws --endpoint-url \"$AWS_ENDPOINT_URL\" s3 ls"
+            ),
             _ if url.starts_with("http") => format!("curl {url}"),
             _ => url,
         };

@@ -6,6 +6,7 @@
 pub mod access;
 
 use lattice_proto::v1;
+use comfy_table::Cell;
 use serde_json::{Value, json};
 
 use crate::output::{self, rfc3339};
@@ -32,6 +33,7 @@ pub fn workload_json(w: &v1::Workload, host: &str) -> Value {
         "cpu": if r.cpu_millis == 0 { Value::Null } else { json!(f64::from(r.cpu_millis) / 1000.0) },
         "memory_bytes": if r.memory_bytes == 0 { Value::Null } else { json!(r.memory_bytes) },
         "limits": limits_json(w),
+        "version": w.version,
         "created_at": w.created_at.as_ref().and_then(|t| rfc3339(t.unix_millis)),
         "updated_at": w.updated_at.as_ref().and_then(|t| rfc3339(t.unix_millis)),
     })
@@ -122,36 +124,32 @@ pub fn restarts_text(w: &v1::Workload) -> String {
 }
 
 fn age(w: &v1::Workload) -> String {
-    let Some(t) = &w.created_at else {
-        return "-".into();
-    };
-    let secs = (chrono::Utc::now().timestamp_millis() - t.unix_millis).max(0) / 1000;
-    match secs {
-        s if s < 120 => format!("{s}s"),
-        s if s < 7200 => format!("{}m", s / 60),
-        s if s < 172_800 => format!("{}h", s / 3600),
-        s => format!("{}d", s / 86_400),
-    }
+    w.created_at
+        .as_ref()
+        .map_or_else(|| "-".into(), |t| output::ago(t.unix_millis))
 }
 
 /// The `ls` table.
 pub fn workloads_table(workloads: &[v1::Workload], host: &str) -> comfy_table::Table {
     let mut t = output::table();
-    t.set_header(vec![
-        "NAME", "KIND", "STATUS", "RESTARTS", "NODE", "ENDPOINT", "AGE",
-    ]);
+    output::header(
+        &mut t,
+        &["NAME", "KIND", "STATUS", "RESTARTS", "NODE", "ENDPOINT", "AGE"],
+    );
     for w in workloads {
         t.add_row(vec![
-            w.name.clone(),
-            w.kind.clone(),
-            status_name(w.status).to_string(),
-            restarts_text(w),
-            w.node.clone(),
-            w.endpoints
-                .first()
-                .map(|e| endpoint_cell(e, host))
-                .unwrap_or_default(),
-            age(w),
+            Cell::new(&w.name),
+            Cell::new(&w.kind),
+            output::status_cell(status_name(w.status)),
+            Cell::new(restarts_text(w)),
+            Cell::new(&w.node),
+            Cell::new(
+                w.endpoints
+                    .first()
+                    .map(|e| endpoint_cell(e, host))
+                    .unwrap_or_else(|| "no port".into()),
+            ),
+            Cell::new(age(w)),
         ]);
     }
     t

@@ -133,6 +133,9 @@ impl Caller {
     pub fn require_admin(&self) -> Result<()> {
         if self.is_admin() {
             Ok(())
+        } else if self.user.role == ROLE_ADMIN {
+            // An admin's token that lacks the scope: the token is at fault.
+            self.require(Scope::Admin)
         } else {
             Err(Error::Forbidden(
                 "only an admin can do this; an admin can run `lattice-controld admin grant EMAIL` on the server host".into(),
