@@ -60,12 +60,15 @@ fn args_error(e: &clap::Error) -> ExitCode {
         let _ = e.print();
         return ExitCode::from(if e.use_stderr() { error::exit::USAGE } else { 0 });
     }
-    let message = e
-        .render()
-        .to_string()
+    // clap's message without its usage and help lines, on one line.
+    let rendered = e.render().to_string();
+    let message = rendered
         .lines()
-        .next()
-        .unwrap_or_default()
+        .take_while(|l| !l.starts_with("Usage:"))
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
         .trim_start_matches("error: ")
         .to_string();
     eprintln!(

@@ -119,7 +119,7 @@ fn postgres_restart_and_rotate_shut_down_cleanly() {
     cli.run(&["restart", "pg", "--wait"], None).ok();
     assert_eq!(wait_exits(&id, since, 1), ["0"], "restart");
     clean("restart");
-    cli.run(&["access", "pg", "--rotate"], None).ok();
+    cli.run(&["access", "pg", "--rotate", "--yes"], None).ok();
     c.wait_status(cli, "pg", "running", 60);
     assert_eq!(wait_exits(&id, since, 2), ["0", "0"], "rotate");
     clean("rotate");

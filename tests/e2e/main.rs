@@ -20,4 +20,8 @@ mod quota;
 mod specs;
 mod store;
 mod tenancy;
+mod versions;
+mod volumes;
 mod workloads;
+mod workloads_util;
+mod scripts;

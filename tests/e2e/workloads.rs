@@ -601,14 +601,13 @@ fn invalid_deploys_name_the_field_and_create_nothing() {
         cli.run(&["ls", "-o", "json"], None).ok().json(),
         serde_json::json!([])
     );
-    // A duplicate name is refused and the first one is untouched.
+    // The same name and spec again changes nothing; another kind is refused.
     cli.deploy("custom", "w").web().port(80).run().ok();
-    let r = cli.deploy("custom", "w").web().port(80).run().fails_with(1);
-    assert!(
-        r.stderr.contains("already have a workload named \"w\""),
-        "{}",
-        r.stderr
-    );
+    let again = cli.deploy("custom", "w").web().port(80).flags(&["-o", "json"]).ok().json();
+    assert_eq!(again["outcome"], "unchanged", "{again}");
+    assert_eq!(again["version"], 1, "{again}");
+    let r = cli.deploy("postgres", "w").run().fails_with(1);
+    assert!(r.stderr.contains("w is a custom workload"), "{}", r.stderr);
     let r = cli.run(&["status", "ww"], None).fails_with(3);
     assert!(r.stderr.contains("did you mean \"w\""), "{}", r.stderr);
 }

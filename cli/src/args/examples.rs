@@ -11,7 +11,7 @@ macro_rules! examples {
 examples! {
     REGISTER:
         "lattice --server https://lattice.example.net:7443 register --email ada@example.com"
-        "echo \"$PASSWORD\" | lattice register --email ci@example.com --password-stdin --yes";
+        "echo \"$PW\" | lattice register --email ci@example.com --password-stdin";
     LOGIN:
         "lattice login --email ada@example.com"
         "echo \"$PASSWORD\" | lattice login --email ada@example.com --password-stdin";
@@ -22,7 +22,7 @@ examples! {
         "lattice whoami -o json";
     TRUST:
         "lattice trust"
-        "lattice trust --replace   # after the server's certificate was replaced on purpose";
+        "lattice trust --replace   # the certificate was replaced on purpose";
     NODES:
         "lattice nodes"
         "lattice nodes join-token --expires 1h"
@@ -32,9 +32,9 @@ examples! {
         "lattice deploy postgres mydb --wait"
         "lattice deploy s3 media --memory 512Mi"
         "lattice deploy custom web --image nginx:1.27 --port 80 --env GREETING=hi --wait"
-        "lattice deploy custom web --image nginx:1.28 --port 80 --wait   # same name: an update (new version)"
-        "lattice deploy postgres mydb --reuse-volume --wait              # attach the data a removed mydb kept"
-        "lattice deploy custom ticker --image busybox -- sh -c 'while true; do date; sleep 1; done'";
+        "lattice deploy custom web --image nginx:1.28 --port 80 --wait  # update"
+        "lattice deploy postgres mydb --reuse-volume --wait  # kept data"
+        "lattice deploy custom ticker --image busybox -- sh -c 'date; sleep 9'";
     LS:
         "lattice ls"
         "lattice ls --watch"
@@ -77,7 +77,7 @@ examples! {
     VOLUMES:
         "lattice volumes ls"
         "lattice volumes rm mydb --yes"
-        "lattice volumes rm mydb --forget --yes   # its node is gone for good";
+        "lattice volumes rm mydb --forget --yes  # its node is gone for good";
     CONNECT:
         "lattice connect mydb"
         "lattice connect mydb -- -c 'select count(*) from users'"

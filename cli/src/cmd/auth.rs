@@ -19,9 +19,14 @@ fn role_name(r: i32) -> &'static str {
     }
 }
 
+/// The rules a password must meet before it is sent (register: the
+/// server's password rules, checked before asking twice).
+type Rule = fn(&str) -> Result<(), validate::ValidationError>;
+
 /// Reads a password without echo, from stdin with `--password-stdin`, or
-/// fails at once naming the flag when there is no terminal to ask.
-fn read_password(from_stdin: bool, confirm: bool) -> anyhow::Result<String> {
+/// fails at once naming the flag when there is no terminal to ask. On a
+/// terminal a password that breaks `rule` is asked again, up to three times.
+fn read_password(from_stdin: bool, rule: Rule, confirm: bool) -> anyhow::Result<String> {
     if from_stdin {
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line)?;
@@ -29,6 +34,7 @@ fn read_password(from_stdin: bool, confirm: bool) -> anyhow::Result<String> {
         if pw.is_empty() {
             return Err(CliError::Usage("--password-stdin read an empty password".into()).into());
         }
+        rule(&pw).map_err(CliError::from)?;
         return Ok(pw);
     }
     if !std::io::stdin().is_terminal() {
@@ -39,7 +45,18 @@ fn read_password(from_stdin: bool, confirm: bool) -> anyhow::Result<String> {
         )
         .into());
     }
-    let pw = rpassword::prompt_password("Password: ")?;
+    let mut tries = 0;
+    let pw = loop {
+        let pw = rpassword::prompt_password("Password: ")?;
+        match rule(&pw) {
+            Ok(()) => break pw,
+            Err(e) if tries < 2 => {
+                eprintln!("{e}; try again");
+                tries += 1;
+            }
+            Err(e) => return Err(CliError::from(e).into()),
+        }
+    };
     if confirm && rpassword::prompt_password("Repeat password: ")? != pw {
         return Err(
             CliError::Usage("the passwords do not match; nothing was changed".into()).into(),
@@ -101,9 +118,9 @@ pub async fn register(mut ctx: Ctx, a: RegisterArgs) -> anyhow::Result<()> {
     let args = a.credentials;
     let addr = ctx.server()?;
     let email = email_arg(&ctx, &args, &addr.url)?;
-    let password = read_password(args.password_stdin, true)?;
-    validate::password(&password).map_err(CliError::from)?;
+    // Trust the server first (the prompt comes before the password's).
     let mut api = Api::connect(&mut ctx).await?;
+    let password = read_password(args.password_stdin, validate::password, true)?;
     let reg = AuthServiceClient::new(api.channel())
         .register(v1::RegisterRequest {
             email: email.clone(),
@@ -128,9 +145,8 @@ pub async fn register(mut ctx: Ctx, a: RegisterArgs) -> anyhow::Result<()> {
 pub async fn login(mut ctx: Ctx, args: CredentialsArgs) -> anyhow::Result<()> {
     let addr = ctx.server()?;
     let email = email_arg(&ctx, &args, &addr.url)?;
-    let password = read_password(args.password_stdin, false)?;
-    validate::login_password(&password).map_err(CliError::from)?;
     let mut api = Api::connect(&mut ctx).await?;
+    let password = read_password(args.password_stdin, validate::login_password, false)?;
     let s = sign_in(&mut ctx, &mut api, &email, password).await?;
     output::emit(ctx.global.output, &session_json(&api, &s), || {
         output::line(format!(

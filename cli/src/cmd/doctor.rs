@@ -93,62 +93,15 @@ pub async fn run(mut ctx: Ctx) -> anyhow::Result<()> {
             )),
         }
     }
-    match (api.as_mut(), admin) {
-        (Some(api), true) => match api.list_nodes(v1::ListNodesRequest {}).await {
-            Ok(r) => {
-                let ready = r
-                    .nodes
-                    .iter()
-                    .filter(|n| n.status == v1::NodeStatus::Ready as i32)
-                    .count();
-                if ready > 0 {
-                    checks.push(Check::pass(
-                        "nodes",
-                        format!("{ready} of {} node(s) ready", r.nodes.len()),
-                    ));
-                } else {
-                    checks.push(Check::fail(
-                            "nodes",
-                            format!("no node is ready ({} known)", r.nodes.len()),
-                            "create a token with `lattice nodes join-token` and start lattice-agentd on a machine with Docker",
-                        ));
-                }
-                let broken: Vec<String> = r
-                    .nodes
-                    .iter()
-                    .filter(|n| n.status == v1::NodeStatus::DockerUnavailable as i32)
-                    .map(|n| format!("{}: {}", n.name, n.status_message))
-                    .collect();
-                if broken.is_empty() {
-                    checks.push(Check::pass(
-                        "docker",
-                        "Docker answers on every connected node".into(),
-                    ));
-                } else {
-                    checks.push(Check::fail(
-                        "docker",
-                        broken.join("; "),
-                        "start Docker on that node, or let lattice-agentd read its socket",
-                    ));
-                }
-            }
-            Err(e)
-                if e.chain()
-                    .any(|c| matches!(c.downcast_ref::<CliError>(), Some(CliError::Auth(_)))) =>
-            {
-                checks.push(Check::skip("nodes", "only admins can see nodes"));
-            }
+    if let Some(api) = api.as_mut() {
+        match api.list_nodes(v1::ListNodesRequest {}).await {
+            Ok(r) => node_checks(&mut checks, &r.nodes, admin),
             Err(e) => checks.push(Check::fail(
                 "nodes",
                 format!("{e:#}"),
                 "see the server's log",
             )),
-        },
-        (Some(_), false) => checks.push(Check::skip(
-            "nodes",
-            "only admins can see nodes; deploy to find out",
-        )),
-        (None, _) => {}
+        }
     }
     let all_ok = checks.iter().all(|c| c.ok != Some(false));
     let value = json!({
@@ -173,5 +126,79 @@ pub async fn run(mut ctx: Ctx) -> anyhow::Result<()> {
         Ok(())
     } else {
         Err(CliError::Other("some checks failed (see above)".into()).into())
+    }
+}
+
+/// What the nodes say: which are ready, which are away (restart the agent
+/// there), and whether Docker answers — checked only on connected nodes, so
+/// no node connected is never a ✓ for Docker.
+fn node_checks(checks: &mut Vec<Check>, nodes: &[v1::Node], admin: bool) {
+    let is = |n: &v1::Node, s: v1::NodeStatus| n.status == s as i32;
+    if nodes.is_empty() {
+        let fix = if admin {
+            "create a token with `lattice nodes join-token` and start lattice-agentd on a machine with Docker"
+        } else {
+            "ask an admin to add a machine (`lattice nodes join-token`, then lattice-agentd)"
+        };
+        checks.push(Check::fail("nodes", "no machine has joined yet".into(), fix));
+        checks.push(Check::skip("docker", "no node to check Docker on"));
+        return;
+    }
+    let ready = nodes.iter().filter(|n| is(n, v1::NodeStatus::Ready)).count();
+    let away: Vec<&v1::Node> = nodes
+        .iter()
+        .filter(|n| is(n, v1::NodeStatus::Unreachable))
+        .collect();
+    let names = |v: &[&v1::Node]| v.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", ");
+    let restart = format!(
+        "restart lattice-agentd on {} (e.g. `systemctl restart lattice-agentd`, or run it again with the same --data-dir); its workloads return with it",
+        names(&away)
+    );
+    match (ready, away.is_empty()) {
+        (0, false) => checks.push(Check::fail(
+            "nodes",
+            format!("no node is ready; not connected: {}", names(&away)),
+            &restart,
+        )),
+        (0, true) => checks.push(Check::fail(
+            "nodes",
+            format!("no node is ready ({} known, none takes work)", nodes.len()),
+            "see `lattice nodes` for each node's state (draining, Docker)",
+        )),
+        (n, true) => checks.push(Check::pass(
+            "nodes",
+            format!("{n} of {} node(s) ready", nodes.len()),
+        )),
+        (n, false) => checks.push(Check::fail(
+            "nodes",
+            format!("{n} of {} node(s) ready; not connected: {}", nodes.len(), names(&away)),
+            &restart,
+        )),
+    }
+    let connected: Vec<&v1::Node> = nodes
+        .iter()
+        .filter(|n| !is(n, v1::NodeStatus::Unreachable))
+        .collect();
+    let broken: Vec<String> = connected
+        .iter()
+        .filter(|n| is(n, v1::NodeStatus::DockerUnavailable))
+        .map(|n| format!("{}: {}", n.name, n.status_message))
+        .collect();
+    if connected.is_empty() {
+        checks.push(Check::skip(
+            "docker",
+            "no node is connected, so Docker could not be checked",
+        ));
+    } else if broken.is_empty() {
+        checks.push(Check::pass(
+            "docker",
+            format!("Docker answers on {} connected node(s)", connected.len()),
+        ));
+    } else {
+        checks.push(Check::fail(
+            "docker",
+            broken.join("; "),
+            "start Docker on that node, or let lattice-agentd read its socket",
+        ));
     }
 }

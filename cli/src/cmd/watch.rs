@@ -1,6 +1,7 @@
 //! `lattice ls --watch` and `lattice status NAME --watch`: live updates from
 //! the server's Watch stream (pushed, not polled). On a terminal the table
-//! is redrawn in place; otherwise one JSON object per change.
+//! is redrawn in place; piped, one line per change in the format asked
+//! (a text row, or a JSON object with `-o json`, or the name with `-q`).
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -25,7 +26,11 @@ pub async fn run(mut ctx: Ctx, name: Option<String>) -> anyhow::Result<()> {
         name: name.clone().unwrap_or_default(),
     };
     let mut stream = api.watch(req).await?;
-    let redraw = ctx.global.output == Output::Table && std::io::stdout().is_terminal();
+    let table = ctx.global.output == Output::Table;
+    let redraw = table && !ctx.global.quiet && std::io::stdout().is_terminal();
+    if table && !redraw && !ctx.global.quiet {
+        output::line(row("NAME", "KIND", "STATUS", "MESSAGE"))?;
+    }
     let mut current: BTreeMap<String, v1::Workload> = BTreeMap::new();
     loop {
         let ev = match stream.message().await {
@@ -43,8 +48,22 @@ pub async fn run(mut ctx: Ctx, name: Option<String>) -> anyhow::Result<()> {
             let list: Vec<v1::Workload> = current.values().cloned().collect();
             // Clear the screen and draw the table from the top.
             output::line(format!("\x1b[2J\x1b[H{}", workloads_table(&list, &host)))?;
+        } else if ctx.global.quiet {
+            output::line(&w.name)?;
+        } else if table {
+            let status = if ev.kind == ChangeKind::Deleted.as_str() {
+                "deleted"
+            } else {
+                crate::view::status_name(w.status)
+            };
+            output::line(row(&w.name, &w.kind, status, &w.status_message))?;
         } else {
             output::line(json!({"event": ev.kind, "workload": workload_json(&w, &host)}))?;
         }
     }
+}
+
+/// One change as a text row.
+fn row(name: &str, kind: &str, status: &str, message: &str) -> String {
+    format!("{name:<24} {kind:<8} {status:<14} {message}")
 }
