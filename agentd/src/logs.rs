@@ -111,7 +111,9 @@ async fn pump(
     tx: &mpsc::Sender<v1::StreamFrame>,
     credit: &Semaphore,
 ) -> End {
-    let tail = req.tail.map_or_else(|| "all".to_string(), |n| n.to_string());
+    let tail = req
+        .tail
+        .map_or_else(|| "all".to_string(), |n| n.to_string());
     let since = i32::try_from(req.since_unix_millis / 1000).unwrap_or(0);
     let opts = LogsOptionsBuilder::default()
         .stdout(true)

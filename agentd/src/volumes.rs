@@ -10,7 +10,9 @@ use crate::supervisor::Supervisor;
 pub async fn remove(ctx: &Ctx, sup: &Supervisor, workload_id: &str) -> Result<(), String> {
     // Docker names are built from it: only an id controld could have made.
     let well_formed = workload_id.len() == 36
-        && workload_id.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+        && workload_id
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() || c == '-');
     if !well_formed {
         return Err("not a workload id".into());
     }
@@ -22,7 +24,10 @@ pub async fn remove(ctx: &Ctx, sup: &Supervisor, workload_id: &str) -> Result<()
         .await
         .ok_or_else(|| "Docker is unavailable on this node".to_string())?;
     if rt.inspect(&container_name(workload_id)).await?.is_some() {
-        return Err("a container of that workload still exists on this node; try again once it is removed".into());
+        return Err(
+            "a container of that workload still exists on this node; try again once it is removed"
+                .into(),
+        );
     }
     rt.remove_volume(&volume_name(workload_id)).await
 }

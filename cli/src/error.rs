@@ -194,7 +194,11 @@ mod tests {
             .insert(lattice_proto::FAULT_METADATA, "node".parse().unwrap());
         let e = from_status(&node, &a);
         assert_eq!(e.exit_code(), exit::NODE);
-        assert_eq!(e.to_string(), "node vm is not connected", "not blamed on the server");
+        assert_eq!(
+            e.to_string(),
+            "node vm is not connected",
+            "not blamed on the server"
+        );
     }
 
     #[test]

@@ -32,7 +32,10 @@ async fn main() -> ExitCode {
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.chain().any(|c| c.is::<output::BrokenPipe>()) => ExitCode::SUCCESS,
-        Err(e) if e.chain().any(|c| matches!(c.downcast_ref(), Some(error::CliError::Exited(_)))) => {
+        Err(e)
+            if e.chain()
+                .any(|c| matches!(c.downcast_ref(), Some(error::CliError::Exited(_)))) =>
+        {
             // The client already said why.
             ExitCode::from(error::classify(&e).0)
         }
@@ -58,7 +61,11 @@ fn args_error(e: &clap::Error) -> ExitCode {
     let informational = matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion);
     if informational || !wants_json(std::env::args()) {
         let _ = e.print();
-        return ExitCode::from(if e.use_stderr() { error::exit::USAGE } else { 0 });
+        return ExitCode::from(if e.use_stderr() {
+            error::exit::USAGE
+        } else {
+            0
+        });
     }
     // clap's message without its usage and help lines, on one line.
     let rendered = e.render().to_string();

@@ -180,7 +180,11 @@ mod tests {
     fn headings_never_split() {
         let mut t = Table::new();
         header(&mut t, &["NAME", "LAST USED", "ENDPOINT"]);
-        t.add_row(vec!["a-rather-long-name-here", "never", "tcp://127.0.0.1:20000"]);
+        t.add_row(vec![
+            "a-rather-long-name-here",
+            "never",
+            "tcp://127.0.0.1:20000",
+        ]);
         t.set_width(30);
         let out = t.to_string();
         assert!(out.contains("ENDPOINT"), "{out}");

@@ -93,13 +93,21 @@ impl MigrationTrait for Migration {
                             .not_null()
                             .primary_key(),
                     )
-                    .col(ColumnDef::new(KeptVolumes::OwnerId).string_len(36).not_null())
+                    .col(
+                        ColumnDef::new(KeptVolumes::OwnerId)
+                            .string_len(36)
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(KeptVolumes::Name).string_len(63).not_null())
                     .col(ColumnDef::new(KeptVolumes::Kind).string_len(16).not_null())
                     .col(ColumnDef::new(KeptVolumes::Image).text().not_null())
                     .col(ColumnDef::new(KeptVolumes::NodeId).string_len(36).null())
                     .col(ColumnDef::new(KeptVolumes::Credentials).text().null())
-                    .col(ColumnDef::new(KeptVolumes::CreatedAt).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(KeptVolumes::CreatedAt)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(KeptVolumes::KeptAt).big_integer().not_null())
                     .to_owned(),
             )

@@ -47,7 +47,15 @@ fn every_change_and_sign_in_is_audited_without_secrets() {
         .to_string();
     let rotated = bob
         .run(
-            &["access", "db", "--rotate", "--yes", "-o", "json", "--show-secrets"],
+            &[
+                "access",
+                "db",
+                "--rotate",
+                "--yes",
+                "-o",
+                "json",
+                "--show-secrets",
+            ],
             None,
         )
         .ok()

@@ -268,7 +268,10 @@ fn rotate_refuses_the_old_password_and_accepts_the_new() {
     };
     assert!(ok(&old));
     let r = cli
-        .run(&["access", "db", "--rotate", "--yes", "--format", "url"], None)
+        .run(
+            &["access", "db", "--rotate", "--yes", "--format", "url"],
+            None,
+        )
         .ok();
     let new = r.stdout.trim().to_string();
     assert_ne!(old, new);
@@ -285,7 +288,8 @@ fn rotate_refuses_the_old_password_and_accepts_the_new() {
         .run(&["access", "files", "--format", "json"], None)
         .ok()
         .json();
-    cli.run(&["access", "files", "--rotate", "--yes"], None).ok();
+    cli.run(&["access", "files", "--rotate", "--yes"], None)
+        .ok();
     c.wait_status(cli, "files", "running", 60);
     let after = cli
         .run(&["access", "files", "--format", "json"], None)
@@ -297,7 +301,9 @@ fn rotate_refuses_the_old_password_and_accepts_the_new() {
     );
     // Custom workloads have nothing generated to rotate.
     cli.deploy("custom", "w").web().port(80).run().ok();
-    let r = cli.run(&["access", "w", "--rotate", "--yes"], None).fails_with(1);
+    let r = cli
+        .run(&["access", "w", "--rotate", "--yes"], None)
+        .fails_with(1);
     assert!(
         r.stderr.contains("no generated credentials"),
         "{}",

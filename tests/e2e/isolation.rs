@@ -57,7 +57,10 @@ fn a_rotate_blocked_by_the_users_own_lock_fails_cleanly_and_the_node_stays_ready
         let cli = cli.clone();
         std::thread::spawn(move || {
             let started = Instant::now();
-            let r = cli.run(&["access", "db", "--rotate", "--yes", "--format", "url"], None);
+            let r = cli.run(
+                &["access", "db", "--rotate", "--yes", "--format", "url"],
+                None,
+            );
             (r, started.elapsed())
         })
     };
@@ -99,7 +102,10 @@ fn a_rotate_blocked_by_the_users_own_lock_fails_cleanly_and_the_node_stays_ready
     let _ = holder.wait();
     assert!(psql_ok(&old), "the old password still works");
     let new = cli
-        .run(&["access", "db", "--rotate", "--yes", "--format", "url"], None)
+        .run(
+            &["access", "db", "--rotate", "--yes", "--format", "url"],
+            None,
+        )
         .ok()
         .stdout
         .trim()
@@ -117,7 +123,10 @@ fn concurrent_rotations_take_turns_and_never_lose_the_password() {
         .map(|_| {
             let cli = cli.clone();
             std::thread::spawn(move || {
-                cli.run(&["access", "db", "--rotate", "--yes", "--format", "url"], None)
+                cli.run(
+                    &["access", "db", "--rotate", "--yes", "--format", "url"],
+                    None,
+                )
             })
         })
         .collect();
@@ -147,7 +156,10 @@ fn concurrent_rotations_take_turns_and_never_lose_the_password() {
     );
     // And the next rotation starts afresh.
     let next = cli
-        .run(&["access", "db", "--rotate", "--yes", "--format", "url"], None)
+        .run(
+            &["access", "db", "--rotate", "--yes", "--format", "url"],
+            None,
+        )
         .ok()
         .stdout
         .trim()

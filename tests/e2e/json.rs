@@ -148,6 +148,42 @@ fn workload_commands_emit_documented_json() {
 }
 
 #[test]
+fn version_and_volume_commands_emit_documented_json() {
+    let c = Cluster::start();
+    let a = &c.admin;
+    let web = [
+        "deploy",
+        "custom",
+        "web",
+        "--image",
+        "lattice-local/web:latest",
+        "--port",
+        "80",
+    ];
+    let created = json_of(a, &[&web[..], &["--wait"]].concat());
+    check("deploy", &created);
+    assert_eq!(created["outcome"], "created");
+    check("deploy", &json_of(a, &web));
+    check(
+        "deploy",
+        &json_of(a, &["env", "set", "web", "A=1", "--wait"]),
+    );
+    check("env", &json_of(a, &["env", "ls", "web"]));
+    check("env", &json_of(a, &["env", "ls", "web", "--show-values"]));
+    check("history", &json_of(a, &["history", "web"]));
+    check("deploy", &json_of(a, &["rollback", "web", "--wait"]));
+    a.deploy("postgres", "db").wait().ok();
+    a.run(&["rm", "db", "--wait"], None).ok();
+    let vols = json_of(a, &["volumes", "ls"]);
+    check("volumes", &vols);
+    assert_eq!(vols.as_array().map(Vec::len), Some(1), "{vols}");
+    check(
+        "volume-removed",
+        &json_of(a, &["volumes", "rm", "db", "--yes"]),
+    );
+}
+
+#[test]
 fn ls_watch_emits_a_json_line_when_a_status_changes() {
     let c = Cluster::start();
     let mut watch = c

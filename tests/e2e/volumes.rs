@@ -28,7 +28,10 @@ fn a_removed_workloads_volume_is_listed_reattached_and_deleted() {
         .stdout
         .trim()
         .to_string();
-    psql(&url, "create table t (v text); insert into t values ('survives rm')");
+    psql(
+        &url,
+        "create table t (v text); insert into t values ('survives rm')",
+    );
     let rm = cli.run(&["rm", "db", "--wait"], None).ok();
     assert!(rm.stdout.contains("volumes ls"), "{}", rm.stdout);
     let v = volumes(cli);
@@ -36,7 +39,10 @@ fn a_removed_workloads_volume_is_listed_reattached_and_deleted() {
     assert_eq!(v[0]["kind"], "postgres");
     assert!(!v[0]["node"].as_str().unwrap_or("").is_empty(), "{v}");
     let volume = format!("lattice-{id}-data");
-    assert_eq!(docker(&["volume", "ls", "-q", "--filter", &format!("name={volume}")]), volume);
+    assert_eq!(
+        docker(&["volume", "ls", "-q", "--filter", &format!("name={volume}")]),
+        volume
+    );
     let table = cli.run(&["volumes"], None).ok();
     assert!(table.stdout.contains("--reuse-volume"), "{}", table.stdout);
 
@@ -49,9 +55,21 @@ fn a_removed_workloads_volume_is_listed_reattached_and_deleted() {
         r.stderr
     );
     assert_eq!(cli.run(&["ls", "-q"], None).ok().stdout.trim(), "");
-    let r = cli.deploy("s3", "db").flags(&["--reuse-volume"]).run().fails_with(1);
-    assert!(r.stderr.contains("postgres workload's data"), "{}", r.stderr);
-    let r = cli.deploy("postgres", "nope").flags(&["--reuse-volume"]).run().fails_with(3);
+    let r = cli
+        .deploy("s3", "db")
+        .flags(&["--reuse-volume"])
+        .run()
+        .fails_with(1);
+    assert!(
+        r.stderr.contains("postgres workload's data"),
+        "{}",
+        r.stderr
+    );
+    let r = cli
+        .deploy("postgres", "nope")
+        .flags(&["--reuse-volume"])
+        .run()
+        .fails_with(3);
     assert!(r.stderr.contains("no kept volume named"), "{}", r.stderr);
 
     // Reattached: the same data, the same credentials.
@@ -61,7 +79,11 @@ fn a_removed_workloads_volume_is_listed_reattached_and_deleted() {
         .flags(&["--reuse-volume", "-o", "json"])
         .ok()
         .json();
-    assert_eq!(again["id"].as_str(), Some(id.as_str()), "the volume's workload id");
+    assert_eq!(
+        again["id"].as_str(),
+        Some(id.as_str()),
+        "the volume's workload id"
+    );
     let url2 = cli
         .run(&["access", "db", "--format", "url"], None)
         .ok()
@@ -71,16 +93,25 @@ fn a_removed_workloads_volume_is_listed_reattached_and_deleted() {
     let (old_pw, new_pw) = (password(&url), password(&url2));
     assert_eq!(old_pw, new_pw, "the data was made with these credentials");
     assert_eq!(psql(&url2, "select v from t"), "survives rm");
-    assert_eq!(volumes(cli), serde_json::json!([]), "attached, no longer kept");
+    assert_eq!(
+        volumes(cli),
+        serde_json::json!([]),
+        "attached, no longer kept"
+    );
 
     // Removed and deleted for good.
     cli.run(&["rm", "db", "--wait"], None).ok();
     let r = cli.run(&["volumes", "rm", "db"], None).fails_with(2);
     assert!(r.stderr.contains("pass --yes"), "{}", r.stderr);
-    let r = cli.run(&["volumes", "rm", "dbb", "--yes"], None).fails_with(3);
+    let r = cli
+        .run(&["volumes", "rm", "dbb", "--yes"], None)
+        .fails_with(3);
     assert!(r.stderr.contains("no kept volume named"), "{}", r.stderr);
     cli.run(&["volumes", "rm", "db", "--yes"], None).ok();
-    assert_eq!(docker(&["volume", "ls", "-q", "--filter", &format!("name={volume}")]), "");
+    assert_eq!(
+        docker(&["volume", "ls", "-q", "--filter", &format!("name={volume}")]),
+        ""
+    );
     assert_eq!(volumes(cli), serde_json::json!([]));
     // Now a plain deploy is a fresh start.
     cli.deploy("postgres", "db").wait().ok();
@@ -94,7 +125,9 @@ fn a_removed_workloads_volume_is_listed_reattached_and_deleted() {
     // Another user sees none of it.
     let bob = c.user("bob@example.com");
     assert_eq!(volumes(&bob), serde_json::json!([]));
-    let r = bob.run(&["volumes", "rm", "db", "--yes"], None).fails_with(3);
+    let r = bob
+        .run(&["volumes", "rm", "db", "--yes"], None)
+        .fails_with(3);
     assert!(r.stderr.contains("no kept volume"), "{}", r.stderr);
 }
 
@@ -110,13 +143,19 @@ fn a_kept_volume_on_a_node_that_is_away_is_refused_then_forgotten() {
         .ok();
     cli.run(&["rm", "files", "--wait"], None).ok();
     c.agent.stop();
-    let r = cli.run(&["volumes", "rm", "files", "--yes"], None).fails_with(9);
+    let r = cli
+        .run(&["volumes", "rm", "files", "--yes"], None)
+        .fails_with(9);
     assert!(
         r.stderr.contains("not connected") && r.stderr.contains("--forget"),
         "{}",
         r.stderr
     );
-    assert!(!r.stderr.contains("Lattice server"), "a node's fault, not the server's: {}", r.stderr);
+    assert!(
+        !r.stderr.contains("Lattice server"),
+        "a node's fault, not the server's: {}",
+        r.stderr
+    );
     let r = cli
         .deploy("custom", "files")
         .web()
@@ -125,7 +164,8 @@ fn a_kept_volume_on_a_node_that_is_away_is_refused_then_forgotten() {
         .run()
         .fails_with(9);
     assert!(r.stderr.contains("kept volume"), "{}", r.stderr);
-    cli.run(&["volumes", "rm", "files", "--forget", "--yes"], None).ok();
+    cli.run(&["volumes", "rm", "files", "--forget", "--yes"], None)
+        .ok();
     assert_eq!(volumes(&cli), serde_json::json!([]));
     c.agent.restart();
 }

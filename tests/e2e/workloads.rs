@@ -603,7 +603,13 @@ fn invalid_deploys_name_the_field_and_create_nothing() {
     );
     // The same name and spec again changes nothing; another kind is refused.
     cli.deploy("custom", "w").web().port(80).run().ok();
-    let again = cli.deploy("custom", "w").web().port(80).flags(&["-o", "json"]).ok().json();
+    let again = cli
+        .deploy("custom", "w")
+        .web()
+        .port(80)
+        .flags(&["-o", "json"])
+        .ok()
+        .json();
     assert_eq!(again["outcome"], "unchanged", "{again}");
     assert_eq!(again["version"], 1, "{again}");
     let r = cli.deploy("postgres", "w").run().fails_with(1);

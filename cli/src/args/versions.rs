@@ -52,7 +52,8 @@ pub struct RollbackArgs {
     /// Workload name.
     pub name: String,
     /// The version to return to (default: the one before the current one).
-    pub version: Option<String>,
+    #[arg(value_name = "VERSION")]
+    pub to: Option<String>,
     /// Waiting.
     #[command(flatten)]
     pub wait: super::WaitArgs,

@@ -35,9 +35,10 @@ pub async fn run(mut ctx: Ctx, a: AuditArgs) -> anyhow::Result<()> {
             return output::line("No audit entries yet.");
         }
         let mut t = output::table();
-        output::header(&mut t, &[
-            "WHEN", "ACTOR", "ACTION", "TARGET", "SOURCE", "OUTCOME",
-        ]);
+        output::header(
+            &mut t,
+            &["WHEN", "ACTOR", "ACTION", "TARGET", "SOURCE", "OUTCOME"],
+        );
         for e in &r.entries {
             let outcome = if e.detail.is_empty() {
                 e.outcome.clone()

@@ -28,6 +28,15 @@ pub async fn connect(mut ctx: Ctx, a: ConnectArgs) -> anyhow::Result<()> {
         })
         .await?;
     let host = api.host().to_string();
+    let kind = Kind::parse_alias(&acc.kind).unwrap_or(Kind::Custom);
+    if kind == Kind::Custom {
+        return Err(CliError::Usage(format!(
+            "{} is a custom workload: Lattice knows no client for it; see `lattice access {}` \
+             (or `lattice open {}` for a web app)",
+            a.name, a.name, a.name
+        ))
+        .into());
+    }
     let view = AccessView::new(&acc, a.direct, &host);
     if view.endpoint.is_none() {
         return Err(CliError::Other(format!(
@@ -37,18 +46,18 @@ pub async fn connect(mut ctx: Ctx, a: ConnectArgs) -> anyhow::Result<()> {
         .into());
     }
     let env = view.env();
-    let mut cmd = match Kind::parse_alias(&acc.kind) {
-        Some(Kind::Postgres) => {
+    let mut cmd = match kind {
+        Kind::Postgres => {
             let mut c = Command::new("psql");
             c.args(&a.args);
             c
         }
-        Some(Kind::S3) if !a.args.is_empty() => {
+        Kind::S3 if !a.args.is_empty() => {
             let mut c = Command::new(&a.args[0]);
             c.args(&a.args[1..]);
             c
         }
-        Some(Kind::S3) => {
+        Kind::S3 => {
             let shell = std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".into());
             eprintln!(
                 "A shell with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_ENDPOINT_URL set for {}; \
@@ -57,14 +66,8 @@ pub async fn connect(mut ctx: Ctx, a: ConnectArgs) -> anyhow::Result<()> {
             );
             Command::new(shell)
         }
-        _ => {
-            return Err(CliError::Usage(format!(
-                "{} is a custom workload: Lattice knows no client for it; see `lattice access {}` \
-                 (or `lattice open {}` for a web app)",
-                a.name, a.name, a.name
-            ))
-            .into());
-        }
+        // Refused above: there is no client to open.
+        Kind::Custom => return Ok(()),
     };
     cmd.envs(env);
     let program = cmd.get_program().to_string_lossy().into_owned();

@@ -140,16 +140,28 @@ fn node_checks(checks: &mut Vec<Check>, nodes: &[v1::Node], admin: bool) {
         } else {
             "ask an admin to add a machine (`lattice nodes join-token`, then lattice-agentd)"
         };
-        checks.push(Check::fail("nodes", "no machine has joined yet".into(), fix));
+        checks.push(Check::fail(
+            "nodes",
+            "no machine has joined yet".into(),
+            fix,
+        ));
         checks.push(Check::skip("docker", "no node to check Docker on"));
         return;
     }
-    let ready = nodes.iter().filter(|n| is(n, v1::NodeStatus::Ready)).count();
+    let ready = nodes
+        .iter()
+        .filter(|n| is(n, v1::NodeStatus::Ready))
+        .count();
     let away: Vec<&v1::Node> = nodes
         .iter()
         .filter(|n| is(n, v1::NodeStatus::Unreachable))
         .collect();
-    let names = |v: &[&v1::Node]| v.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", ");
+    let names = |v: &[&v1::Node]| {
+        v.iter()
+            .map(|n| n.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let restart = format!(
         "restart lattice-agentd on {} (e.g. `systemctl restart lattice-agentd`, or run it again with the same --data-dir); its workloads return with it",
         names(&away)
@@ -171,7 +183,11 @@ fn node_checks(checks: &mut Vec<Check>, nodes: &[v1::Node], admin: bool) {
         )),
         (n, false) => checks.push(Check::fail(
             "nodes",
-            format!("{n} of {} node(s) ready; not connected: {}", nodes.len(), names(&away)),
+            format!(
+                "{n} of {} node(s) ready; not connected: {}",
+                nodes.len(),
+                names(&away)
+            ),
             &restart,
         )),
     }

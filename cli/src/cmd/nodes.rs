@@ -38,15 +38,18 @@ pub async fn run(mut ctx: Ctx, a: NodesArgs) -> anyhow::Result<()> {
                     );
                 }
                 let mut t = output::table();
-                output::header(&mut t, &[
-                    "NAME",
-                    "STATUS",
-                    "CPU (used/total)",
-                    "MEMORY (used/total)",
-                    "WORKLOADS",
-                    "LAST SEEN",
-                    "ADDRESS",
-                ]);
+                output::header(
+                    &mut t,
+                    &[
+                        "NAME",
+                        "STATUS",
+                        "CPU (used/total)",
+                        "MEMORY (used/total)",
+                        "WORKLOADS",
+                        "LAST SEEN",
+                        "ADDRESS",
+                    ],
+                );
                 for n in &r.nodes {
                     let status = if n.status_message.is_empty() {
                         status_name(n.status).to_string()

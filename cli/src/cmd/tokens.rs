@@ -94,7 +94,10 @@ pub async fn run(mut ctx: Ctx, a: TokensArgs) -> anyhow::Result<()> {
                     );
                 }
                 let mut t = output::table();
-                output::header(&mut t, &["NAME", "SCOPE", "CREATED", "EXPIRES", "LAST USED"]);
+                output::header(
+                    &mut t,
+                    &["NAME", "SCOPE", "CREATED", "EXPIRES", "LAST USED"],
+                );
                 for k in &r.tokens {
                     t.add_row(vec![
                         k.name.clone(),
@@ -105,9 +108,10 @@ pub async fn run(mut ctx: Ctx, a: TokensArgs) -> anyhow::Result<()> {
                         k.expires_at
                             .as_ref()
                             .map_or_else(|| "never".into(), |x| output::date(x.unix_millis)),
-                        k.last_used_at
-                            .as_ref()
-                            .map_or_else(|| "never".into(), |x| output::ago(x.unix_millis) + " ago"),
+                        k.last_used_at.as_ref().map_or_else(
+                            || "never".into(),
+                            |x| output::ago(x.unix_millis) + " ago",
+                        ),
                     ]);
                 }
                 output::line(t)

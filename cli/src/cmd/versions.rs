@@ -96,7 +96,16 @@ pub async fn env(mut ctx: Ctx, a: EnvArgs) -> anyhow::Result<()> {
             let value: Value = r
                 .env
                 .iter()
-                .map(|e| (e.key.clone(), if show_values { json!(e.value) } else { Value::Null }))
+                .map(|e| {
+                    (
+                        e.key.clone(),
+                        if show_values {
+                            json!(e.value)
+                        } else {
+                            Value::Null
+                        },
+                    )
+                })
                 .collect::<serde_json::Map<_, _>>()
                 .into();
             output::emit(ctx.global.output, &value, || {
@@ -148,7 +157,12 @@ pub async fn history(mut ctx: Ctx, a: NameArg) -> anyhow::Result<()> {
         .collect();
     output::emit(ctx.global.output, &rows, || {
         let mut t = output::table();
-        output::header(&mut t, &["VERSION", "WHEN", "CAUSE", "IMAGE", "PORTS", "ENV", "LIMITS"]);
+        output::header(
+            &mut t,
+            &[
+                "VERSION", "WHEN", "CAUSE", "IMAGE", "PORTS", "ENV", "LIMITS",
+            ],
+        );
         for v in &r.versions {
             let res = v.resources.unwrap_or_default();
             let limits = match (res.cpu_millis, res.memory_bytes) {
@@ -158,7 +172,11 @@ pub async fn history(mut ctx: Ctx, a: NameArg) -> anyhow::Result<()> {
                 (c, m) => format!("{} CPU, {}", f64::from(c) / 1000.0, bytes(m)),
             };
             t.add_row(vec![
-                format!("v{}{}", v.version, if v.current { " (current)" } else { "" }),
+                format!(
+                    "v{}{}",
+                    v.version,
+                    if v.current { " (current)" } else { "" }
+                ),
                 v.created_at
                     .as_ref()
                     .map_or_else(String::new, |t| output::ago(t.unix_millis) + " ago"),
@@ -180,7 +198,7 @@ pub async fn history(mut ctx: Ctx, a: NameArg) -> anyhow::Result<()> {
 /// `lattice rollback NAME [VERSION]`.
 pub async fn rollback(mut ctx: Ctx, a: RollbackArgs) -> anyhow::Result<()> {
     name_ok(&a.name)?;
-    let version = match a.version.as_deref() {
+    let version = match a.to.as_deref() {
         None => 0,
         Some(v) => v
             .trim_start_matches('v')

@@ -35,7 +35,9 @@ pub async fn run(mut ctx: Ctx, a: VolumesArgs) -> anyhow::Result<()> {
             let rows: Vec<Value> = r.volumes.iter().map(volume_json).collect();
             output::emit(ctx.global.output, &rows, || {
                 if r.volumes.is_empty() {
-                    return output::line("No kept volumes: `lattice rm NAME` keeps a workload's data here until you remove it.");
+                    return output::line(
+                        "No kept volumes: `lattice rm NAME` keeps a workload's data here until you remove it.",
+                    );
                 }
                 let mut t = output::table();
                 output::header(&mut t, &["NAME", "KIND", "NODE", "KEPT", "IMAGE"]);
@@ -55,16 +57,22 @@ pub async fn run(mut ctx: Ctx, a: VolumesArgs) -> anyhow::Result<()> {
                     ]);
                 }
                 output::line(t)?;
-                output::line("Reattach one with `lattice deploy KIND NAME --reuse-volume`; delete it with `lattice volumes rm NAME`.")
+                output::line(
+                    "Reattach one with `lattice deploy KIND NAME --reuse-volume`; delete it with `lattice volumes rm NAME`.",
+                )
             })
         }
         VolumesAction::Rm { name, forget } => {
             lattice_proto::validate::name("name", &name).map_err(CliError::from)?;
             if !ctx.global.yes {
                 let q = if forget {
-                    format!("Forget the kept volume of {name}? Its data stays on its node, unreachable from Lattice.")
+                    format!(
+                        "Forget the kept volume of {name}? Its data stays on its node, unreachable from Lattice."
+                    )
                 } else {
-                    format!("Delete the kept volume of {name} and all its data? This cannot be undone.")
+                    format!(
+                        "Delete the kept volume of {name} and all its data? This cannot be undone."
+                    )
                 };
                 crate::confirm::ask(&q, "--yes")?;
             }

@@ -101,8 +101,13 @@ pub async fn deploy(mut ctx: Ctx, a: DeployArgs) -> anyhow::Result<()> {
     value["outcome"] = json!(outcome);
     output::emit(ctx.global.output, &value, || {
         let what = match outcome.as_str() {
-            "unchanged" => format!("{} is unchanged (version {}): the spec is what already runs.", w.name, w.version),
-            "updated" if waited => format!("{} runs version {} on node {}.", w.name, w.version, w.node),
+            "unchanged" => format!(
+                "{} is unchanged (version {}): the spec is what already runs.",
+                w.name, w.version
+            ),
+            "updated" if waited => {
+                format!("{} runs version {} on node {}.", w.name, w.version, w.node)
+            }
             "updated" => format!(
                 "{} is rolling out version {} on node {}. Follow it with `lattice status {}` (or deploy with --wait).",
                 w.name, w.version, w.node, w.name
@@ -186,7 +191,10 @@ pub async fn status(mut ctx: Ctx, a: NameArg) -> anyhow::Result<()> {
             ("status", status_name(w.status).to_string()),
             ("message", w.status_message.clone()),
             ("node", w.node.clone()),
-            ("version", format!("{} (see `lattice history {}`)", w.version, w.name)),
+            (
+                "version",
+                format!("{} (see `lattice history {}`)", w.version, w.name),
+            ),
             ("restarts", restarts_text(&w)),
             (
                 "endpoints",
@@ -356,7 +364,14 @@ pub async fn rm(mut ctx: Ctx, a: RmArgs) -> anyhow::Result<()> {
                 gone = true;
             }
             let mut value = workload_json(&w, &host);
-            value["status"] = json!(if gone { Status::Deleted } else { Status::Deleting }.as_str());
+            value["status"] = json!(
+                if gone {
+                    Status::Deleted
+                } else {
+                    Status::Deleting
+                }
+                .as_str()
+            );
             value["purge"] = json!(purge);
             let has_volume = w.kind == "postgres" || w.kind == "s3";
             let kept = if purge || !has_volume {

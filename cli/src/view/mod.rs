@@ -5,8 +5,8 @@
 
 pub mod access;
 
-use lattice_proto::v1;
 use comfy_table::Cell;
+use lattice_proto::v1;
 use serde_json::{Value, json};
 
 use crate::output::{self, rfc3339};
@@ -134,7 +134,9 @@ pub fn workloads_table(workloads: &[v1::Workload], host: &str) -> comfy_table::T
     let mut t = output::table();
     output::header(
         &mut t,
-        &["NAME", "KIND", "STATUS", "RESTARTS", "NODE", "ENDPOINT", "AGE"],
+        &[
+            "NAME", "KIND", "STATUS", "RESTARTS", "NODE", "ENDPOINT", "AGE",
+        ],
     );
     for w in workloads {
         t.add_row(vec![

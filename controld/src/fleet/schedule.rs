@@ -103,7 +103,10 @@ pub fn choose(nodes: &[Candidate], need: Need) -> std::result::Result<&Candidate
 impl Fleet {
     /// Every node as the scheduler sees it, with what its placed workloads
     /// reserve (leaving out `replacing`, whose reservation a change takes over).
-    async fn candidates(&self, replacing: Option<&str>) -> Result<(Vec<node::Model>, Vec<Candidate>)> {
+    async fn candidates(
+        &self,
+        replacing: Option<&str>,
+    ) -> Result<(Vec<node::Model>, Vec<Candidate>)> {
         let nodes = self.repo.nodes().await?;
         let mut used: HashMap<String, (i64, i64, u64)> = HashMap::new();
         for w in self.repo.all_workloads().await? {
@@ -193,7 +196,10 @@ impl Fleet {
             c.draining = false;
             c.docker_problem = None;
         }
-        match choose(std::slice::from_ref(&c), need(cpu_millis, memory_bytes, spec_bytes)) {
+        match choose(
+            std::slice::from_ref(&c),
+            need(cpu_millis, memory_bytes, spec_bytes),
+        ) {
             Ok(_) => Ok(n),
             Err(Refusal(reasons)) => Err(Error::NoNode(reasons.join("; "))),
         }

@@ -9,8 +9,7 @@ use std::time::Duration;
 
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr,
-    EntityTrait,
-    QueryFilter, QuerySelect, TransactionTrait,
+    EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
 };
 
 use super::Repo;
@@ -86,7 +85,9 @@ impl Repo {
             let res = retry(|| async {
                 let txn = self.db.begin().await?;
                 if let Some(id) = &with.reused_volume {
-                    kept_volume::Entity::delete_by_id(id.clone()).exec(&txn).await?;
+                    kept_volume::Entity::delete_by_id(id.clone())
+                        .exec(&txn)
+                        .await?;
                 }
                 let w = m.clone().insert(&txn).await?;
                 with.version.clone().insert(&txn).await?;
@@ -152,8 +153,7 @@ pub(super) async fn reserve(
         .all(txn)
         .await?;
     let now = clock::now_ms();
-    let Some(picked) = pick_ports(pool, &used, &released, owner, now, container_ports.len())
-    else {
+    let Some(picked) = pick_ports(pool, &used, &released, owner, now, container_ports.len()) else {
         return Ok(None);
     };
     let mut ports = Vec::new();

@@ -60,7 +60,11 @@ impl Repo {
             let missing: Vec<u32> = container_ports
                 .iter()
                 .copied()
-                .filter(|cp| !kept.iter().any(|p| i64::from(p.container_port) == i64::from(*cp)))
+                .filter(|cp| {
+                    !kept
+                        .iter()
+                        .any(|p| i64::from(p.container_port) == i64::from(*cp))
+                })
                 .collect();
             let Some(added) = reserve(&txn, pool, &w.owner_id, &w.id, &missing).await? else {
                 txn.rollback().await?;

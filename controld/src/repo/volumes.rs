@@ -2,7 +2,10 @@
 //! a removal without purge records the volume (in the same transaction), so
 //! `lattice volumes` can show, reattach or delete it.
 
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
+};
 use tracing::warn;
 
 use super::Repo;

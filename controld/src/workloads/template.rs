@@ -193,7 +193,9 @@ mod tests {
         let env = vec![kv("A", "1"), kv("B", "2")];
         let out = change_env(&env, &[kv("B", "3"), kv("C", "4")], &["A".into()]).unwrap();
         assert_eq!(out, vec![kv("B", "3"), kv("C", "4")]);
-        let e = change_env(&env, &[], &["Z".into()]).unwrap_err().to_string();
+        let e = change_env(&env, &[], &["Z".into()])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("Z is not set (set: A, B)"), "{e}");
     }
 
@@ -205,7 +207,10 @@ mod tests {
         };
         assert_eq!(user_env(Kind::Postgres, &doc.env), vec![kv("TZ", "UTC")]);
         let next = with_user_env(Kind::Postgres, &doc, &[kv("LANG", "C")]);
-        assert_eq!(next.env, vec![kv("POSTGRES_PASSWORD", "p"), kv("LANG", "C")]);
+        assert_eq!(
+            next.env,
+            vec![kv("POSTGRES_PASSWORD", "p"), kv("LANG", "C")]
+        );
         assert_eq!(user_env(Kind::Custom, &doc.env).len(), 2);
     }
 

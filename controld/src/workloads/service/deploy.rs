@@ -157,8 +157,10 @@ impl WorkloadApi {
         if let Some(k) = &kept {
             // The data was made with the old credentials: keep them.
             let old = match &k.credentials {
-                Some(sealed) => serde_json::from_slice::<SecretDoc>(&self.secrets.open(&k.id, sealed)?)
-                    .map_err(Error::internal)?,
+                Some(sealed) => {
+                    serde_json::from_slice::<SecretDoc>(&self.secrets.open(&k.id, sealed)?)
+                        .map_err(Error::internal)?
+                }
                 None => SecretDoc::default(),
             };
             resolved.secret = with_user_env(resolved.kind, &old, &template.env);
@@ -228,7 +230,14 @@ impl WorkloadApi {
         };
         let (w, edge_ports) = self
             .repo
-            .insert_workload(am, &c.user.id, &r.name, &resolved.spec.ports, self.edge.pool(), rows)
+            .insert_workload(
+                am,
+                &c.user.id,
+                &r.name,
+                &resolved.spec.ports,
+                self.edge.pool(),
+                rows,
+            )
             .await?;
         drop(turn);
         for p in &edge_ports {

@@ -180,7 +180,10 @@ impl WorkloadApi {
 }
 
 /// The stream, holding `slot` for as long as it lives.
-pub(super) fn hold<S: Stream + Send + 'static>(s: S, slot: Slot) -> impl Stream<Item = S::Item> + Send {
+pub(super) fn hold<S: Stream + Send + 'static>(
+    s: S,
+    slot: Slot,
+) -> impl Stream<Item = S::Item> + Send {
     use tokio_stream::StreamExt;
     s.map(move |item| {
         let _held = &slot;

@@ -309,7 +309,11 @@ impl v1::workload_service_server::WorkloadService for WorkloadApi {
         let c = self.caller(&req, Scope::Deploy).await?;
         let r = req.get_ref();
         let res = self.remove_volume(&c, &r.name, r.forget).await;
-        let action = if r.forget { "volumes.forget" } else { "volumes.rm" };
+        let action = if r.forget {
+            "volumes.forget"
+        } else {
+            "volumes.rm"
+        };
         self.audit
             .record(&Actor::of(&c, src), action, &r.name, &res)
             .await;

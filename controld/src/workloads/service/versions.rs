@@ -60,13 +60,8 @@ impl WorkloadApi {
             None => None,
         };
         let spec = serde_json::to_string(&t.spec).map_err(Error::internal)?;
-        let bytes = crate::quota::stored_bytes(
-            &w.name,
-            &t.image,
-            &spec,
-            Some(&sealed),
-            pending.as_deref(),
-        );
+        let bytes =
+            crate::quota::stored_bytes(&w.name, &t.image, &spec, Some(&sealed), pending.as_deref());
         self.admit(
             c,
             (t.cpu_millis, t.memory_bytes, t.spec.ports.len(), bytes),
@@ -88,7 +83,10 @@ impl WorkloadApi {
         let now = clock::now_ms();
         let running = w.desired == Desired::Running;
         let (status, message) = if running {
-            (Status::Starting, format!("rolling out version {version} ({cause})"))
+            (
+                Status::Starting,
+                format!("rolling out version {version} ({cause})"),
+            )
         } else {
             (
                 w.status,
@@ -221,7 +219,12 @@ impl WorkloadApi {
     }
 
     /// The user's env vars of the caller's workload (values when asked).
-    pub(super) async fn env_of(&self, c: &Caller, name: &str, values: bool) -> Result<Vec<v1::EnvVar>> {
+    pub(super) async fn env_of(
+        &self,
+        c: &Caller,
+        name: &str,
+        values: bool,
+    ) -> Result<Vec<v1::EnvVar>> {
         let w = self.find(c, name).await?;
         let secret = SecretDoc::unseal(&self.secrets, &w)?;
         Ok(user_env(w.kind, &secret.env)

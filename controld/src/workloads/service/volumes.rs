@@ -37,13 +37,22 @@ impl WorkloadApi {
 
     /// Removes the caller's kept volume from its node; `forget` drops only
     /// the record (for a node that is gone for good).
-    pub(super) async fn remove_volume(&self, c: &Caller, name: &str, forget: bool) -> Result<v1::Volume> {
+    pub(super) async fn remove_volume(
+        &self,
+        c: &Caller,
+        name: &str,
+        forget: bool,
+    ) -> Result<v1::Volume> {
         lattice_proto::validate::name("name", name)?;
-        let k = self.repo.kept_volume(&c.user.id, name).await?.ok_or_else(|| {
-            Error::NotFound(format!(
-                "no kept volume named {name:?} (see `lattice volumes ls`)"
-            ))
-        })?;
+        let k = self
+            .repo
+            .kept_volume(&c.user.id, name)
+            .await?
+            .ok_or_else(|| {
+                Error::NotFound(format!(
+                    "no kept volume named {name:?} (see `lattice volumes ls`)"
+                ))
+            })?;
         let shown = self.volume_proto(&k).await;
         let node = k.node_id.clone().filter(|_| !shown.node.is_empty());
         match node {
