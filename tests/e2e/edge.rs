@@ -48,7 +48,8 @@ fn postgres_through_the_public_endpoint_from_another_computer() {
         r.stdout
     );
     assert!(
-        r.stdout.contains("psql \"postgres://u_mydb:***@"),
+        r.stdout
+            .contains("psql \"$(lattice access mydb --format url)\""),
         "{}",
         r.stdout
     );
@@ -135,8 +136,9 @@ fn s3_through_the_public_endpoint_moves_100_mb_intact() {
     let env: Vec<(String, String)> = access(cli, "media", "env")
         .lines()
         .filter_map(|l| {
-            l.split_once('=')
-                .map(|(k, v)| (k.to_string(), v.to_string()))
+            l.strip_prefix("export ")?
+                .split_once('=')
+                .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
         })
         .collect();
     let tmp = tempfile::tempdir().unwrap();

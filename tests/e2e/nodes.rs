@@ -23,7 +23,7 @@ fn after_a_control_plane_crash_nodes_and_the_scheduler_agree() {
             .deploy("custom", &format!("w{i}"))
             .web()
             .run()
-            .fails_with(1);
+            .fails_with(9);
         assert!(r.stderr.contains("not connected"), "{}", r.stderr);
     }
     c.agent.restart();

@@ -82,7 +82,8 @@ fn postgres_deploy_connect_stop_start_keeps_data_and_purge_removes_everything() 
         .ok()
         .stdout;
     assert!(
-        env.lines().any(|l| l == format!("DATABASE_URL={url}")),
+        env.lines()
+            .any(|l| l == format!("export DATABASE_URL={url}")),
         "{env}"
     );
 
@@ -152,8 +153,9 @@ fn s3_works_with_the_aws_cli() {
     let vars: Vec<(String, String)> = env
         .lines()
         .filter_map(|l| {
-            l.split_once('=')
-                .map(|(k, v)| (k.to_string(), v.to_string()))
+            l.strip_prefix("export ")?
+                .split_once('=')
+                .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
         })
         .collect();
     let endpoint = cli
@@ -469,7 +471,7 @@ fn docker_unavailable_on_the_node_refuses_deploys_naming_the_socket() {
     let cli = &c.admin;
     let nodes = cli.run(&["nodes", "-o", "json"], None).ok().json();
     assert_eq!(nodes[0]["status"], "docker-unavailable", "{nodes}");
-    let r = cli.deploy("postgres", "db").run().fails_with(1);
+    let r = cli.deploy("postgres", "db").run().fails_with(9);
     assert!(r.stderr.contains("no node is ready"), "{}", r.stderr);
     assert!(
         r.stderr.contains("/tmp/lattice-no-such-docker.sock"),

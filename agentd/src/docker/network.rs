@@ -222,11 +222,30 @@ impl super::Docker {
             .collect())
     }
 
-    /// Removes the owner's network when no container uses it any more (one
-    /// in use is left: Docker refuses, which is what we want).
+    /// Removes the owner's network when no container of the owner is left,
+    /// in any state. Docker itself refuses only while a *running* container
+    /// is attached: a created one, not started yet, would lose its network
+    /// and fail to start ("network … not found"). Creates hold the same
+    /// lock from `ensure_network` to the container's creation.
     pub(super) async fn prune_network(&self, owner: &str) {
         let _g = self.networks.lock().await;
         let name = network_name(owner);
+        let filters = std::collections::HashMap::from([(
+            "label".to_string(),
+            vec![format!("{}={owner}", super::label::OWNER)],
+        )]);
+        let opts = bollard::query_parameters::ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        match self.inner.list_containers(Some(opts)).await {
+            Ok(left) if left.is_empty() => {}
+            Ok(_) => return,
+            Err(e) => {
+                tracing::debug!(network = %name, error = %msg(&e), "owner network kept");
+                return;
+            }
+        }
         match self.inner.remove_network(&name).await {
             Ok(()) => tracing::debug!(network = %name, "owner network removed"),
             Err(e) if is_not_found(&e) => {}

@@ -465,6 +465,58 @@ mod tests {
     }
 
     #[test]
+    fn every_command_has_examples_and_global_options_stand_apart() {
+        let mut c = Cli::command();
+        c.build();
+        for sub in c
+            .get_subcommands()
+            .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+        {
+            let after = sub
+                .get_after_help()
+                .map(|s| s.to_string())
+                .unwrap_or_default();
+            assert!(
+                after.starts_with("Examples:"),
+                "{} has no examples",
+                sub.get_name()
+            );
+            assert!(
+                after.contains(&format!("lattice {}", sub.get_name())),
+                "{}",
+                sub.get_name()
+            );
+        }
+        let help = c
+            .find_subcommand_mut("deploy")
+            .expect("deploy")
+            .render_long_help()
+            .to_string();
+        let global = help
+            .find("Global options:")
+            .expect("a heading of their own");
+        assert!(help.find("--image").is_some_and(|i| i < global), "{help}");
+        assert!(help.find("--server").is_some_and(|i| i > global), "{help}");
+    }
+
+    #[test]
+    fn several_names_and_since() {
+        let c = Cli::try_parse_from(["lattice", "rm", "a", "b", "--purge"]).unwrap();
+        let Command::Rm(a) = c.command else {
+            panic!("rm")
+        };
+        assert_eq!(a.names, ["a", "b"]);
+        assert!(
+            Cli::try_parse_from(["lattice", "stop"]).is_err(),
+            "a name is required"
+        );
+        assert!(
+            Cli::try_parse_from(["lattice", "logs", "x", "--since", "2026-12-02T18:00:00Z"])
+                .is_ok()
+        );
+    }
+
+    #[test]
     fn global_flags_go_anywhere() {
         let c = Cli::try_parse_from(["lattice", "whoami", "-o", "json", "--server", "x"]).unwrap();
         assert_eq!(c.global.output, Output::Json);

@@ -79,9 +79,14 @@ pub async fn run(mut ctx: Ctx, a: LogsArgs) -> anyhow::Result<()> {
     }
 }
 
+/// The server or the workload's node is away for now: a follow waits for it.
 fn is_unavailable(e: &anyhow::Error) -> bool {
-    e.chain()
-        .any(|c| matches!(c.downcast_ref::<CliError>(), Some(CliError::Unavailable(_))))
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<CliError>(),
+            Some(CliError::Unavailable(_) | CliError::Node(_))
+        )
+    })
 }
 
 fn print_line(format: Output, timestamps: bool, l: &v1::LogLine) -> anyhow::Result<()> {
