@@ -21,6 +21,7 @@ mod scripts;
 mod specs;
 mod store;
 mod tenancy;
+mod terminal;
 mod versions;
 mod volumes;
 mod workloads;

@@ -7,7 +7,7 @@ use lattice_e2e::{Cluster, docker, wait_for};
 use serde_json::Value;
 use std::time::Duration;
 
-use crate::workloads_util::{container_env, psql, public_port};
+use crate::workloads_util::{access_url, container_env, psql, public_port};
 
 #[test]
 fn a_deploy_of_the_same_name_updates_in_place_and_every_version_can_come_back() {
@@ -203,12 +203,7 @@ fn a_postgres_update_keeps_its_data_credentials_and_endpoint() {
     let c = Cluster::start();
     let cli = &c.admin;
     cli.deploy("postgres", "db").wait().ok();
-    let url = cli
-        .run(&["access", "db", "--format", "url"], None)
-        .ok()
-        .stdout
-        .trim()
-        .to_string();
+    let url = access_url(cli, "db");
     psql(
         &url,
         "create table t (v text); insert into t values ('kept')",
@@ -234,12 +229,7 @@ fn a_postgres_update_keeps_its_data_credentials_and_endpoint() {
         (300u64 * 1024 * 1024).to_string(),
         "the new limit reached Docker"
     );
-    let same_url = cli
-        .run(&["access", "db", "--format", "url"], None)
-        .ok()
-        .stdout
-        .trim()
-        .to_string();
+    let same_url = access_url(cli, "db");
     assert_eq!(same_url, url, "same credentials and endpoint");
     let v = wait_for(Duration::from_secs(30), || {
         std::process::Command::new("psql")

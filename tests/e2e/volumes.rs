@@ -5,7 +5,7 @@
 
 use lattice_e2e::{Cluster, docker};
 
-use crate::workloads_util::psql;
+use crate::workloads_util::{access_url, psql};
 
 fn volumes(c: &lattice_e2e::Cli) -> serde_json::Value {
     c.run(&["volumes", "ls", "-o", "json"], None).ok().json()
@@ -22,12 +22,7 @@ fn a_removed_workloads_volume_is_listed_reattached_and_deleted() {
         .ok()
         .json();
     let id = w["id"].as_str().expect("id").to_string();
-    let url = cli
-        .run(&["access", "db", "--format", "url"], None)
-        .ok()
-        .stdout
-        .trim()
-        .to_string();
+    let url = access_url(cli, "db");
     psql(
         &url,
         "create table t (v text); insert into t values ('survives rm')",
@@ -84,12 +79,7 @@ fn a_removed_workloads_volume_is_listed_reattached_and_deleted() {
         Some(id.as_str()),
         "the volume's workload id"
     );
-    let url2 = cli
-        .run(&["access", "db", "--format", "url"], None)
-        .ok()
-        .stdout
-        .trim()
-        .to_string();
+    let url2 = access_url(cli, "db");
     let (old_pw, new_pw) = (password(&url), password(&url2));
     assert_eq!(old_pw, new_pw, "the data was made with these credentials");
     assert_eq!(psql(&url2, "select v from t"), "survives rm");
@@ -115,12 +105,7 @@ fn a_removed_workloads_volume_is_listed_reattached_and_deleted() {
     assert_eq!(volumes(cli), serde_json::json!([]));
     // Now a plain deploy is a fresh start.
     cli.deploy("postgres", "db").wait().ok();
-    let fresh = cli
-        .run(&["access", "db", "--format", "url"], None)
-        .ok()
-        .stdout
-        .trim()
-        .to_string();
+    let fresh = access_url(cli, "db");
     assert_ne!(password(&fresh), old_pw);
     // Another user sees none of it.
     let bob = c.user("bob@example.com");

@@ -7,19 +7,7 @@ use std::time::{Duration, Instant};
 
 use lattice_e2e::{Cli, Cluster, docker, http_status, leaked, wait_for};
 
-fn psql(url: &str, sql: &str) -> String {
-    let out = Command::new("psql")
-        .arg(url)
-        .args(["-v", "ON_ERROR_STOP=1", "-tAc", sql])
-        .output()
-        .expect("psql");
-    assert!(
-        out.status.success(),
-        "psql failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
+use crate::workloads_util::psql;
 
 /// `lattice logs -f NAME --tail 1` as a child with piped output.
 fn spawn_follow(cli: &Cli, name: &str) -> std::process::Child {

@@ -1,7 +1,7 @@
 //! Helpers the workload tests share: a psql client, a container's env, a
 //! workload's public port.
 
-use lattice_e2e::docker;
+use lattice_e2e::{Cli, docker};
 use serde_json::Value;
 
 /// Runs SQL with the real psql client; it must succeed.
@@ -40,4 +40,14 @@ pub fn public_port(w: &Value) -> u64 {
         .and_then(|e| e.iter().find(|e| e["via"] == "public"))
         .and_then(|e| e["port"].as_u64())
         .unwrap_or_else(|| panic!("no public endpoint: {w}"))
+}
+
+/// `lattice access NAME --format url`: the URL with its secrets.
+#[track_caller]
+pub fn access_url(cli: &Cli, name: &str) -> String {
+    cli.run(&["access", name, "--format", "url"], None)
+        .ok()
+        .stdout
+        .trim()
+        .to_string()
 }

@@ -17,17 +17,23 @@ use crate::output;
 use crate::view::access::AccessView;
 use crate::view::endpoint_text;
 
-/// `lattice connect NAME [-- ARGS…]`.
-pub async fn connect(mut ctx: Ctx, a: ConnectArgs) -> anyhow::Result<()> {
-    lattice_proto::validate::name("name", &a.name).map_err(CliError::from)?;
-    let mut api = Api::connect(&mut ctx).await?;
+/// The workload's endpoints and credentials, with the host the server was
+/// reached at.
+async fn access_of(ctx: &mut Ctx, name: &str) -> anyhow::Result<(v1::Access, String)> {
+    lattice_proto::validate::name("name", name).map_err(CliError::from)?;
+    let mut api = Api::connect(ctx).await?;
     let acc = api
         .get_access(v1::GetAccessRequest {
-            name: a.name.clone(),
+            name: name.to_string(),
             rotate: false,
         })
         .await?;
-    let host = api.host().to_string();
+    Ok((acc, api.host().to_string()))
+}
+
+/// `lattice connect NAME [-- ARGS…]`.
+pub async fn connect(mut ctx: Ctx, a: ConnectArgs) -> anyhow::Result<()> {
+    let (acc, host) = access_of(&mut ctx, &a.name).await?;
     let kind = Kind::parse_alias(&acc.kind).unwrap_or(Kind::Custom);
     if kind == Kind::Custom {
         return Err(CliError::Usage(format!(
@@ -88,15 +94,7 @@ pub async fn connect(mut ctx: Ctx, a: ConnectArgs) -> anyhow::Result<()> {
 
 /// `lattice open NAME`.
 pub async fn open(mut ctx: Ctx, a: NameArg) -> anyhow::Result<()> {
-    lattice_proto::validate::name("name", &a.name).map_err(CliError::from)?;
-    let mut api = Api::connect(&mut ctx).await?;
-    let acc = api
-        .get_access(v1::GetAccessRequest {
-            name: a.name.clone(),
-            rotate: false,
-        })
-        .await?;
-    let host = api.host().to_string();
+    let (acc, host) = access_of(&mut ctx, &a.name).await?;
     let e = acc
         .endpoints
         .iter()

@@ -215,11 +215,7 @@ impl WorkloadApi {
     /// take turns.
     pub(super) async fn rotate(&self, w: workload::Model) -> Result<workload::Model> {
         let _turn = self.rotations.lock(&w.id).await;
-        let w = self
-            .repo
-            .workload_by_id(&w.id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("{} was removed meanwhile", w.name)))?;
+        let w = self.reload(&w).await?;
         let node = w.node_id.clone().filter(|n| self.fleet.is_connected(n));
         let node = match (w.kind, node) {
             (Kind::Postgres, Some(n)) if w.status == Status::Running => Some(n),

@@ -124,6 +124,14 @@ impl WorkloadApi {
         )))
     }
 
+    /// The row as stored now (taken inside a turn, after waiting for it).
+    async fn reload(&self, w: &workload::Model) -> Result<workload::Model> {
+        self.repo
+            .workload_by_id(&w.id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("{} was removed meanwhile", w.name)))
+    }
+
     async fn views(&self) -> Result<Views> {
         let nodes = self
             .repo

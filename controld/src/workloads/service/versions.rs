@@ -32,11 +32,7 @@ impl WorkloadApi {
     ) -> Result<(workload::Model, bool)> {
         let _account = self.deploys.lock(&c.user.id).await;
         let _turn = self.rotations.lock(&w.id).await;
-        let w = self
-            .repo
-            .workload_by_id(&w.id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("{} was removed meanwhile", w.name)))?;
+        let w = self.reload(&w).await?;
         if w.desired == Desired::Deleted {
             return Err(Error::FailedPrecondition(format!(
                 "{} is being deleted; wait for it to go, then deploy it again",
