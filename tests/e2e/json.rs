@@ -250,11 +250,20 @@ fn an_interactive_terminal_shows_progress_and_tables() {
         out.contains('┌') && out.contains("endpoint"),
         "the access table: {out}"
     );
+    assert!(!out.contains('├'), "compact: no line between rows: {out}");
     let out = run_in_pty(&format!("{lattice} ls"));
     assert!(
         out.contains("NAME") && out.contains("web") && out.contains('│'),
         "{out}"
     );
+    assert!(
+        out.contains("\x1b["),
+        "the status is coloured on a terminal: {out:?}"
+    );
+    let plain = run_in_pty(&format!("NO_COLOR=1 {lattice} ls"));
+    assert!(!plain.contains("\x1b["), "NO_COLOR: {plain:?}");
+    let piped = c.admin.run(&["ls"], None).ok().stdout;
+    assert!(!piped.contains('\x1b'), "piped: {piped:?}");
 }
 
 #[test]

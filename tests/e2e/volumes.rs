@@ -38,6 +38,10 @@ fn a_removed_workloads_volume_is_listed_reattached_and_deleted() {
         docker(&["volume", "ls", "-q", "--filter", &format!("name={volume}")]),
         volume
     );
+    let r = cli
+        .run(&["rm", "db", "--purge", "--yes"], None)
+        .fails_with(3);
+    assert!(r.stderr.contains("lattice volumes rm db"), "{}", r.stderr);
     let table = cli.run(&["volumes"], None).ok();
     assert!(table.stdout.contains("--reuse-volume"), "{}", table.stdout);
 

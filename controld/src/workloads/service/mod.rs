@@ -158,7 +158,15 @@ impl WorkloadApi {
 
     /// Deletes the caller's workload (at once when its node is away).
     async fn remove(&self, c: &Caller, name: &str, purge: bool) -> Result<v1::Workload> {
-        let w = self.find(c, name).await?;
+        let w = match self.find(c, name).await {
+            Err(Error::NotFound(_)) if self.repo.kept_volume(&c.user.id, name).await?.is_some() => {
+                return Err(Error::NotFound(format!(
+                    "no workload named {name:?}: it was removed and its data volume kept; \
+                     delete that with `lattice volumes rm {name}`"
+                )));
+            }
+            r => r?,
+        };
         let connected = w
             .node_id
             .as_deref()
