@@ -35,14 +35,29 @@ async fn access_of(ctx: &mut Ctx, name: &str) -> anyhow::Result<(v1::Access, Str
 pub async fn connect(mut ctx: Ctx, a: ConnectArgs) -> anyhow::Result<()> {
     let (acc, host) = access_of(&mut ctx, &a.name).await?;
     let kind = Kind::parse_alias(&acc.kind).unwrap_or(Kind::Custom);
-    if kind == Kind::Custom {
-        return Err(CliError::Usage(format!(
-            "{} is a custom workload: Lattice knows no client for it; see `lattice access {}` \
-             (or `lattice open {}` for a web app)",
-            a.name, a.name, a.name
-        ))
-        .into());
-    }
+    let mut cmd = match kind {
+        Kind::Postgres => {
+            let mut c = Command::new("psql");
+            c.args(&a.args);
+            c
+        }
+        Kind::S3 => match a.args.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args);
+                c
+            }
+            None => Command::new(std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".into())),
+        },
+        Kind::Custom => {
+            return Err(CliError::Usage(format!(
+                "{} is a custom workload: Lattice knows no client for it; see `lattice access {}` \
+                 (or `lattice open {}` for a web app)",
+                a.name, a.name, a.name
+            ))
+            .into());
+        }
+    };
     let view = AccessView::new(&acc, a.direct, &host);
     if view.endpoint.is_none() {
         return Err(CliError::Other(format!(
@@ -51,30 +66,14 @@ pub async fn connect(mut ctx: Ctx, a: ConnectArgs) -> anyhow::Result<()> {
         ))
         .into());
     }
+    if kind == Kind::S3 && a.args.is_empty() {
+        eprintln!(
+            "A shell with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_ENDPOINT_URL set for {}; \
+             try `aws --endpoint-url \"$AWS_ENDPOINT_URL\" s3 ls`. Exit to leave.",
+            a.name
+        );
+    }
     let env = view.env();
-    let mut cmd = match kind {
-        Kind::Postgres => {
-            let mut c = Command::new("psql");
-            c.args(&a.args);
-            c
-        }
-        Kind::S3 if !a.args.is_empty() => {
-            let mut c = Command::new(&a.args[0]);
-            c.args(&a.args[1..]);
-            c
-        }
-        Kind::S3 => {
-            let shell = std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".into());
-            eprintln!(
-                "A shell with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_ENDPOINT_URL set for {}; \
-                 try `aws --endpoint-url \"$AWS_ENDPOINT_URL\" s3 ls`. Exit to leave.",
-                a.name
-            );
-            Command::new(shell)
-        }
-        // Refused above: there is no client to open.
-        Kind::Custom => return Ok(()),
-    };
     cmd.envs(env);
     let program = cmd.get_program().to_string_lossy().into_owned();
     let status = cmd.status().map_err(|e| {

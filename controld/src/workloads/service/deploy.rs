@@ -136,7 +136,9 @@ impl WorkloadApi {
                     r.name,
                     clock::rfc3339(k.kept_at),
                     k.kind,
-                    self.node_name(k.node_id.as_deref()).await,
+                    self.node_name(k.node_id.as_deref())
+                        .await
+                        .unwrap_or_else(|| "a removed node".into()),
                     r.name
                 )));
             }
@@ -269,14 +271,13 @@ impl WorkloadApi {
         })
     }
 
-    /// A node's name for messages ("a removed node" when it is gone).
-    pub(super) async fn node_name(&self, node_id: Option<&str>) -> String {
-        match node_id {
-            Some(id) => match self.repo.node(id).await {
-                Ok(Some(n)) => n.name,
-                _ => "a removed node".into(),
-            },
-            None => "a removed node".into(),
-        }
+    /// A node's name, None when it is gone (removed from the cluster).
+    pub(super) async fn node_name(&self, node_id: Option<&str>) -> Option<String> {
+        self.repo
+            .node(node_id?)
+            .await
+            .ok()
+            .flatten()
+            .map(|n| n.name)
     }
 }

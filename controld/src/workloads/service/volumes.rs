@@ -12,10 +12,7 @@ use crate::error::{Error, Result};
 
 impl WorkloadApi {
     async fn volume_proto(&self, k: &kept_volume::Model) -> v1::Volume {
-        let node = match k.node_id.as_deref() {
-            Some(id) => self.repo.node(id).await.ok().flatten().map(|n| n.name),
-            None => None,
-        };
+        let node = self.node_name(k.node_id.as_deref()).await;
         v1::Volume {
             name: k.name.clone(),
             kind: k.kind.to_string(),
