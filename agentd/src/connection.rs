@@ -173,7 +173,7 @@ async fn session(
                 // The engine's health as last checked (by `watch_engine`):
                 // a slow Docker never delays a heartbeat.
                 let (docker_ok, docker_error) = ctx.docker_status();
-                let hb = v1::Heartbeat { docker_ok, docker_error };
+                let hb = v1::Heartbeat { docker_ok, docker_error, usage: ctx.usage.last() };
                 tx.send(v1::AgentMessage { msg: Some(v1::agent_message::Msg::Heartbeat(hb)) }).await?;
             }
             _ = ctx.reports.changed.notified() => {
@@ -236,5 +236,14 @@ pub async fn watch_engine(ctx: Arc<Ctx>, every: Duration) {
     loop {
         tokio::time::sleep(every).await;
         ctx.refresh_docker().await;
+        let containers = match ctx.runtime().await {
+            Some(rt) => rt
+                .workloads(&ctx.node_id)
+                .await
+                .ok()
+                .map(|w| u32::try_from(w.len()).unwrap_or(u32::MAX)),
+            None => None,
+        };
+        ctx.usage.refresh(containers);
     }
 }

@@ -18,6 +18,7 @@ pub mod runtime;
 pub mod stream;
 pub mod supervisor;
 pub mod tcp;
+pub mod usage;
 pub mod volumes;
 pub mod worker;
 
@@ -39,6 +40,8 @@ pub struct Ctx {
     pub node_id: String,
     /// Latest reports.
     pub reports: reports::Reports,
+    /// The machine's load, sent with heartbeats.
+    pub usage: usage::Usage,
     /// How long a workload may take to become ready.
     pub ready_timeout: Duration,
     /// How tenants are kept apart on this node.
@@ -59,6 +62,7 @@ impl Ctx {
         Self {
             node_id,
             reports: reports::Reports::default(),
+            usage: usage::Usage::default(),
             ready_timeout,
             isolation: docker::Isolation::default(),
             docker: RwLock::new(None),

@@ -70,6 +70,18 @@ pub enum Command {
         #[arg(long, default_value = "1h", value_parser = lattice_proto::daemon::positive_duration)]
         expires: Duration,
     },
+    /// Take a consistent online copy of the state and the keys into FILE
+    /// (safe while the server runs; on Postgres the keys only, and the
+    /// pg_dump command to run for the state).
+    Backup {
+        /// Where to write the backup (a .tar.gz, mode 0600: it holds the keys).
+        file: PathBuf,
+    },
+    /// Restore a backup into `--data-dir`, which must be new or empty.
+    Restore {
+        /// A file written by `lattice-controld backup`.
+        file: PathBuf,
+    },
     /// Account administration on the server host (talks to the database directly).
     Admin {
         /// What to do.
@@ -156,6 +168,16 @@ pub struct ServeArgs {
     /// contract: RUSTFS_ACCESS_KEY/RUSTFS_SECRET_KEY, port 9000, /data).
     #[arg(long, env = "LATTICE_S3_IMAGE", default_value = "rustfs/rustfs:latest")]
     pub s3_image: String,
+
+    /// Serve /metrics, /healthz and /readyz over plain HTTP on this address
+    /// too (keep it on loopback or a monitoring network: no token is asked).
+    #[arg(long, env = "LATTICE_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
+    /// Bearer token that unlocks /metrics on the API's port (without it,
+    /// metrics are served only on --metrics-listen).
+    #[arg(long, env = "LATTICE_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 
     /// Address the public edge listens on.
     #[arg(long, env = "LATTICE_EDGE_ADDR", default_value = "0.0.0.0")]

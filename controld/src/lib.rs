@@ -11,8 +11,10 @@ pub mod accounts;
 pub mod args;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod catalog;
 pub mod clock;
+mod config;
 pub mod console;
 pub mod edge;
 #[allow(missing_docs)]
@@ -21,7 +23,9 @@ pub mod error;
 pub mod feedback;
 pub mod fleet;
 pub mod fsutil;
+pub mod housekeeping;
 pub mod keyed_lock;
+pub mod ops;
 pub mod quota;
 pub mod repo;
 pub mod secrets;
@@ -36,7 +40,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use lattice_proto::v1;
 use tokio::net::TcpListener;
 use tracing::info;
@@ -48,66 +52,7 @@ use auth::service::{AuthApi, AuthPolicy};
 use auth::tokens::AccessTokens;
 
 pub use args::ServeArgs;
-
-/// Longest access-token lifetime accepted: tokens cannot be recalled, so
-/// they must be short.
-pub const MAX_ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
-
-/// Everything needed to serve.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Data directory (CA, keys, default SQLite file).
-    pub data_dir: PathBuf,
-    /// State store URL (see [`store::database_url`]).
-    pub database_url: String,
-    /// Serving flags.
-    pub serve: ServeArgs,
-}
-
-impl Config {
-    /// Config for `data_dir` with the documented defaults.
-    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
-        let data_dir = data_dir.into();
-        Self {
-            database_url: store::database_url(None, &data_dir),
-            data_dir,
-            serve: ServeArgs::default(),
-        }
-    }
-
-    fn validate(&self) -> anyhow::Result<()> {
-        let s = &self.serve;
-        if s.access_token_ttl.is_zero() || s.access_token_ttl > MAX_ACCESS_TTL {
-            bail!("--access-token-ttl must be between 1s and 15m");
-        }
-        if s.refresh_token_ttl < s.access_token_ttl {
-            bail!("--refresh-token-ttl must be at least --access-token-ttl");
-        }
-        if s.lockout_threshold == 0 {
-            bail!("--lockout-threshold must be at least 1");
-        }
-        Ok(())
-    }
-
-    fn sans(&self) -> Vec<String> {
-        let mut v = vec![
-            "localhost".to_string(),
-            "127.0.0.1".to_string(),
-            "::1".to_string(),
-        ];
-        let ip = self.serve.listen.ip();
-        if !ip.is_unspecified() {
-            v.push(ip.to_string());
-        }
-        if let Some(h) = &self.serve.public_host {
-            v.push(h.clone());
-        }
-        v.dedup();
-        let mut seen = std::collections::HashSet::new();
-        v.retain(|x| seen.insert(x.clone()));
-        v
-    }
-}
+pub use config::{Config, MAX_ACCESS_TTL};
 
 /// A bound, ready-to-run control plane.
 pub struct Server {
@@ -129,6 +74,8 @@ pub struct Server {
     lockout: LockoutPolicy,
     data_dir: PathBuf,
     addr: SocketAddr,
+    ops: ops::Ops,
+    metrics_listener: Option<TcpListener>,
 }
 
 impl Server {
@@ -185,6 +132,7 @@ impl Server {
             cfg.serve.node_lease,
             cfg.serve.node_spec_bytes,
         );
+        let metrics = ops::Metrics::new();
         let catalog = catalog::Catalog {
             postgres_image: cfg.serve.postgres_image.clone(),
             s3_image: cfg.serve.s3_image.clone(),
@@ -203,7 +151,14 @@ impl Server {
             },
             fleet.clone(),
             repo.clone(),
+            metrics.clone(),
         );
+        let ops = ops::Ops {
+            metrics,
+            repo: repo.clone(),
+            fleet: fleet.clone(),
+            token: cfg.serve.metrics_token.as_deref().map(Into::into),
+        };
         let workloads = workloads::service::WorkloadApi::new(workloads::service::Deps {
             fleet: fleet.clone(),
             repo: repo.clone(),
@@ -252,6 +207,19 @@ impl Server {
             .await
             .with_context(|| format!("could not listen on {}", cfg.serve.listen))?;
         let addr = listener.local_addr()?;
+        let metrics_listener = match cfg.serve.metrics_listen {
+            Some(a) => Some(
+                TcpListener::bind(a)
+                    .await
+                    .with_context(|| format!("could not listen on {a} (--metrics-listen)"))?,
+            ),
+            None => None,
+        };
+        if let Some(l) = &metrics_listener {
+            // Like controld.addr: tools and tests find a port-0 address here.
+            let a = l.local_addr()?.to_string();
+            fsutil::write_private(&cfg.data_dir.join("metrics.addr"), a.as_bytes())?;
+        }
         fsutil::write_private(
             &cfg.data_dir.join("controld.addr"),
             addr.to_string().as_bytes(),
@@ -275,6 +243,8 @@ impl Server {
             lockout: policy.lockout,
             data_dir: cfg.data_dir,
             addr,
+            ops,
+            metrics_listener,
         })
     }
 
@@ -322,25 +292,19 @@ impl Server {
         let leases = tokio::spawn(self.fleet.clone().lease_loop());
         let edge_task = self.edge.start().await?;
 
-        let limiter = self.limiter.clone();
-        let (audit_log, retention) = (self.audit.clone(), self.audit_retention);
-        let (accounts, lockout) = (self.accounts.clone(), self.lockout);
-        let housekeeping = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(60));
-            for n in 0u64.. {
-                tick.tick().await;
-                limiter.shrink();
-                if let Err(e) = accounts.prune_throttle(clock::now_ms(), lockout).await {
-                    tracing::warn!(error = %e, "could not prune sign-in counters");
-                }
-                if n % 60 == 0 {
-                    match audit_log.prune(retention).await {
-                        Ok(0) => {}
-                        Ok(k) => info!(entries = k, "audit entries past retention deleted"),
-                        Err(e) => tracing::warn!(error = %e, "could not prune the audit log"),
-                    }
-                }
+        let housekeeping = tokio::spawn(
+            housekeeping::Housekeeping {
+                limiter: self.limiter.clone(),
+                accounts: self.accounts.clone(),
+                lockout: self.lockout,
+                audit: self.audit.clone(),
+                retention: self.audit_retention,
             }
+            .run(),
+        );
+        let metrics_task = self.metrics_listener.map(|l| {
+            info!(addr = ?l.local_addr().ok(), "serving /metrics, /healthz and /readyz over plain HTTP");
+            tokio::spawn(ops::serve_plain(l, self.ops.clone(), self.fleet.closing()))
         });
 
         info!(
@@ -364,13 +328,17 @@ impl Server {
             .add_service(account)
             .add_service(agents)
             .prepare()
-            .into_axum_router();
+            .into_axum_router()
+            .layer(axum::middleware::from_fn_with_state(
+                self.ops.metrics.clone(),
+                ops::metrics::track,
+            ));
         let tls = serve::tls_config(&self.tls.chain_pem, &self.tls.key_pem)?;
         let serve = serve::serve(
             self.listener,
             tls,
             grpc,
-            console::router(self.console),
+            ops::on_api_port(self.ops).merge(console::router(self.console)),
             shutdown,
         );
         // Drain in-flight calls, but never hang on a client that will not let go.
@@ -382,6 +350,9 @@ impl Server {
             }
         };
         housekeeping.abort();
+        if let Some(t) = metrics_task {
+            t.abort();
+        }
         leases.abort();
         edge_task.abort();
         let _ = std::fs::remove_file(self.data_dir.join("controld.addr"));

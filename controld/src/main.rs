@@ -80,6 +80,52 @@ async fn run(args: Args) -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
+        Some(Command::Backup { file }) => {
+            let m = lattice_controld::backup::take(&args.common.data_dir, &url, &file).await?;
+            let bytes: u64 = m.files.iter().map(|f| f.bytes).sum();
+            println!(
+                "wrote {} ({} files, {bytes} bytes before compression; it holds the keys: keep it private)",
+                file.display(),
+                m.files.len()
+            );
+            if m.database == "postgres" {
+                println!(
+                    "the state is in Postgres and not in this file: dump it with\n  \
+                     pg_dump --format=custom --file=lattice-state.dump \"$LATTICE_DATABASE_URL\"\n\
+                     and keep both together (the keys open the credentials sealed in the dump)"
+                );
+            }
+            Ok(())
+        }
+        Some(Command::Restore { file }) => {
+            let m = lattice_controld::backup::restore(&file, &args.common.data_dir)?;
+            println!(
+                "restored {} files into {} (backup of {}, controld {})",
+                m.files.len(),
+                args.common.data_dir.display(),
+                humantime::format_rfc3339_seconds(
+                    std::time::UNIX_EPOCH
+                        + std::time::Duration::from_millis(
+                            u64::try_from(m.created_unix_ms).unwrap_or(0)
+                        )
+                ),
+                m.controld_version
+            );
+            if m.database == "postgres" {
+                println!(
+                    "the state was in Postgres: restore it with\n  \
+                     pg_restore --clean --if-exists --dbname \"$LATTICE_DATABASE_URL\" lattice-state.dump\n\
+                     then start lattice-controld --data-dir {} --database-url \"$LATTICE_DATABASE_URL\"",
+                    args.common.data_dir.display()
+                );
+            } else {
+                println!(
+                    "start it with: lattice-controld --data-dir {} (on the old address, agents reconnect by themselves)",
+                    args.common.data_dir.display()
+                );
+            }
+            Ok(())
+        }
         Some(Command::Admin { action }) => match action {
             AdminAction::Grant { email } => {
                 let email = lattice_proto::validate::email(&email)?;

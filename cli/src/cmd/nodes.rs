@@ -28,6 +28,11 @@ pub async fn run(mut ctx: Ctx, a: NodesArgs) -> anyhow::Result<()> {
                         "memory_bytes_capacity": n.memory_bytes_capacity, "memory_bytes_used": n.memory_bytes_used,
                         "workloads": n.workloads, "address": n.address, "agent_version": n.agent_version,
                         "last_seen": n.last_seen.as_ref().and_then(|t| rfc3339(t.unix_millis)),
+                        "host": n.host.map(|h| json!({
+                            "cpu_busy_millis": h.cpu_busy_millis,
+                            "memory_used_bytes": h.memory_used_bytes,
+                            "containers": h.containers,
+                        })),
                     })
                 })
                 .collect();
@@ -46,6 +51,7 @@ pub async fn run(mut ctx: Ctx, a: NodesArgs) -> anyhow::Result<()> {
                         "CPU (used/total)",
                         "MEMORY (used/total)",
                         "WORKLOADS",
+                        "HOST LOAD",
                         "LAST SEEN",
                         "ADDRESS",
                     ],
@@ -70,6 +76,16 @@ pub async fn run(mut ctx: Ctx, a: NodesArgs) -> anyhow::Result<()> {
                             bytes(n.memory_bytes_capacity)
                         ),
                         n.workloads.to_string(),
+                        n.host.map_or_else(
+                            || "-".into(),
+                            |h| {
+                                format!(
+                                    "{:.2} cpu, {}",
+                                    f64::from(h.cpu_busy_millis) / 1000.0,
+                                    bytes(h.memory_used_bytes)
+                                )
+                            },
+                        ),
                         n.last_seen
                             .as_ref()
                             .map_or_else(|| "never".into(), |t| when(t.unix_millis)),

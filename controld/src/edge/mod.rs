@@ -71,6 +71,7 @@ pub fn parse_range(s: &str) -> Result<(u16, u16), String> {
 /// The running edge.
 pub struct Edge {
     cfg: EdgeConfig,
+    metrics: Arc<crate::ops::Metrics>,
     fleet: Arc<Fleet>,
     repo: Repo,
     /// port → (workload id, accept task).
@@ -87,8 +88,14 @@ pub struct Edge {
 
 impl Edge {
     /// A new edge; call [`Edge::start`] to bind the stored ports.
-    pub fn new(cfg: EdgeConfig, fleet: Arc<Fleet>, repo: Repo) -> Arc<Self> {
+    pub fn new(
+        cfg: EdgeConfig,
+        fleet: Arc<Fleet>,
+        repo: Repo,
+        metrics: Arc<crate::ops::Metrics>,
+    ) -> Arc<Self> {
         Arc::new(Self {
+            metrics,
             global: Arc::new(Semaphore::new(cfg.max_connections)),
             per_client: crate::quota::KeyedLimit::new(cfg.max_per_client),
             cfg,

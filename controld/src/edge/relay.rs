@@ -25,26 +25,31 @@ impl Edge {
         cport: u32,
     ) {
         let Ok(_global) = self.global.clone().try_acquire_owned() else {
+            self.metrics.edge_refused("server_limit");
             warn!(%peer, workload = %wid, "edge connection refused: the server-wide limit is reached");
             return;
         };
         let client = crate::auth::limiter::client_key(peer.ip()).to_string();
         let Some(_client) = self.per_client.try_acquire(&client) else {
+            self.metrics.edge_refused("client_limit");
             warn!(%peer, workload = %wid, "edge connection refused: this client address's connection limit is reached");
             return;
         };
         let Ok(_mine) = self.workload_permits(&wid).try_acquire_owned() else {
+            self.metrics.edge_refused("workload_limit");
             warn!(%peer, workload = %wid, "edge connection refused: this workload's connection limit is reached");
             return;
         };
         let w = match self.repo.workload_by_id(&wid).await {
             Ok(Some(w)) if w.desired == Desired::Running => w,
             _ => {
+                self.metrics.edge_refused("not_running");
                 debug!(%peer, workload = %wid, "edge connection refused: the workload is not running");
                 return;
             }
         };
         let Some(node) = w.node_id.clone().filter(|n| self.fleet.is_connected(n)) else {
+            self.metrics.edge_refused("node_down");
             info!(%peer, workload = %wid, "edge connection refused: its node is not connected");
             return;
         };
@@ -61,11 +66,13 @@ impl Edge {
         {
             Ok(o) => o,
             Err(e) => {
+                self.metrics.edge_refused("node_did_not_open");
                 warn!(%peer, workload = %wid, error = %e, "edge connection dropped: the agent did not open its side");
                 return;
             }
         };
         let _ = tcp.set_nodelay(true);
+        let counted = self.metrics.edge_opened();
         let started = Instant::now();
         let up = AtomicU64::new(0);
         let down = AtomicU64::new(0);
@@ -159,6 +166,7 @@ impl Edge {
             _ = closer.changed() => "the workload was stopped or deleted",
             _ = idle => "idle timeout",
         };
+        counted.bytes(up.load(Ordering::Relaxed), down.load(Ordering::Relaxed));
         info!(
             workload = %wid,
             name = %w.name,

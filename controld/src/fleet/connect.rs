@@ -64,6 +64,7 @@ impl Fleet {
     /// could not be stored) is asked for every report again and gets its
     /// desired state, so its workloads return from `lost` without a reconnect.
     pub async fn heartbeat(self: &Arc<Self>, node_id: &str, h: v1::Heartbeat) -> Result<()> {
+        self.record_usage(node_id, h.usage);
         let err = (!h.docker_error.is_empty()).then_some(h.docker_error);
         if let Err(e) = self.repo.heartbeat(node_id, h.docker_ok, err).await {
             self.want_resync(node_id);

@@ -40,6 +40,8 @@ use crate::secrets::SecretBox;
 struct AgentHandle {
     conn: u64,
     tx: registry::AgentTx,
+    /// The machine's load from the agent's last heartbeat on this connection.
+    usage: Option<v1::NodeUsage>,
 }
 
 /// A change to a workload, for Watch.
@@ -101,6 +103,11 @@ impl Fleet {
         async move {
             let _ = rx.wait_for(|c| *c).await;
         }
+    }
+
+    /// Whether the server is shutting down.
+    pub fn is_closing(&self) -> bool {
+        *self.closing.borrow()
     }
 
     /// Starts shutting down: ends every agent control stream and every

@@ -64,7 +64,9 @@ impl NodeApi {
                 w.node_id.as_deref() == Some(n.id.as_str()) && w.desired != Desired::Deleted
             })
             .collect();
-        to_proto(n, &on, self.fleet.is_connected(&n.id))
+        let mut p = to_proto(n, &on, self.fleet.is_connected(&n.id));
+        p.host = self.fleet.usage_of(&n.id);
+        p
     }
 }
 
@@ -128,6 +130,7 @@ pub fn to_proto(n: &node::Model, on: &[&workload::Model], connected: bool) -> v1
         address: n.address.clone().unwrap_or_default(),
         workloads: u32::try_from(on.len()).unwrap_or(0),
         agent_version: n.agent_version.clone().unwrap_or_default(),
+        host: None,
     }
 }
 

@@ -33,9 +33,42 @@ impl Fleet {
     pub(super) fn register(&self, node_id: &str, tx: AgentTx) -> u64 {
         let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut a) = self.agents.lock() {
-            a.insert(node_id.to_string(), AgentHandle { conn, tx });
+            a.insert(
+                node_id.to_string(),
+                AgentHandle {
+                    conn,
+                    tx,
+                    usage: None,
+                },
+            );
         }
         conn
+    }
+
+    /// The load each connected node's agent last reported, by node id.
+    pub fn usage(&self) -> std::collections::HashMap<String, v1::NodeUsage> {
+        self.agents
+            .lock()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|(id, h)| h.usage.map(|u| (id.clone(), u)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The load one node's agent last reported, while it is connected.
+    pub fn usage_of(&self, node_id: &str) -> Option<v1::NodeUsage> {
+        self.agents.lock().ok()?.get(node_id)?.usage
+    }
+
+    /// Records the load a node's agent reported.
+    pub(super) fn record_usage(&self, node_id: &str, usage: Option<v1::NodeUsage>) {
+        if let (Some(u), Ok(mut a)) = (usage, self.agents.lock())
+            && let Some(h) = a.get_mut(node_id)
+        {
+            h.usage = Some(u);
+        }
     }
 
     /// Forgets a connection if it is still the node's current one.

@@ -15,6 +15,7 @@ use crate::store::{is_unique_violation, retry};
 
 mod edge_ports;
 mod node_secrets;
+mod stats;
 mod versions;
 mod volumes;
 pub use edge_ports::{EdgePool, pick_ports};

@@ -1,0 +1,157 @@
+//! What operators watch: /healthz and /readyz on the API's port, /metrics
+//! behind its token there and on its own plain-HTTP address, with figures
+//! that move when work happens and the agents' own load.
+
+use std::time::Duration;
+
+use lattice_e2e::{Cluster, wait_for};
+
+const TOKEN: &str = "metrics-token-for-the-test-0123";
+
+/// `curl` a URL: (status, body). `ca` verifies the API's TLS.
+fn get(url: &str, ca: Option<&std::path::Path>, bearer: Option<&str>) -> (u16, String) {
+    let mut cmd = std::process::Command::new("curl");
+    cmd.args(["-sS", "--max-time", "10", "-w", "\n%{http_code}"]);
+    if let Some(ca) = ca {
+        cmd.arg("--cacert").arg(ca);
+    }
+    if let Some(b) = bearer {
+        cmd.args(["-H", &format!("Authorization: Bearer {b}")]);
+    }
+    let out = cmd.arg(url).output().expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_string())
+}
+
+/// The value of the sample `name{labels}` (exact label text), if present.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|l| {
+        l.strip_prefix(series)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
+#[test]
+fn health_and_metrics_answer_and_move_with_the_work() {
+    let c = Cluster::start_full(
+        &[],
+        &["--metrics-listen", "127.0.0.1:0", "--metrics-token", TOKEN],
+    );
+    let d = &c.controld;
+    let ca = d.data_dir.join("tls/ca.pem");
+    let api = format!(
+        "https://localhost:{}",
+        d.addr.rsplit_once(':').map_or("", |p| p.1)
+    );
+    assert_eq!(
+        get(&format!("{api}/healthz"), Some(&ca), None),
+        (200, "ok\n".into())
+    );
+    assert_eq!(
+        get(&format!("{api}/readyz"), Some(&ca), None),
+        (200, "ready\n".into())
+    );
+
+    // The API's port: the token or nothing; a wrong one learns nothing.
+    let (code, body) = get(&format!("{api}/metrics"), Some(&ca), None);
+    assert_eq!(code, 401, "{body}");
+    assert!(!body.contains("lattice_"), "{body}");
+    let (code, _) = get(
+        &format!("{api}/metrics"),
+        Some(&ca),
+        Some("wrong-token-of-some-length"),
+    );
+    assert_eq!(code, 401);
+    let (code, with_token) = get(&format!("{api}/metrics"), Some(&ca), Some(TOKEN));
+    assert_eq!(code, 200, "{with_token}");
+    assert!(
+        with_token.contains("lattice_workloads{status=\"running\"}"),
+        "{with_token}"
+    );
+
+    // The plain address: no token; it is the operator's to keep local.
+    let plain = std::fs::read_to_string(d.data_dir.join("metrics.addr")).expect("metrics.addr");
+    let url = format!("http://{}/metrics", plain.trim());
+    assert_eq!(
+        get(&format!("http://{}/readyz", plain.trim()), None, None).0,
+        200
+    );
+    let deploys =
+        r#"lattice_rpc_total{service="lattice.v1.WorkloadService",method="Deploy",code="OK"}"#;
+    let running = r#"lattice_workloads{status="running"}"#;
+    let (_, before) = get(&url, None, None);
+    assert_eq!(sample(&before, running), Some(0.0), "{before}");
+    assert_eq!(sample(&before, deploys), None, "no deploy yet");
+
+    c.admin.deploy_web("web");
+    // A refused call is counted with its code.
+    c.admin.run(&["status", "nope"], None).fails_with_any();
+    let (_, after) = get(&url, None, None);
+    assert_eq!(sample(&after, deploys), Some(1.0), "{after}");
+    assert_eq!(sample(&after, running), Some(1.0), "{after}");
+    assert!(
+        sample(&after, r#"lattice_rpc_total{service="lattice.v1.WorkloadService",method="Get",code="NotFound"}"#)
+            .is_some_and(|n| n >= 1.0),
+        "{after}"
+    );
+    assert!(
+        after.contains("lattice_rpc_duration_seconds_bucket{"),
+        "latency histograms"
+    );
+    assert_eq!(
+        sample(&after, r#"lattice_nodes{status="ready"}"#),
+        Some(1.0),
+        "{after}"
+    );
+
+    // The agent's own figures arrive with its heartbeats.
+    let node = c.admin.run(&["nodes", "-o", "json"], None).ok().json()[0]["name"]
+        .as_str()
+        .expect("node name")
+        .to_string();
+    let containers = format!("lattice_node_containers{{node=\"{node}\"}}");
+    let seen = wait_for(Duration::from_secs(30), || {
+        let (_, t) = get(&url, None, None);
+        let n = sample(&t, &containers)?;
+        let mem = sample(
+            &t,
+            &format!("lattice_node_memory_used_bytes{{node=\"{node}\"}}"),
+        )?;
+        (n >= 1.0 && mem > 0.0).then_some(t)
+    });
+    assert!(seen.is_some(), "the node's load never arrived");
+    let nodes = c.admin.run(&["nodes", "-o", "json"], None).ok().json();
+    assert!(
+        nodes[0]["host"]["containers"]
+            .as_u64()
+            .is_some_and(|n| n >= 1),
+        "{nodes}"
+    );
+
+    // Traffic through the edge is counted.
+    let url_of_web = c
+        .admin
+        .run(&["access", "web", "--format", "endpoint"], None)
+        .ok()
+        .stdout;
+    let port = url_of_web
+        .trim()
+        .rsplit(':')
+        .next()
+        .expect("port")
+        .to_string();
+    assert_eq!(
+        lattice_e2e::http_status(&format!("http://127.0.0.1:{port}/")),
+        Some(200)
+    );
+    let moved = wait_for(Duration::from_secs(10), || {
+        let (_, t) = get(&url, None, None);
+        let out = sample(&t, r#"lattice_edge_bytes_total{direction="out"}"#)?;
+        (out > 0.0 && sample(&t, "lattice_edge_connections_total")? >= 1.0).then_some(())
+    });
+    assert!(moved.is_some(), "edge traffic was not counted");
+}
