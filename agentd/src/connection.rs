@@ -129,6 +129,10 @@ async fn session(
                             let _ = tx.send(v1::AgentMessage { msg: Some(v1::agent_message::Msg::Result(result)) }).await;
                         });
                     }
+                    Some(v1::control_message::Cmd::OpenExec(o)) => {
+                        let docker = ctx.docker().await;
+                        tokio::spawn(crate::exec::serve(dialer.clone(), docker, o));
+                    }
                     Some(v1::control_message::Cmd::OpenTcp(o)) => {
                         let docker = ctx.docker().await;
                         tokio::spawn(crate::tcp::serve(dialer.clone(), docker, o));

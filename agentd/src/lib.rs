@@ -10,6 +10,7 @@ pub mod connection;
 pub mod crashloop;
 pub mod desired;
 pub mod docker;
+pub mod exec;
 pub mod identity;
 pub mod logs;
 pub mod probe;

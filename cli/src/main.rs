@@ -124,6 +124,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Rollback(a) => cmd::versions::rollback(ctx, a).await,
         Command::Volumes(a) => cmd::volumes::run(ctx, a).await,
         Command::Connect(a) => cmd::connect::connect(ctx, a).await,
+        Command::Exec(a) => cmd::exec::run(ctx, a).await,
         Command::Open(a) => cmd::connect::open(ctx, a).await,
         Command::Tokens(a) => cmd::tokens::run(ctx, a).await,
         Command::Audit(a) => cmd::audit::run(ctx, a).await,

@@ -11,6 +11,7 @@ mod control_backup;
 mod edge;
 mod edge_bind;
 mod edge_quarantine;
+mod exec;
 mod isolation;
 mod json;
 mod lifecycle;

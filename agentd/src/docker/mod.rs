@@ -8,7 +8,6 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use bollard::errors::Error as DockerError;
-use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{
     ContainerInspectResponse, ContainerUpdateBody, RestartPolicy, RestartPolicyNameEnum,
     VolumeCreateRequest,
@@ -21,6 +20,8 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 use lattice_proto::v1;
 
+mod exec;
+pub use exec::{Attached, ExecRequest};
 pub mod network;
 mod spec;
 
@@ -369,52 +370,5 @@ impl Docker {
                 }))
             })
             .boxed()
-    }
-
-    /// Runs a command in the container; Ok(exit code).
-    pub async fn exec(&self, name: &str, cmd: &[String]) -> DResult<(i64, Vec<u8>)> {
-        self.exec_env(name, cmd, &[]).await
-    }
-
-    /// Runs a command with extra environment; Ok(exit code, output).
-    pub async fn exec_env(
-        &self,
-        name: &str,
-        cmd: &[String],
-        env: &[String],
-    ) -> DResult<(i64, Vec<u8>)> {
-        let created = self
-            .inner
-            .create_exec(
-                name,
-                CreateExecOptions {
-                    cmd: Some(cmd.to_vec()),
-                    env: (!env.is_empty()).then(|| env.to_vec()),
-                    attach_stdout: Some(true),
-                    attach_stderr: Some(true),
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| msg(&e))?;
-        let mut output = Vec::new();
-        if let StartExecResults::Attached { output: mut o, .. } = self
-            .inner
-            .start_exec(&created.id, None)
-            .await
-            .map_err(|e| msg(&e))?
-        {
-            while let Some(Ok(chunk)) = o.next().await {
-                if output.len() < 64 * 1024 {
-                    output.extend_from_slice(&chunk.into_bytes());
-                }
-            }
-        }
-        let inspected = self
-            .inner
-            .inspect_exec(&created.id)
-            .await
-            .map_err(|e| msg(&e))?;
-        Ok((inspected.exit_code.unwrap_or(-1), output))
     }
 }

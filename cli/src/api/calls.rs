@@ -93,3 +93,21 @@ rpcs! {
     /// Revokes an API token.
     revoke_api_token: AuthServiceClient::revoke_api_token(v1::RevokeApiTokenRequest) -> v1::Empty;
 }
+
+impl Api {
+    /// Opens an exec session. `input` must already hold the ExecStart: the
+    /// server reads it before it answers. Not retried (its input cannot be
+    /// replayed); the session is refreshed first if it is about to expire.
+    pub async fn exec(
+        &mut self,
+        input: tokio::sync::mpsc::Receiver<v1::ExecInput>,
+    ) -> anyhow::Result<Streaming<v1::ExecOutput>> {
+        let token = self.access_token(false).await?;
+        let req = super::bearer(tokio_stream::wrappers::ReceiverStream::new(input), &token)?;
+        WorkloadServiceClient::new(self.channel())
+            .exec(req)
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(|s| self.status(&s))
+    }
+}

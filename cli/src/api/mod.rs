@@ -161,7 +161,7 @@ impl Api {
     }
 
     /// A valid access token: the env token, the stored one, or a refreshed one.
-    async fn access_token(&mut self, force_refresh: bool) -> anyhow::Result<String> {
+    pub(crate) async fn access_token(&mut self, force_refresh: bool) -> anyhow::Result<String> {
         if let Some(t) = &self.env_token {
             return Ok(t.clone());
         }
@@ -210,7 +210,7 @@ impl Api {
     }
 }
 
-fn bearer<T>(msg: T, token: &str) -> anyhow::Result<Request<T>> {
+pub(crate) fn bearer<T>(msg: T, token: &str) -> anyhow::Result<Request<T>> {
     let mut r = Request::new(msg);
     let v = format!("Bearer {token}").parse().map_err(|_| {
         CliError::Auth("the token contains characters that cannot be sent; sign in again".into())

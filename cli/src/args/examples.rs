@@ -82,6 +82,11 @@ examples! {
         "lattice connect mydb"
         "lattice connect mydb -- -c 'select count(*) from users'"
         "lattice connect media -- aws s3 ls";
+    EXEC:
+        "lattice exec web -- ls -l /usr/share/nginx/html"
+        "lattice exec -it web -- sh"
+        "lattice exec -i mydb -- psql -U postgres < schema.sql"
+        "lattice exec --timeout 30m mydb -- vacuumdb --all";
     OPEN:
         "lattice open web";
     TOKENS:

@@ -8,10 +8,12 @@ use crate::env;
 
 mod account;
 mod examples;
+mod ops;
 mod since;
 mod versions;
 mod workloads;
 pub use account::*;
+pub use ops::*;
 pub use versions::*;
 pub use workloads::*;
 
@@ -132,6 +134,9 @@ pub enum Command {
     /// Open the right client, signed in: psql for Postgres, a shell with AWS_* set for S3.
     #[command(after_help = examples::CONNECT)]
     Connect(ConnectArgs),
+    /// Run a command in a workload's container; -it for an interactive shell.
+    #[command(after_help = examples::EXEC)]
+    Exec(ExecArgs),
     /// Open an HTTP workload's public URL in a browser (prints it too).
     #[command(after_help = examples::OPEN)]
     Open(NameArg),

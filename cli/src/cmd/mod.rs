@@ -7,6 +7,7 @@ pub mod auth;
 pub mod connect;
 pub mod context;
 pub mod doctor;
+pub mod exec;
 pub mod feedback;
 pub mod logs;
 pub mod nodes;

@@ -10,6 +10,7 @@ use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 mod deploy;
+mod exec;
 mod lifecycle;
 mod rpc;
 mod streams;

@@ -152,6 +152,16 @@ impl v1::workload_service_server::WorkloadService for WorkloadApi {
         ))
     }
 
+    type ExecStream = BoxStream<v1::ExecOutput>;
+
+    #[instrument(skip_all, fields(rpc = "Exec"))]
+    async fn exec(
+        &self,
+        req: Request<tonic::Streaming<v1::ExecInput>>,
+    ) -> Result<Response<Self::ExecStream>, Status> {
+        self.exec_session(req).await
+    }
+
     #[instrument(skip_all, fields(rpc = "Stop"))]
     async fn stop(&self, req: Request<v1::WorkloadRef>) -> Result<Response<v1::Workload>, Status> {
         self.transition(req, Transition::Stop).await

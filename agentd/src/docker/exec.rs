@@ -1,0 +1,126 @@
+//! Commands run inside a workload's container: short ones whose output is
+//! collected (readiness probes, credential rotation), and attached ones
+//! streamed both ways for `lattice exec`.
+
+use bollard::exec::{CreateExecOptions, ResizeExecOptions, StartExecOptions, StartExecResults};
+use futures_util::StreamExt;
+
+pub use bollard::exec::StartExecResults as Attached;
+
+use super::{DResult, Docker, msg};
+
+/// What an attached command needs.
+pub struct ExecRequest<'a> {
+    /// Container name.
+    pub container: &'a str,
+    /// Program and arguments.
+    pub cmd: &'a [String],
+    /// `KEY=VALUE` pairs.
+    pub env: Vec<String>,
+    /// Allocate a terminal.
+    pub tty: bool,
+    /// Attach stdin.
+    pub stdin: bool,
+}
+
+impl Docker {
+    /// Runs a command in the container; Ok(exit code).
+    pub async fn exec(&self, name: &str, cmd: &[String]) -> DResult<(i64, Vec<u8>)> {
+        self.exec_env(name, cmd, &[]).await
+    }
+
+    /// Runs a command with extra environment; Ok(exit code, output).
+    pub async fn exec_env(
+        &self,
+        name: &str,
+        cmd: &[String],
+        env: &[String],
+    ) -> DResult<(i64, Vec<u8>)> {
+        let created = self
+            .inner
+            .create_exec(
+                name,
+                CreateExecOptions {
+                    cmd: Some(cmd.to_vec()),
+                    env: (!env.is_empty()).then(|| env.to_vec()),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| msg(&e))?;
+        let mut output = Vec::new();
+        if let StartExecResults::Attached { output: mut o, .. } = self
+            .inner
+            .start_exec(&created.id, None)
+            .await
+            .map_err(|e| msg(&e))?
+        {
+            while let Some(Ok(chunk)) = o.next().await {
+                if output.len() < 64 * 1024 {
+                    output.extend_from_slice(&chunk.into_bytes());
+                }
+            }
+        }
+        let inspected = self
+            .inner
+            .inspect_exec(&created.id)
+            .await
+            .map_err(|e| msg(&e))?;
+        Ok((inspected.exit_code.unwrap_or(-1), output))
+    }
+
+    /// Starts an attached command; returns its exec id and its streams.
+    pub async fn exec_attached(&self, r: ExecRequest<'_>) -> DResult<(String, StartExecResults)> {
+        let created = self
+            .inner
+            .create_exec(
+                r.container,
+                CreateExecOptions {
+                    cmd: Some(r.cmd.to_vec()),
+                    env: (!r.env.is_empty()).then_some(r.env),
+                    attach_stdin: Some(r.stdin),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    tty: Some(r.tty),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| msg(&e))?;
+        let opts = StartExecOptions {
+            detach: false,
+            tty: r.tty,
+            // Chunks of up to 32 KiB, like the relay's frames.
+            output_capacity: Some(32 * 1024),
+        };
+        let started = self
+            .inner
+            .start_exec(&created.id, Some(opts))
+            .await
+            .map_err(|e| msg(&e))?;
+        Ok((created.id, started))
+    }
+
+    /// Resizes an attached command's terminal.
+    pub async fn resize_exec(&self, id: &str, rows: u16, cols: u16) -> DResult<()> {
+        self.inner
+            .resize_exec(
+                id,
+                ResizeExecOptions {
+                    height: rows,
+                    width: cols,
+                },
+            )
+            .await
+            .map_err(|e| msg(&e))
+    }
+
+    /// An exec's exit code (None while it runs) and its process id on this host.
+    pub async fn exec_state(&self, id: &str) -> DResult<(Option<i64>, Option<i64>)> {
+        let i = self.inner.inspect_exec(id).await.map_err(|e| msg(&e))?;
+        let pid = i.pid.filter(|p| *p > 0 && i.running == Some(true));
+        Ok((i.exit_code, pid))
+    }
+}

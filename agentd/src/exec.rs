@@ -1,0 +1,197 @@
+//! Serves one `OpenExecStream` (`lattice exec`): runs the command attached
+//! in the workload's container and opens a byte stream back to controld —
+//! output (stderr marked) one way, stdin, its end and terminal resizes the
+//! other — ending with the command's exit code. If controld ends the stream
+//! first (the user left, the time ran out), the command is killed rather
+//! than left running in the container.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use bollard::container::LogOutput;
+use futures_util::{Stream, StreamExt};
+use lattice_proto::v1;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+use crate::docker::{Attached, Docker, ExecRequest, container_name};
+use crate::stream::Dialer;
+
+type Output = Pin<Box<dyn Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>;
+type Input = Pin<Box<dyn AsyncWrite + Send>>;
+
+async fn start(
+    docker: Option<&Docker>,
+    req: &v1::OpenExecStream,
+) -> Result<(String, Output, Input), String> {
+    let docker = docker.ok_or("Docker is unavailable on this node")?;
+    if req.command.is_empty() {
+        return Err("no command to run".into());
+    }
+    let name = container_name(&req.workload_id);
+    let running = docker
+        .inspect(&name)
+        .await?
+        .and_then(|c| c.state)
+        .and_then(|s| s.running)
+        .unwrap_or(false);
+    if !running {
+        return Err("the workload's container is not running".into());
+    }
+    let env = req
+        .env
+        .iter()
+        .map(|e| format!("{}={}", e.key, e.value))
+        .collect();
+    let (id, attached) = docker
+        .exec_attached(ExecRequest {
+            container: &name,
+            cmd: &req.command,
+            env,
+            tty: req.tty,
+            stdin: req.stdin,
+        })
+        .await?;
+    match attached {
+        Attached::Attached { output, input } => Ok((id, output, input)),
+        Attached::Detached => Err("Docker did not attach to the command".into()),
+    }
+}
+
+/// Runs the command until it exits or controld ends the stream.
+pub async fn serve(dialer: Dialer, docker: Option<Docker>, req: v1::OpenExecStream) {
+    let (tx, rx) = mpsc::channel::<v1::StreamFrame>(16);
+    let _ = tx
+        .send(v1::StreamFrame {
+            stream_id: req.stream_id.clone(),
+            ..Default::default()
+        })
+        .await;
+    let (id, mut output, mut input) = match start(docker.as_ref(), &req).await {
+        Ok(s) => s,
+        Err(error) => {
+            let _ = tx
+                .send(v1::StreamFrame {
+                    error,
+                    ..Default::default()
+                })
+                .await;
+            drop(tx);
+            if let Ok(opened) = dialer.open(rx).await {
+                opened.finish().await;
+            }
+            return;
+        }
+    };
+    let Some(docker) = docker else { return };
+    let Ok(opened) = dialer.open(rx).await else {
+        kill(&docker, &id).await;
+        return;
+    };
+    if req.tty && req.rows > 0 && req.cols > 0 {
+        resize(&docker, &id, req.rows, req.cols).await;
+    }
+    let mut inbound = opened.inbound;
+    let to_controld = async {
+        while let Some(item) = output.next().await {
+            let frame = match item {
+                Ok(LogOutput::StdErr { message }) => v1::StreamFrame {
+                    data: message.to_vec(),
+                    stderr: true,
+                    ..Default::default()
+                },
+                Ok(other) => v1::StreamFrame {
+                    data: other.into_bytes().to_vec(),
+                    ..Default::default()
+                },
+                Err(e) => {
+                    debug!(error = %e, "exec output ended with an error");
+                    break;
+                }
+            };
+            if tx.send(frame).await.is_err() {
+                return false;
+            }
+        }
+        true
+    };
+    let from_controld = async {
+        let mut stdin_open = true;
+        while let Some(Ok(f)) = inbound.next().await {
+            if f.rows > 0 && f.cols > 0 {
+                resize(&docker, &id, f.rows, f.cols).await;
+            }
+            // A command that closed its stdin just does not read the rest.
+            if stdin_open && !f.data.is_empty() && input.write_all(&f.data).await.is_err() {
+                stdin_open = false;
+            }
+            if stdin_open && f.eof {
+                let _ = input.shutdown().await;
+                stdin_open = false;
+            }
+        }
+    };
+    tokio::pin!(from_controld);
+    let finished = {
+        tokio::pin!(to_controld);
+        tokio::select! {
+            done = &mut to_controld => done,
+            () = &mut from_controld => false,
+        }
+    };
+    if finished {
+        let code = exit_code(&docker, &id).await;
+        let _ = tx
+            .send(v1::StreamFrame {
+                exit_code: Some(code),
+                eof: true,
+                ..Default::default()
+            })
+            .await;
+    } else {
+        kill(&docker, &id).await;
+    }
+    drop(tx);
+    // Let controld end its side: cancelling the call now could discard the
+    // exit code before controld reads it.
+    let _ = tokio::time::timeout(Duration::from_secs(5), from_controld).await;
+}
+
+async fn resize(docker: &Docker, id: &str, rows: u32, cols: u32) {
+    let (rows, cols) = (
+        u16::try_from(rows).unwrap_or(u16::MAX),
+        u16::try_from(cols).unwrap_or(u16::MAX),
+    );
+    if let Err(e) = docker.resize_exec(id, rows, cols).await {
+        debug!(error = %e, "could not resize the exec's terminal");
+    }
+}
+
+/// The command's exit code once Docker has recorded it (it may trail the
+/// end of the output by a moment).
+async fn exit_code(docker: &Docker, id: &str) -> i32 {
+    for _ in 0..50 {
+        if let Ok((Some(code), _)) = docker.exec_state(id).await {
+            return i32::try_from(code).unwrap_or(-1);
+        }
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    -1
+}
+
+/// Kills a command nobody is attached to any more (Docker has no API for
+/// it: its process is signalled on this host, where Docker reports it).
+async fn kill(docker: &Docker, id: &str) {
+    let Ok((None, Some(pid))) = docker.exec_state(id).await else {
+        return;
+    };
+    let Ok(pid) = i32::try_from(pid) else { return };
+    match nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    ) {
+        Ok(()) => debug!(pid, "killed an exec whose client left"),
+        Err(e) => warn!(pid, error = %e, "could not kill an exec whose client left"),
+    }
+}
