@@ -133,6 +133,14 @@ async fn session(
                         let docker = ctx.docker().await;
                         tokio::spawn(crate::exec::serve(dialer.clone(), docker, o));
                     }
+                    Some(v1::control_message::Cmd::OpenBackup(o)) => {
+                        let docker = ctx.docker().await;
+                        tokio::spawn(crate::backup::serve_backup(dialer.clone(), docker, o));
+                    }
+                    Some(v1::control_message::Cmd::OpenRestore(o)) => {
+                        let docker = ctx.docker().await;
+                        tokio::spawn(crate::backup::serve_restore(dialer.clone(), docker, o));
+                    }
                     Some(v1::control_message::Cmd::OpenTcp(o)) => {
                         let docker = ctx.docker().await;
                         tokio::spawn(crate::tcp::serve(dialer.clone(), docker, o));

@@ -170,7 +170,7 @@ async fn resize(docker: &Docker, id: &str, rows: u32, cols: u32) {
 
 /// The command's exit code once Docker has recorded it (it may trail the
 /// end of the output by a moment).
-async fn exit_code(docker: &Docker, id: &str) -> i32 {
+pub(crate) async fn exit_code(docker: &Docker, id: &str) -> i32 {
     for _ in 0..50 {
         if let Ok((Some(code), _)) = docker.exec_state(id).await {
             return i32::try_from(code).unwrap_or(-1);

@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod args;
+pub mod backup;
 pub mod backoff;
 pub mod connection;
 pub mod crashloop;

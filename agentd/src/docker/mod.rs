@@ -20,6 +20,7 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 use lattice_proto::v1;
 
+mod archive;
 mod exec;
 pub use exec::{Attached, ExecRequest};
 pub mod network;

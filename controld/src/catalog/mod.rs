@@ -13,6 +13,7 @@ use rand::rngs::OsRng;
 
 use crate::error::{Error, Result};
 
+pub mod backup;
 mod docs;
 pub use docs::{LimitsDoc, SecretDoc, SpecDoc};
 

@@ -7,7 +7,6 @@
 
 use std::time::Duration;
 
-use lattice_proto::state::Desired;
 use lattice_proto::v1;
 use lattice_proto::v1::exec_input::Input;
 use tokio::sync::mpsc;
@@ -18,7 +17,7 @@ use tonic::{Request, Response, Status, Streaming};
 use super::{BoxStream, WorkloadApi, hold};
 use crate::audit::{Actor, source};
 use crate::auth::Scope;
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::fleet::streams::Opened;
 
 /// The limit of a command with neither stdin nor a terminal attached, when
@@ -48,19 +47,28 @@ impl WorkloadApi {
             )
             .into());
         };
-        let r = self.exec_target(&c, &start).await;
+        let r = async {
+            if start.command.is_empty() {
+                return Err(Error::FailedPrecondition(
+                    "name the command to run after --, e.g. `lattice exec web -- ls /`".into(),
+                ));
+            }
+            lattice_proto::validate::command(&start.command)?;
+            self.live(&c, &start.name).await
+        }
+        .await;
         let action = if start.tty { "exec.tty" } else { "exec" };
         // The command itself is not recorded: its arguments may hold secrets.
         self.audit
             .record(&Actor::of(&c, src), action, &start.name, &r)
             .await;
-        let (workload_id, node_id) = r?;
+        let (w, node_id) = r?;
         let slot = self.stream_slot(&c)?;
         let stream_id = uuid::Uuid::new_v4().to_string();
         let term = start.term.clone();
         let open = v1::control_message::Cmd::OpenExec(v1::OpenExecStream {
             stream_id: stream_id.clone(),
-            workload_id,
+            workload_id: w.id,
             command: start.command.clone(),
             tty: start.tty,
             stdin: start.stdin,
@@ -81,37 +89,6 @@ impl WorkloadApi {
         Ok(Response::new(
             Box::pin(hold(out, slot)) as BoxStream<v1::ExecOutput>
         ))
-    }
-
-    /// The workload and its node, if a command can run there now.
-    async fn exec_target(
-        &self,
-        c: &crate::auth::Caller,
-        start: &v1::ExecStart,
-    ) -> Result<(String, String)> {
-        if start.command.is_empty() {
-            return Err(Error::FailedPrecondition(
-                "name the command to run after --, e.g. `lattice exec web -- ls /`".into(),
-            ));
-        }
-        lattice_proto::validate::command(&start.command)?;
-        let w = self.find(c, &start.name).await?;
-        if w.desired != Desired::Running {
-            return Err(Error::FailedPrecondition(format!(
-                "{} is stopped; start it with `lattice start {}` first",
-                w.name, w.name
-            )));
-        }
-        let node_id = w.node_id.clone().ok_or_else(|| {
-            Error::FailedPrecondition("the workload has not been placed on a node yet".into())
-        })?;
-        if !self.fleet.is_connected(&node_id) {
-            return Err(Error::NodeDown(format!(
-                "the node running {} is not connected; try again once it is back",
-                w.name
-            )));
-        }
-        Ok((w.id, node_id))
     }
 }
 

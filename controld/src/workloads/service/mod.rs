@@ -5,10 +5,12 @@ use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use lattice_proto::state::Desired;
 use lattice_proto::v1;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
+mod backup;
 mod deploy;
 mod exec;
 mod lifecycle;
@@ -123,6 +125,28 @@ impl WorkloadApi {
         Err(Error::NotFound(format!(
             "no workload named {name:?}{hint} (see `lattice ls`)"
         )))
+    }
+
+    /// The caller's workload and its node, when it should be running and
+    /// its node is connected: what exec, backup and restore need.
+    async fn live(&self, c: &Caller, name: &str) -> Result<(workload::Model, String)> {
+        let w = self.find(c, name).await?;
+        if w.desired != Desired::Running {
+            return Err(Error::FailedPrecondition(format!(
+                "{} is stopped; start it with `lattice start {}` first",
+                w.name, w.name
+            )));
+        }
+        let node_id = w.node_id.clone().ok_or_else(|| {
+            Error::FailedPrecondition("the workload has not been placed on a node yet".into())
+        })?;
+        if !self.fleet.is_connected(&node_id) {
+            return Err(Error::NodeDown(format!(
+                "the node running {} is not connected; try again once it is back",
+                w.name
+            )));
+        }
+        Ok((w, node_id))
     }
 
     /// The row as stored now (taken inside a turn, after waiting for it).

@@ -162,6 +162,24 @@ impl v1::workload_service_server::WorkloadService for WorkloadApi {
         self.exec_session(req).await
     }
 
+    type BackupStream = BoxStream<v1::BackupChunk>;
+
+    #[instrument(skip_all, fields(rpc = "Backup"))]
+    async fn backup(
+        &self,
+        req: Request<v1::BackupRequest>,
+    ) -> Result<Response<Self::BackupStream>, Status> {
+        self.backup_stream(req).await
+    }
+
+    #[instrument(skip_all, fields(rpc = "Restore"))]
+    async fn restore(
+        &self,
+        req: Request<tonic::Streaming<v1::RestoreChunk>>,
+    ) -> Result<Response<v1::RestoreResponse>, Status> {
+        self.restore_stream(req).await
+    }
+
     #[instrument(skip_all, fields(rpc = "Stop"))]
     async fn stop(&self, req: Request<v1::WorkloadRef>) -> Result<Response<v1::Workload>, Status> {
         self.transition(req, Transition::Stop).await
