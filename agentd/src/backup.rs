@@ -29,7 +29,9 @@ use crate::stream::Dialer;
 const TAIL: usize = 2048;
 
 fn env_of(vars: &[v1::EnvVar]) -> Vec<String> {
-    vars.iter().map(|e| format!("{}={}", e.key, e.value)).collect()
+    vars.iter()
+        .map(|e| format!("{}={}", e.key, e.value))
+        .collect()
 }
 
 fn tail(bytes: &[u8]) -> String {
@@ -40,8 +42,18 @@ fn tail(bytes: &[u8]) -> String {
 /// Sends an error frame on a fresh stream (nothing was started).
 async fn refuse(dialer: &Dialer, stream_id: &str, error: String) {
     let (tx, rx) = mpsc::channel(2);
-    let _ = tx.send(v1::StreamFrame { stream_id: stream_id.into(), ..Default::default() }).await;
-    let _ = tx.send(v1::StreamFrame { error, ..Default::default() }).await;
+    let _ = tx
+        .send(v1::StreamFrame {
+            stream_id: stream_id.into(),
+            ..Default::default()
+        })
+        .await;
+    let _ = tx
+        .send(v1::StreamFrame {
+            error,
+            ..Default::default()
+        })
+        .await;
     drop(tx);
     if let Ok(o) = dialer.open(rx).await {
         o.finish().await;
@@ -53,18 +65,41 @@ type Chunks = std::pin::Pin<Box<dyn Stream<Item = Result<(bool, bytes::Bytes), S
 /// Streams one backup.
 pub async fn serve_backup(dialer: Dialer, docker: Option<Docker>, req: v1::OpenBackupStream) {
     let Some(docker) = docker else {
-        return refuse(&dialer, &req.stream_id, "Docker is unavailable on this node".into()).await;
+        return refuse(
+            &dialer,
+            &req.stream_id,
+            "Docker is unavailable on this node".into(),
+        )
+        .await;
     };
     let name = container_name(&req.workload_id);
     let paused = !req.archive_path.is_empty();
     let (chunks, exec_id): (Chunks, Option<String>) = if paused {
         if let Err(e) = docker.pause(&name).await {
-            return refuse(&dialer, &req.stream_id, format!("could not pause the container: {e}")).await;
+            return refuse(
+                &dialer,
+                &req.stream_id,
+                format!("could not pause the container: {e}"),
+            )
+            .await;
         }
-        (Box::pin(docker.archive(&name, &req.archive_path).map(|r| r.map(|b| (false, b)))), None)
+        (
+            Box::pin(
+                docker
+                    .archive(&name, &req.archive_path)
+                    .map(|r| r.map(|b| (false, b))),
+            ),
+            None,
+        )
     } else {
         let started = docker
-            .exec_attached(ExecRequest { container: &name, cmd: &req.command, env: env_of(&req.env), tty: false, stdin: false })
+            .exec_attached(ExecRequest {
+                container: &name,
+                cmd: &req.command,
+                env: env_of(&req.env),
+                tty: false,
+                stdin: false,
+            })
             .await;
         match started {
             Ok((id, Attached::Attached { output, .. })) => {
@@ -75,8 +110,17 @@ pub async fn serve_backup(dialer: Dialer, docker: Option<Docker>, req: v1::OpenB
                 });
                 (Box::pin(out), Some(id))
             }
-            Ok((_, Attached::Detached)) => return refuse(&dialer, &req.stream_id, "Docker did not attach".into()).await,
-            Err(e) => return refuse(&dialer, &req.stream_id, format!("could not start the backup: {e}")).await,
+            Ok((_, Attached::Detached)) => {
+                return refuse(&dialer, &req.stream_id, "Docker did not attach".into()).await;
+            }
+            Err(e) => {
+                return refuse(
+                    &dialer,
+                    &req.stream_id,
+                    format!("could not start the backup: {e}"),
+                )
+                .await;
+            }
         }
     };
     let outcome = pump_backup(&dialer, &req.stream_id, chunks, &docker, exec_id.as_deref()).await;
@@ -97,7 +141,12 @@ async fn pump_backup(
     exec_id: Option<&str>,
 ) -> Result<u64, String> {
     let (tx, rx) = mpsc::channel::<v1::StreamFrame>(16);
-    let _ = tx.send(v1::StreamFrame { stream_id: stream_id.into(), ..Default::default() }).await;
+    let _ = tx
+        .send(v1::StreamFrame {
+            stream_id: stream_id.into(),
+            ..Default::default()
+        })
+        .await;
     let opened = dialer.open(rx).await.map_err(|e| format!("{e:#}"))?;
     let mut h = Sha256::new();
     let (mut bytes, mut stderr) = (0u64, Vec::new());
@@ -112,7 +161,14 @@ async fn pump_backup(
             Ok((false, b)) => {
                 h.update(&b);
                 bytes += b.len() as u64;
-                if tx.send(v1::StreamFrame { data: b.to_vec(), ..Default::default() }).await.is_err() {
+                if tx
+                    .send(v1::StreamFrame {
+                        data: b.to_vec(),
+                        ..Default::default()
+                    })
+                    .await
+                    .is_err()
+                {
                     return Err("controld went away".into());
                 }
             }
@@ -127,12 +183,22 @@ async fn pump_backup(
     {
         let code = crate::exec::exit_code(docker, id).await;
         if code != 0 {
-            failure = Some(format!("the backup command failed (exit {code}): {}", tail(&stderr)));
+            failure = Some(format!(
+                "the backup command failed (exit {code}): {}",
+                tail(&stderr)
+            ));
         }
     }
     let last = match &failure {
-        Some(e) => v1::StreamFrame { error: e.clone(), ..Default::default() },
-        None => v1::StreamFrame { eof: true, sha256: hex::encode(h.finalize()), ..Default::default() },
+        Some(e) => v1::StreamFrame {
+            error: e.clone(),
+            ..Default::default()
+        },
+        None => v1::StreamFrame {
+            eof: true,
+            sha256: hex::encode(h.finalize()),
+            ..Default::default()
+        },
     };
     let _ = tx.send(last).await;
     drop(tx);
@@ -143,23 +209,55 @@ async fn pump_backup(
 /// Receives, verifies and applies one restore.
 pub async fn serve_restore(dialer: Dialer, docker: Option<Docker>, req: v1::OpenRestoreStream) {
     let Some(docker) = docker else {
-        return refuse(&dialer, &req.stream_id, "Docker is unavailable on this node".into()).await;
+        return refuse(
+            &dialer,
+            &req.stream_id,
+            "Docker is unavailable on this node".into(),
+        )
+        .await;
     };
     let name = container_name(&req.workload_id);
     let staged = format!("/tmp/.lattice-restore-{}", req.stream_id);
-    let stage_cmd: Vec<String> = vec!["sh".into(), "-c".into(), "umask 077 && cat > \"$0\"".into(), staged.clone()];
+    let stage_cmd: Vec<String> = vec![
+        "sh".into(),
+        "-c".into(),
+        "umask 077 && cat > \"$0\"".into(),
+        staged.clone(),
+    ];
     let started = docker
-        .exec_attached(ExecRequest { container: &name, cmd: &stage_cmd, env: Vec::new(), tty: false, stdin: true })
+        .exec_attached(ExecRequest {
+            container: &name,
+            cmd: &stage_cmd,
+            env: Vec::new(),
+            tty: false,
+            stdin: true,
+        })
         .await;
     let (stage_id, mut input, output) = match started {
         Ok((id, Attached::Attached { input, output })) => (id, input, output),
-        Ok((_, Attached::Detached)) => return refuse(&dialer, &req.stream_id, "Docker did not attach".into()).await,
-        Err(e) => return refuse(&dialer, &req.stream_id, format!("could not stage the restore: {e}")).await,
+        Ok((_, Attached::Detached)) => {
+            return refuse(&dialer, &req.stream_id, "Docker did not attach".into()).await;
+        }
+        Err(e) => {
+            return refuse(
+                &dialer,
+                &req.stream_id,
+                format!("could not stage the restore: {e}"),
+            )
+            .await;
+        }
     };
     let (tx, rx) = mpsc::channel::<v1::StreamFrame>(4);
-    let _ = tx.send(v1::StreamFrame { stream_id: req.stream_id.clone(), ..Default::default() }).await;
+    let _ = tx
+        .send(v1::StreamFrame {
+            stream_id: req.stream_id.clone(),
+            ..Default::default()
+        })
+        .await;
     let Ok(opened) = dialer.open(rx).await else {
-        let _ = docker.exec(&name, &["rm".into(), "-f".into(), staged]).await;
+        let _ = docker
+            .exec(&name, &["rm".into(), "-f".into(), staged])
+            .await;
         return;
     };
     let mut inbound = opened.inbound;
@@ -194,7 +292,10 @@ pub async fn serve_restore(dialer: Dialer, docker: Option<Docker>, req: v1::Open
     let result = if !complete {
         Err("the backup stopped arriving before its end; nothing was restored".to_string())
     } else if stage_code != 0 {
-        Err(format!("could not stage the backup in the container (exit {stage_code}): {}", tail(&stage_out)))
+        Err(format!(
+            "could not stage the backup in the container (exit {stage_code}): {}",
+            tail(&stage_out)
+        ))
     } else if bytes != req.bytes || digest != req.sha256 {
         Err(format!(
             "the backup does not match its checksum ({bytes} of {} bytes arrived); nothing was restored",
@@ -205,16 +306,29 @@ pub async fn serve_restore(dialer: Dialer, docker: Option<Docker>, req: v1::Open
         cmd.push(staged.clone());
         match docker.exec_env(&name, &cmd, &env_of(&req.env)).await {
             Ok((0, _)) => Ok(()),
-            Ok((code, out)) => Err(format!("the restore command failed (exit {code}): {}", tail(&out))),
+            Ok((code, out)) => Err(format!(
+                "the restore command failed (exit {code}): {}",
+                tail(&out)
+            )),
             Err(e) => Err(format!("could not run the restore: {e}")),
         }
     };
-    if let Err(e) = docker.exec(&name, &["rm".into(), "-f".into(), staged]).await {
+    if let Err(e) = docker
+        .exec(&name, &["rm".into(), "-f".into(), staged])
+        .await
+    {
         warn!(workload = %req.workload_id, error = %e, "could not remove a staged restore");
     }
     let last = match &result {
-        Ok(()) => v1::StreamFrame { eof: true, exit_code: Some(0), ..Default::default() },
-        Err(e) => v1::StreamFrame { error: e.clone(), ..Default::default() },
+        Ok(()) => v1::StreamFrame {
+            eof: true,
+            exit_code: Some(0),
+            ..Default::default()
+        },
+        Err(e) => v1::StreamFrame {
+            error: e.clone(),
+            ..Default::default()
+        },
     };
     match &result {
         Ok(()) => info!(workload = %req.workload_id, bytes, "restored"),
@@ -222,5 +336,8 @@ pub async fn serve_restore(dialer: Dialer, docker: Option<Docker>, req: v1::Open
     }
     let _ = tx.send(last).await;
     drop(tx);
-    let _ = tokio::time::timeout(Duration::from_secs(10), async { while let Some(Ok(_)) = inbound.next().await {} }).await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(Ok(_)) = inbound.next().await {}
+    })
+    .await;
 }

@@ -5,8 +5,8 @@
 #![warn(missing_docs)]
 
 pub mod args;
-pub mod backup;
 pub mod backoff;
+pub mod backup;
 pub mod connection;
 pub mod crashloop;
 pub mod desired;

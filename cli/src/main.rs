@@ -3,6 +3,7 @@
 
 mod api;
 mod args;
+mod backup_file;
 mod cmd;
 mod config;
 mod confirm;
@@ -124,6 +125,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Rollback(a) => cmd::versions::rollback(ctx, a).await,
         Command::Volumes(a) => cmd::volumes::run(ctx, a).await,
         Command::Connect(a) => cmd::connect::connect(ctx, a).await,
+        Command::Backup(a) => cmd::backup::backup(ctx, a).await,
+        Command::Restore(a) => cmd::backup::restore(ctx, a).await,
         Command::Exec(a) => cmd::exec::run(ctx, a).await,
         Command::Open(a) => cmd::connect::open(ctx, a).await,
         Command::Tokens(a) => cmd::tokens::run(ctx, a).await,

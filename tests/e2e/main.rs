@@ -4,6 +4,7 @@
 mod accounts;
 mod audit;
 mod auth;
+mod backups;
 mod cli;
 mod config;
 mod console;

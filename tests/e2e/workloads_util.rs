@@ -51,3 +51,55 @@ pub fn access_url(cli: &Cli, name: &str) -> String {
         .trim()
         .to_string()
 }
+
+/// The real `aws` CLI signed in to an S3 workload through its public
+/// endpoint (credentials from `lattice access NAME --format env`).
+pub struct Aws {
+    endpoint: String,
+    vars: Vec<(String, String)>,
+}
+
+impl Aws {
+    /// For `name`, as `cli`'s user.
+    #[track_caller]
+    pub fn of(cli: &Cli, name: &str) -> Self {
+        let env = cli
+            .run(&["access", name, "--format", "env"], None)
+            .ok()
+            .stdout;
+        let vars = env
+            .lines()
+            .filter_map(|l| {
+                l.strip_prefix("export ")?
+                    .split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
+            })
+            .collect();
+        let endpoint = cli
+            .run(&["access", name, "--format", "endpoint"], None)
+            .ok()
+            .stdout
+            .trim()
+            .to_string();
+        Self { endpoint, vars }
+    }
+
+    /// Runs `aws --endpoint-url … ARGS`; it must succeed.
+    #[track_caller]
+    pub fn run(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new("aws")
+            .args(["--endpoint-url", &self.endpoint])
+            .args(args)
+            .envs(self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .output()
+            .expect("aws cli");
+        assert!(
+            out.status.success(),
+            "aws {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}

@@ -16,13 +16,22 @@ impl Docker {
 
     /// Lets a paused container run again.
     pub async fn unpause(&self, name: &str) -> DResult<()> {
-        self.inner.unpause_container(name).await.map_err(|e| msg(&e))
+        self.inner
+            .unpause_container(name)
+            .await
+            .map_err(|e| msg(&e))
     }
 
     /// `path` inside the container as a tar stream (its entries start with
     /// the path's last component).
-    pub fn archive(&self, name: &str, path: &str) -> impl Stream<Item = DResult<Bytes>> + Send + use<> {
-        let opts = DownloadFromContainerOptionsBuilder::default().path(path).build();
+    pub fn archive(
+        &self,
+        name: &str,
+        path: &str,
+    ) -> impl Stream<Item = DResult<Bytes>> + Send + use<> {
+        let opts = DownloadFromContainerOptionsBuilder::default()
+            .path(path)
+            .build();
         self.inner
             .download_from_container(name, Some(opts))
             .map(|r| r.map_err(|e| msg(&e)))

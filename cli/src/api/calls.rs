@@ -46,6 +46,8 @@ rpcs! {
     get_workload: WorkloadServiceClient::get(v1::GetWorkloadRequest) -> v1::WorkloadDetail;
     /// A snapshot of the matching workloads, then every change.
     watch: WorkloadServiceClient::watch(v1::WatchRequest) -> Streaming<v1::WorkloadEvent>;
+    /// A workload's data, streamed from its node.
+    backup: WorkloadServiceClient::backup(v1::BackupRequest) -> Streaming<v1::BackupChunk>;
     /// A workload's output.
     logs: WorkloadServiceClient::logs(v1::LogsRequest) -> Streaming<v1::LogLine>;
     /// Stops a workload (data kept).
@@ -106,6 +108,23 @@ impl Api {
         let req = super::bearer(tokio_stream::wrappers::ReceiverStream::new(input), &token)?;
         WorkloadServiceClient::new(self.channel())
             .exec(req)
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(|s| self.status(&s))
+    }
+}
+
+impl Api {
+    /// Restores a backup: `input` must already hold the RestoreStart. Not
+    /// retried (its input cannot be replayed).
+    pub async fn restore(
+        &mut self,
+        input: tokio::sync::mpsc::Receiver<v1::RestoreChunk>,
+    ) -> anyhow::Result<v1::RestoreResponse> {
+        let token = self.access_token(false).await?;
+        let req = super::bearer(tokio_stream::wrappers::ReceiverStream::new(input), &token)?;
+        WorkloadServiceClient::new(self.channel())
+            .restore(req)
             .await
             .map(tonic::Response::into_inner)
             .map_err(|s| self.status(&s))

@@ -82,6 +82,13 @@ examples! {
         "lattice connect mydb"
         "lattice connect mydb -- -c 'select count(*) from users'"
         "lattice connect media -- aws s3 ls";
+    BACKUP:
+        "lattice backup mydb                      # mydb-20261203-101500.lattice-backup"
+        "lattice backup media media.backup"
+        "lattice backup mydb - | gzip > mydb.backup.gz";
+    RESTORE:
+        "lattice restore mydb mydb-20261203-101500.lattice-backup"
+        "lattice restore media-copy media.backup --wait   # into another S3 workload";
     EXEC:
         "lattice exec web -- ls -l /usr/share/nginx/html"
         "lattice exec -it web -- sh"

@@ -134,6 +134,12 @@ pub enum Command {
     /// Open the right client, signed in: psql for Postgres, a shell with AWS_* set for S3.
     #[command(after_help = examples::CONNECT)]
     Connect(ConnectArgs),
+    /// Back up a workload's data to a file (Postgres: pg_dump; S3: its volume).
+    #[command(after_help = examples::BACKUP)]
+    Backup(BackupArgs),
+    /// Restore a backup file into a workload (checked whole before anything changes).
+    #[command(after_help = examples::RESTORE)]
+    Restore(RestoreArgs),
     /// Run a command in a workload's container; -it for an interactive shell.
     #[command(after_help = examples::EXEC)]
     Exec(ExecArgs),

@@ -1,4 +1,4 @@
-//! Flags of the operations commands: exec.
+//! Flags of the operations commands: exec, backup, restore.
 
 use std::time::Duration;
 
@@ -21,4 +21,25 @@ pub struct ExecArgs {
     /// The command and its arguments, after `--` (no shell unless you run one).
     #[arg(last = true, required = true)]
     pub command: Vec<String>,
+}
+
+/// `lattice backup`.
+#[derive(Debug, clap::Args)]
+pub struct BackupArgs {
+    /// Workload name.
+    pub name: String,
+    /// Where to write it; `-` for stdout. Default: NAME-YYYYMMDD-HHMMSS.lattice-backup here.
+    pub file: Option<std::path::PathBuf>,
+}
+
+/// `lattice restore`.
+#[derive(Debug, clap::Args)]
+pub struct RestoreArgs {
+    /// The workload to restore into (the one backed up, or another of its kind).
+    pub name: String,
+    /// A file written by `lattice backup`.
+    pub file: std::path::PathBuf,
+    /// Waiting (after a restore that restarts the workload: S3 and custom).
+    #[command(flatten)]
+    pub wait: super::WaitArgs,
 }

@@ -4,6 +4,7 @@ pub mod access;
 pub mod account;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod connect;
 pub mod context;
 pub mod doctor;

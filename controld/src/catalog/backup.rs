@@ -103,9 +103,16 @@ mod tests {
             volume_path: "/srv/it's".into(),
             ..SpecDoc::default()
         };
-        assert_eq!(backup_plan(Kind::S3, &spec).expect("s3").archive_path, "/srv/it's");
+        assert_eq!(
+            backup_plan(Kind::S3, &spec).expect("s3").archive_path,
+            "/srv/it's"
+        );
         let r = restore_plan(Kind::Custom, &spec).expect("custom with a volume");
-        assert!(r.restart && r.command[2].starts_with(r"cd '/srv/it'\''s' && "), "{}", r.command[2]);
+        assert!(
+            r.restart && r.command[2].starts_with(r"cd '/srv/it'\''s' && "),
+            "{}",
+            r.command[2]
+        );
         assert!(format(Kind::Custom, &SpecDoc::default()).is_err());
     }
 }

@@ -37,10 +37,14 @@ impl WorkloadApi {
         let name = req.into_inner().name;
         let slot = self.stream_slot(&c)?;
         let r = self.open_backup(&c, &name).await;
-        self.audit.record(&Actor::of(&c, src), "backup", &name, &r).await;
+        self.audit
+            .record(&Actor::of(&c, src), "backup", &name, &r)
+            .await;
         let (info, opened) = r?;
         let out = pump_backup(info, opened, self.fleet.closing());
-        Ok(Response::new(Box::pin(hold(out, slot)) as BoxStream<v1::BackupChunk>))
+        Ok(Response::new(
+            Box::pin(hold(out, slot)) as BoxStream<v1::BackupChunk>
+        ))
     }
 
     async fn open_backup(&self, c: &Caller, name: &str) -> Result<(v1::BackupInfo, Opened)> {
@@ -62,7 +66,10 @@ impl WorkloadApi {
             env: Vec::new(),
             archive_path: plan.archive_path,
         });
-        let opened = self.fleet.open_stream(&node_id, &stream_id, open, OPEN_TIMEOUT).await?;
+        let opened = self
+            .fleet
+            .open_stream(&node_id, &stream_id, open, OPEN_TIMEOUT)
+            .await?;
         Ok((info, opened))
     }
 
@@ -76,8 +83,13 @@ impl WorkloadApi {
         let mut input = req.into_inner();
         let first = tokio::time::timeout(Duration::from_secs(10), input.message())
             .await
-            .map_err(|_| Error::FailedPrecondition("expected the restore's header within 10s".into()))?;
-        let Ok(Some(v1::RestoreChunk { chunk: Some(Chunk::Start(start)) })) = first else {
+            .map_err(|_| {
+                Error::FailedPrecondition("expected the restore's header within 10s".into())
+            })?;
+        let Ok(Some(v1::RestoreChunk {
+            chunk: Some(Chunk::Start(start)),
+        })) = first
+        else {
             return Err(Error::FailedPrecondition(
                 "a restore must start by naming the workload and the backup's checksum".into(),
             )
@@ -85,7 +97,9 @@ impl WorkloadApi {
         };
         let _slot = self.stream_slot(&c)?;
         let r = self.restore(&c, &start, input).await;
-        self.audit.record(&Actor::of(&c, src), "restore", &start.name, &r).await;
+        self.audit
+            .record(&Actor::of(&c, src), "restore", &start.name, &r)
+            .await;
         Ok(Response::new(r?))
     }
 
@@ -101,11 +115,16 @@ impl WorkloadApi {
         if start.kind != w.kind.as_str() || start.format != want {
             return Err(Error::FailedPrecondition(format!(
                 "this is a backup of a {} workload ({}); {} is a {} workload, which takes {want} backups",
-                start.kind, start.format, w.name, w.kind.as_str()
+                start.kind,
+                start.format,
+                w.name,
+                w.kind.as_str()
             )));
         }
         if start.sha256.len() != 64 || !start.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(Error::FailedPrecondition("the backup's checksum is not a SHA-256".into()));
+            return Err(Error::FailedPrecondition(
+                "the backup's checksum is not a SHA-256".into(),
+            ));
         }
         let plan = restore_plan(w.kind, &spec)?;
         // Rotations and updates recreate the container: not in the middle of this.
@@ -119,9 +138,19 @@ impl WorkloadApi {
             sha256: start.sha256.to_ascii_lowercase(),
             bytes: start.bytes,
         });
-        let Opened { mut inbound, outbound } =
-            self.fleet.open_stream(&node_id, &stream_id, open, OPEN_TIMEOUT).await?;
-        let lost = || Error::NodeDown(format!("lost the connection to the node running {}; the restore may not have finished", w.name));
+        let Opened {
+            mut inbound,
+            outbound,
+        } = self
+            .fleet
+            .open_stream(&node_id, &stream_id, open, OPEN_TIMEOUT)
+            .await?;
+        let lost = || {
+            Error::NodeDown(format!(
+                "lost the connection to the node running {}; the restore may not have finished",
+                w.name
+            ))
+        };
         let mut sent = 0u64;
         let mut input_open = true;
         let closing = self.fleet.closing();
@@ -156,11 +185,15 @@ impl WorkloadApi {
             }
         }
         let w = if plan.restart {
-            self.apply(self.reload(&w).await?, Transition::Restart).await?
+            self.apply(self.reload(&w).await?, Transition::Restart)
+                .await?
         } else {
             w
         };
-        Ok(v1::RestoreResponse { workload: Some(self.proto(&w).await?), bytes: sent })
+        Ok(v1::RestoreResponse {
+            workload: Some(self.proto(&w).await?),
+            bytes: sent,
+        })
     }
 }
 
@@ -173,8 +206,18 @@ fn pump_backup(
     let (tx, rx) = mpsc::channel(16);
     tokio::spawn(async move {
         let name = info.workload.clone();
-        let Opened { mut inbound, outbound } = opened;
-        if tx.send(Ok(v1::BackupChunk { info: Some(info), ..Default::default() })).await.is_err() {
+        let Opened {
+            mut inbound,
+            outbound,
+        } = opened;
+        if tx
+            .send(Ok(v1::BackupChunk {
+                info: Some(info),
+                ..Default::default()
+            }))
+            .await
+            .is_err()
+        {
             return;
         }
         tokio::pin!(closing);
@@ -190,11 +233,22 @@ fn pump_backup(
             };
             let chunk = match f {
                 Some(Ok(f)) if !f.error.is_empty() => {
-                    let _ = tx.send(fail(Error::FailedPrecondition(format!("the backup of {name} failed: {}", f.error)))).await;
+                    let _ = tx
+                        .send(fail(Error::FailedPrecondition(format!(
+                            "the backup of {name} failed: {}",
+                            f.error
+                        ))))
+                        .await;
                     return;
                 }
-                Some(Ok(f)) if f.eof => v1::BackupChunk { sha256: f.sha256, ..Default::default() },
-                Some(Ok(f)) => v1::BackupChunk { data: f.data, ..Default::default() },
+                Some(Ok(f)) if f.eof => v1::BackupChunk {
+                    sha256: f.sha256,
+                    ..Default::default()
+                },
+                Some(Ok(f)) => v1::BackupChunk {
+                    data: f.data,
+                    ..Default::default()
+                },
                 None | Some(Err(_)) => {
                     let _ = tx.send(fail(Error::NodeDown(format!("lost the connection to the node running {name}; the backup is incomplete")))).await;
                     return;
