@@ -9,6 +9,7 @@ mod cli;
 mod config;
 mod console;
 mod control_backup;
+mod demo;
 mod edge;
 mod edge_bind;
 mod edge_quarantine;
