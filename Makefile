@@ -47,7 +47,7 @@ fmt:
 postgres:
 	@scripts/test-postgres.sh
 
-## demo: start controld + agentd, register, deploy Postgres, connect with psql
+## demo: start controld + agentd, register; Postgres + psql, S3 + aws, a web image + curl + logs, stop
 demo: prereqs build images
 	scripts/demo.sh
 

@@ -39,49 +39,25 @@ fn tail(bytes: &[u8]) -> String {
     s.trim().replace('\n', " | ")
 }
 
-/// Sends an error frame on a fresh stream (nothing was started).
-async fn refuse(dialer: &Dialer, stream_id: &str, error: String) {
-    let (tx, rx) = mpsc::channel(2);
-    let _ = tx
-        .send(v1::StreamFrame {
-            stream_id: stream_id.into(),
-            ..Default::default()
-        })
-        .await;
-    let _ = tx
-        .send(v1::StreamFrame {
-            error,
-            ..Default::default()
-        })
-        .await;
-    drop(tx);
-    if let Ok(o) = dialer.open(rx).await {
-        o.finish().await;
-    }
-}
-
 type Chunks = std::pin::Pin<Box<dyn Stream<Item = Result<(bool, bytes::Bytes), String>> + Send>>;
 
 /// Streams one backup.
 pub async fn serve_backup(dialer: Dialer, docker: Option<Docker>, req: v1::OpenBackupStream) {
     let Some(docker) = docker else {
-        return refuse(
-            &dialer,
-            &req.stream_id,
-            "Docker is unavailable on this node".into(),
-        )
-        .await;
+        return dialer
+            .refuse(&req.stream_id, "Docker is unavailable on this node".into())
+            .await;
     };
     let name = container_name(&req.workload_id);
     let paused = !req.archive_path.is_empty();
     let (chunks, exec_id): (Chunks, Option<String>) = if paused {
         if let Err(e) = docker.pause(&name).await {
-            return refuse(
-                &dialer,
-                &req.stream_id,
-                format!("could not pause the container: {e}"),
-            )
-            .await;
+            return dialer
+                .refuse(
+                    &req.stream_id,
+                    format!("could not pause the container: {e}"),
+                )
+                .await;
         }
         (
             Box::pin(
@@ -111,15 +87,14 @@ pub async fn serve_backup(dialer: Dialer, docker: Option<Docker>, req: v1::OpenB
                 (Box::pin(out), Some(id))
             }
             Ok((_, Attached::Detached)) => {
-                return refuse(&dialer, &req.stream_id, "Docker did not attach".into()).await;
+                return dialer
+                    .refuse(&req.stream_id, "Docker did not attach".into())
+                    .await;
             }
             Err(e) => {
-                return refuse(
-                    &dialer,
-                    &req.stream_id,
-                    format!("could not start the backup: {e}"),
-                )
-                .await;
+                return dialer
+                    .refuse(&req.stream_id, format!("could not start the backup: {e}"))
+                    .await;
             }
         }
     };
@@ -209,12 +184,9 @@ async fn pump_backup(
 /// Receives, verifies and applies one restore.
 pub async fn serve_restore(dialer: Dialer, docker: Option<Docker>, req: v1::OpenRestoreStream) {
     let Some(docker) = docker else {
-        return refuse(
-            &dialer,
-            &req.stream_id,
-            "Docker is unavailable on this node".into(),
-        )
-        .await;
+        return dialer
+            .refuse(&req.stream_id, "Docker is unavailable on this node".into())
+            .await;
     };
     let name = container_name(&req.workload_id);
     let staged = format!("/tmp/.lattice-restore-{}", req.stream_id);
@@ -236,15 +208,14 @@ pub async fn serve_restore(dialer: Dialer, docker: Option<Docker>, req: v1::Open
     let (stage_id, mut input, output) = match started {
         Ok((id, Attached::Attached { input, output })) => (id, input, output),
         Ok((_, Attached::Detached)) => {
-            return refuse(&dialer, &req.stream_id, "Docker did not attach".into()).await;
+            return dialer
+                .refuse(&req.stream_id, "Docker did not attach".into())
+                .await;
         }
         Err(e) => {
-            return refuse(
-                &dialer,
-                &req.stream_id,
-                format!("could not stage the restore: {e}"),
-            )
-            .await;
+            return dialer
+                .refuse(&req.stream_id, format!("could not stage the restore: {e}"))
+                .await;
         }
     };
     let (tx, rx) = mpsc::channel::<v1::StreamFrame>(4);

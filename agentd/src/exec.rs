@@ -12,7 +12,6 @@ use bollard::container::LogOutput;
 use futures_util::{Stream, StreamExt};
 use lattice_proto::v1;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use crate::docker::{Attached, Docker, ExecRequest, container_name};
@@ -61,31 +60,12 @@ async fn start(
 
 /// Runs the command until it exits or controld ends the stream.
 pub async fn serve(dialer: Dialer, docker: Option<Docker>, req: v1::OpenExecStream) {
-    let (tx, rx) = mpsc::channel::<v1::StreamFrame>(16);
-    let _ = tx
-        .send(v1::StreamFrame {
-            stream_id: req.stream_id.clone(),
-            ..Default::default()
-        })
-        .await;
     let (id, mut output, mut input) = match start(docker.as_ref(), &req).await {
         Ok(s) => s,
-        Err(error) => {
-            let _ = tx
-                .send(v1::StreamFrame {
-                    error,
-                    ..Default::default()
-                })
-                .await;
-            drop(tx);
-            if let Ok(opened) = dialer.open(rx).await {
-                opened.finish().await;
-            }
-            return;
-        }
+        Err(error) => return dialer.refuse(&req.stream_id, error).await,
     };
     let Some(docker) = docker else { return };
-    let Ok(opened) = dialer.open(rx).await else {
+    let Ok((tx, opened)) = dialer.open_for(&req.stream_id, 16).await else {
         kill(&docker, &id).await;
         return;
     };

@@ -58,6 +58,47 @@ impl Dialer {
     }
 }
 
+impl Dialer {
+    /// Answers an `Open…` request that cannot be served: a stream whose
+    /// only frame after the id is the `error`, so the waiter learns why at
+    /// once instead of timing out.
+    pub async fn refuse(&self, stream_id: &str, error: String) {
+        let (tx, rx) = mpsc::channel(2);
+        let _ = tx
+            .send(v1::StreamFrame {
+                stream_id: stream_id.into(),
+                ..Default::default()
+            })
+            .await;
+        let _ = tx
+            .send(v1::StreamFrame {
+                error,
+                ..Default::default()
+            })
+            .await;
+        drop(tx);
+        if let Ok(opened) = self.open(rx).await {
+            opened.finish().await;
+        }
+    }
+
+    /// Opens a stream for `stream_id` (the id frame sent first) with a
+    /// sender for the rest, bounded to `depth` frames.
+    pub async fn open_for(
+        &self,
+        stream_id: &str,
+        depth: usize,
+    ) -> anyhow::Result<(mpsc::Sender<v1::StreamFrame>, Opened)> {
+        let (tx, rx) = mpsc::channel(depth);
+        tx.send(v1::StreamFrame {
+            stream_id: stream_id.into(),
+            ..Default::default()
+        })
+        .await?;
+        Ok((tx, self.open(rx).await?))
+    }
+}
+
 impl Opened {
     /// Starts following controld's credit grants (log streams): returns
     /// the credit to spend, one permit per data frame, and a task that ends

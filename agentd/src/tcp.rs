@@ -7,7 +7,6 @@ use std::time::Duration;
 use lattice_proto::v1;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
 use tracing::debug;
 
@@ -37,30 +36,11 @@ async fn connect(docker: Option<Docker>, req: &v1::OpenTcpStream) -> Result<TcpS
 
 /// Relays one connection until both directions are done or either side fails.
 pub async fn serve(dialer: Dialer, docker: Option<Docker>, req: v1::OpenTcpStream) {
-    let (tx, rx) = mpsc::channel::<v1::StreamFrame>(16);
-    let _ = tx
-        .send(v1::StreamFrame {
-            stream_id: req.stream_id.clone(),
-            ..Default::default()
-        })
-        .await;
     let tcp = match connect(docker, &req).await {
         Ok(t) => t,
-        Err(e) => {
-            let _ = tx
-                .send(v1::StreamFrame {
-                    error: e,
-                    ..Default::default()
-                })
-                .await;
-            drop(tx);
-            if let Ok(opened) = dialer.open(rx).await {
-                opened.finish().await;
-            }
-            return;
-        }
+        Err(e) => return dialer.refuse(&req.stream_id, e).await,
     };
-    let opened = match dialer.open(rx).await {
+    let (tx, opened) = match dialer.open_for(&req.stream_id, 16).await {
         Ok(o) => o,
         Err(e) => {
             debug!(error = %format!("{e:#}"), "could not open the relay stream");

@@ -6,66 +6,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use lattice_e2e::{Cluster, docker, wait_for};
-
-/// A pseudo-terminal of 30×100 running `argv`; each step waits for a text,
-/// then types (`\x03` is Ctrl-C); `resize` steps change the window (and
-/// signal the CLI as a terminal would). Prints all it saw and exits with the
-/// CLI's code.
-const PTY_DRIVER: &str = r#"
-import fcntl, json, os, pty, select, signal, struct, sys, termios, time
-argv, steps = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-def winsize(fd, rows, cols):
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-pid, fd = pty.fork()
-if pid == 0:
-    winsize(0, 30, 100)
-    os.execvp(argv[0], argv)
-seen, log = b"", b""
-def read_until(text, secs=60):
-    global seen, log
-    deadline = time.time() + secs
-    while text.encode() not in seen:
-        left = deadline - time.time()
-        if left <= 0:
-            sys.stdout.write(log.decode(errors="replace"))
-            sys.exit("never saw %r" % text)
-        r, _, _ = select.select([fd], [], [], left)
-        if r:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                chunk = b""
-            if not chunk:
-                sys.stdout.write(log.decode(errors="replace"))
-                sys.exit("ended before %r" % text)
-            seen += chunk
-            log += chunk
-for want, action in steps:
-    read_until(want)
-    seen = b"" if want else seen
-    if action.startswith("resize "):
-        _, rows, cols = action.split()
-        winsize(fd, int(rows), int(cols))
-        os.kill(pid, signal.SIGWINCH)
-    else:
-        os.write(fd, action.encode())
-    time.sleep(0.3)
-try:
-    while True:
-        r, _, _ = select.select([fd], [], [], 30)
-        if not r:
-            break
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            break
-        log += chunk
-except OSError:
-    pass
-_, status = os.waitpid(pid, 0)
-sys.stdout.write(log.decode(errors="replace"))
-sys.exit(os.waitstatus_to_exitcode(status))
-"#;
+use lattice_e2e::{Cluster, docker, on_a_terminal, wait_for};
 
 #[test]
 fn exec_runs_commands_with_their_output_input_limits_and_owner() {
@@ -166,39 +107,21 @@ fn exec_it_is_a_real_terminal() {
     let c = Cluster::start();
     let cli = &c.admin;
     cli.deploy_web("web");
-    let cmd = cli.command(&["exec", "-it", "web", "--", "sh"]);
-    let mut argv = vec![cmd.get_program().to_string_lossy().to_string()];
-    argv.extend(cmd.get_args().map(|a| a.to_string_lossy().to_string()));
-    let env: Vec<_> = cmd
-        .get_envs()
-        .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned())))
-        .collect();
-    let steps: Vec<[&str; 2]> = vec![
-        ["# ", "stty size; echo term=$TERM; tty\r"],
-        ["/dev/pts/", "sleep 4242\r"],
-        ["", "\x03"],
-        // The shell survives Ctrl-C (its sleep does not) and gives a prompt.
-        ["# ", "resize 40 120"],
-        ["", "stty size\r"],
-        ["40 120", "exit 7\r"],
-    ];
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(PTY_DRIVER)
-        .arg(serde_json::to_string(&argv).expect("argv"))
-        .arg(serde_json::to_string(&steps).expect("steps"))
-        .env_clear()
-        .envs(env)
-        .env("TERM", "xterm-256color")
-        .output()
-        .expect("python3");
-    let shown = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(7),
-        "{shown}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let mut cmd = cli.command(&["exec", "-it", "web", "--", "sh"]);
+    cmd.env("TERM", "xterm-256color");
+    let (code, shown) = on_a_terminal(
+        &cmd,
+        &[
+            ("# ", "stty size; echo term=$TERM; tty\r"),
+            ("/dev/pts/", "sleep 4242\r"),
+            ("", "\x03"),
+            // The shell survives Ctrl-C (its sleep does not) and prompts again.
+            ("# ", "resize 40 120"),
+            ("", "stty size\r"),
+            ("40 120", "exit 7\r"),
+        ],
     );
+    assert_eq!(code, Some(7), "the shell's exit code is ours: {shown}");
     assert!(shown.contains("30 100"), "the window's size: {shown}");
     assert!(shown.contains("term=xterm-256color"), "{shown}");
     assert!(

@@ -154,4 +154,74 @@ fn health_and_metrics_answer_and_move_with_the_work() {
         (out > 0.0 && sample(&t, "lattice_edge_connections_total")? >= 1.0).then_some(())
     });
     assert!(moved.is_some(), "edge traffic was not counted");
+
+    // Retiring the node: drained, it takes nothing new, and the gauge says so.
+    let r = c
+        .admin
+        .run(&["nodes", "drain", &node, "-o", "json"], None)
+        .ok()
+        .json();
+    assert_eq!(r["status"], "draining", "{r}");
+    let refused = c.admin.deploy("custom", "late").web().port(80).run();
+    assert_ne!(refused.code, 0, "a drained node takes no new workload");
+    assert!(refused.stderr.contains("draining"), "{refused:?}");
+    let (_, t) = get(&url, None, None);
+    assert_eq!(
+        sample(&t, r#"lattice_nodes{status="draining"}"#),
+        Some(1.0),
+        "{t}"
+    );
+}
+
+/// The units name only settings the binaries know, and systemd accepts them.
+#[test]
+fn the_systemd_units_use_real_settings() {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/systemd");
+    for (unit, binary) in [
+        ("lattice-controld.service", "lattice-controld"),
+        ("lattice-agentd.service", "lattice-agentd"),
+    ] {
+        let text = std::fs::read_to_string(dir.join(unit)).expect("unit");
+        let help = std::process::Command::new(lattice_e2e::bin(binary))
+            .args(["serve", "--help"])
+            .output()
+            .expect("help");
+        let help = if help.status.success() {
+            help
+        } else {
+            std::process::Command::new(lattice_e2e::bin(binary))
+                .arg("--help")
+                .output()
+                .expect("help")
+        };
+        let help = String::from_utf8_lossy(&help.stdout).to_string();
+        for var in text
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| w.starts_with("LATTICE_"))
+        {
+            assert!(
+                help.contains(&format!("[env: {var}")),
+                "{unit} sets {var}, which {binary} does not read"
+            );
+        }
+        // systemd's own check, with the binary where the unit expects it.
+        let tmp = tempfile::tempdir().expect("tmp");
+        let local = text.replace(
+            &format!("/usr/local/bin/{binary}"),
+            &lattice_e2e::bin(binary).display().to_string(),
+        );
+        std::fs::write(tmp.path().join(unit), local).expect("write");
+        if let Ok(out) = std::process::Command::new("systemd-analyze")
+            .arg("verify")
+            .arg(tmp.path().join(unit))
+            .output()
+        {
+            let said = String::from_utf8_lossy(&out.stderr);
+            let problems: Vec<&str> = said
+                .lines()
+                .filter(|l| l.contains(unit) && !l.contains("docker.service"))
+                .collect();
+            assert!(problems.is_empty(), "systemd-analyze: {said}");
+        }
+    }
 }

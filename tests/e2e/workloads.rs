@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use lattice_e2e::{Cli, Cluster, docker, http_status, leaked, wait_for};
 
-use crate::workloads_util::psql;
+use crate::workloads_util::{Aws, psql};
 
 /// `lattice logs -f NAME --tail 1` as a child with piped output.
 fn spawn_follow(cli: &Cli, name: &str) -> std::process::Child {
@@ -134,44 +134,13 @@ fn s3_works_with_the_aws_cli() {
     let c = Cluster::start();
     let cli = &c.admin;
     cli.deploy("minio", "media").wait().run().ok();
-    let env = cli
-        .run(&["access", "media", "--format", "env"], None)
-        .ok()
-        .stdout;
-    let vars: Vec<(String, String)> = env
-        .lines()
-        .filter_map(|l| {
-            l.strip_prefix("export ")?
-                .split_once('=')
-                .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
-        })
-        .collect();
-    let endpoint = cli
-        .run(&["access", "media", "--format", "endpoint"], None)
-        .ok()
-        .stdout
-        .trim()
-        .to_string();
+    let s3 = Aws::of(cli, "media");
+    let endpoint = s3.endpoint().to_string();
     assert!(endpoint.starts_with("http://"), "{endpoint}");
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("hello.txt");
     std::fs::write(&file, "hello from lattice\n").unwrap();
-    let aws = |args: &[&str]| {
-        let out = Command::new("aws")
-            .args(["--endpoint-url", &endpoint])
-            .args(args)
-            .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-            .output()
-            .expect("aws cli");
-        assert!(
-            out.status.success(),
-            "aws {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let aws = |args: &[&str]| s3.run(args);
     aws(&["s3", "mb", "s3://photos"]);
     aws(&["s3", "cp", file.to_str().unwrap(), "s3://photos/hello.txt"]);
     let ls = aws(&["s3", "ls", "s3://photos/"]);

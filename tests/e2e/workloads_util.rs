@@ -84,6 +84,11 @@ impl Aws {
         Self { endpoint, vars }
     }
 
+    /// The public endpoint it talks to.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
     /// Runs `aws --endpoint-url … ARGS`; it must succeed.
     #[track_caller]
     pub fn run(&self, args: &[&str]) -> String {

@@ -16,6 +16,7 @@ mod docker;
 mod inproc;
 mod netns;
 mod postgres;
+mod pty;
 
 pub use agentd::Agentd;
 pub use browser::Browser;
@@ -25,6 +26,7 @@ pub use controld::Controld;
 pub use docker::{docker, http_status, require_images};
 pub use netns::OtherComputer;
 pub use postgres::fresh_postgres_database;
+pub use pty::on_a_terminal;
 
 /// Path of a workspace binary built next to this test executable.
 pub fn bin(name: &str) -> PathBuf {

@@ -62,6 +62,8 @@ rpcs! {
     get_access: WorkloadServiceClient::get_access(v1::GetAccessRequest) -> v1::Access;
     /// Every node (admins).
     list_nodes: NodeServiceClient::list(v1::ListNodesRequest) -> v1::ListNodesResponse;
+    /// Stops placing workloads on a node (admins).
+    drain_node: NodeServiceClient::drain(v1::DrainRequest) -> v1::Node;
     /// Removes a node (admins).
     remove_node: NodeServiceClient::remove(v1::RemoveNodeRequest) -> v1::RemoveNodeResponse;
     /// Gives a node a new secret (admins).

@@ -26,6 +26,7 @@ examples! {
     NODES:
         "lattice nodes"
         "lattice nodes join-token --expires 1h"
+        "lattice nodes drain old-laptop       # before retiring it"
         "lattice nodes rm old-laptop --force"
         "lattice nodes rotate-secret vm1";
     DEPLOY:

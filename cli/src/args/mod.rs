@@ -284,6 +284,11 @@ pub enum NodesAction {
         #[arg(long)]
         force: bool,
     },
+    /// Stop placing new workloads on a node (those there keep running).
+    Drain {
+        /// The node's name (see `lattice nodes`).
+        name: String,
+    },
     /// Give a node a new secret: its agent saves it, then the old one stops working.
     RotateSecret {
         /// The node's name (see `lattice nodes`); it must be connected.

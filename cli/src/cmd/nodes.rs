@@ -120,6 +120,22 @@ pub async fn run(mut ctx: Ctx, a: NodesArgs) -> anyhow::Result<()> {
                 },
             )
         }
+        NodesAction::Drain { name } => {
+            lattice_proto::validate::name("name", &name).map_err(crate::error::CliError::from)?;
+            let n = api
+                .drain_node(v1::DrainRequest { name: name.clone() })
+                .await?;
+            output::emit(
+                ctx.global.output,
+                &json!({"name": n.name, "status": status_name(n.status)}),
+                || {
+                    output::line(format!(
+                        "Node {} is draining: no new workloads are placed there; the {} already there keep running.",
+                        n.name, n.workloads
+                    ))
+                },
+            )
+        }
         NodesAction::RotateSecret { name } => {
             lattice_proto::validate::name("name", &name).map_err(crate::error::CliError::from)?;
             api.rotate_node_secret(v1::RotateNodeSecretRequest { name: name.clone() })
