@@ -90,6 +90,11 @@ for _ in $(seq 1 200); do
   running agentd || { cat "$root/agentd.log"; exit 1; }
   sleep 0.1
 done
+if ! lattice nodes -o json 2>/dev/null | grep -q '"status": "ready"'; then
+  lattice nodes
+  echo "the node did not become ready in 20s; see $root/agentd.log" >&2
+  false
+fi
 lattice nodes
 
 step "lattice deploy postgres demo-db --wait"
