@@ -121,3 +121,69 @@ fn a_restored_control_plane_has_everything_and_its_agent_comes_back() {
     let nodes = c.admin.run(&["nodes", "-o", "json"], None).ok().json();
     assert_eq!(nodes[0]["status"], "ready", "{nodes}");
 }
+
+/// On Postgres the state is the operator's to dump: the archive holds the
+/// keys and TLS identity, and both commands say what to run for the rest,
+/// without the database password.
+#[test]
+fn on_postgres_the_archive_holds_the_keys_and_says_how_to_dump_the_state() {
+    let url = tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(lattice_e2e::fresh_postgres_database())
+        .expect("a Postgres database (make test starts one)");
+    let mut d = lattice_e2e::Controld::start(&["--database-url", &url]).expect("controld");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let file = tmp.path().join("keys.tar.gz");
+    let data_dir = d.data_dir.to_str().expect("utf-8").to_string();
+    let out = controld(&[
+        "backup",
+        file.to_str().expect("utf-8"),
+        "--data-dir",
+        &data_dir,
+        "--database-url",
+        &url,
+    ]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.contains("pg_dump --format=custom") && said.contains("$LATTICE_DATABASE_URL"),
+        "{said}"
+    );
+    let password = url
+        .split(':')
+        .nth(2)
+        .and_then(|p| p.split('@').next())
+        .expect("password in the URL");
+    assert!(
+        !said.contains(password),
+        "the database password is not printed"
+    );
+    d.stop().expect("stop");
+
+    let restored = tmp.path().join("restored");
+    let out = controld(&[
+        "restore",
+        file.to_str().expect("utf-8"),
+        "--data-dir",
+        restored.to_str().expect("utf-8"),
+    ]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && said.contains("pg_restore"),
+        "{said}"
+    );
+    assert!(restored.join("keys/master.key").is_file() && restored.join("tls/ca.pem").is_file());
+    assert!(
+        !restored.join("lattice.db").exists(),
+        "no SQLite state in a Postgres backup"
+    );
+    // The restored keys and the same database make the same server.
+    let again =
+        lattice_e2e::Controld::start_in(&restored, "127.0.0.1:0", &["--database-url", &url])
+            .expect("restored");
+    assert_eq!(again.fingerprint, d.fingerprint, "the same TLS identity");
+}

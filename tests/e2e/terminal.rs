@@ -12,9 +12,15 @@ fn register_asks_trust_first_and_checks_the_password_before_asking_twice() {
     let dir = tempfile::tempdir().expect("tmp");
     let config = dir.path().display().to_string();
     let mut cmd = Command::new(lattice_e2e::bin("lattice"));
-    cmd.args(["--server", &c.controld.url(), "register", "--email", "tty@example.com"])
-        .env("LATTICE_CONFIG_DIR", &config)
-        .env("LATTICE_TOKEN_STORE", "file");
+    cmd.args([
+        "--server",
+        &c.controld.url(),
+        "register",
+        "--email",
+        "tty@example.com",
+    ])
+    .env("LATTICE_CONFIG_DIR", &config)
+    .env("LATTICE_TOKEN_STORE", "file");
     let (code, shown) = on_a_terminal(
         &cmd,
         &[

@@ -88,6 +88,9 @@ pub fn on_a_terminal(cmd: &Command, steps: &[(&str, &str)]) -> (Option<i32>, Str
     let out = py.output().expect("python3");
     let shown = String::from_utf8_lossy(&out.stdout).into_owned();
     let said = String::from_utf8_lossy(&out.stderr);
-    assert!(!said.contains("never saw") && !said.contains("ended before"), "{said}\n{shown}");
+    assert!(
+        !said.contains("never saw") && !said.contains("ended before"),
+        "{said}\n{shown}"
+    );
     (out.status.code(), shown)
 }
