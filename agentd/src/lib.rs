@@ -226,6 +226,16 @@ pub async fn run(
     };
     let ctx = std::sync::Arc::new(ctx);
     ctx.refresh_docker().await;
+    if let Some(d) = ctx.docker().await {
+        match d.unpause_leftovers(&ctx.node_id).await {
+            Ok(0) => {}
+            Ok(n) => warn!(
+                containers = n,
+                "let go of containers a backup left paused when the agent stopped"
+            ),
+            Err(e) => warn!(error = %e, "could not look for containers left paused"),
+        }
+    }
     let sup = supervisor::Supervisor::new(ctx.clone());
     let events = tokio::spawn(sup.clone().watch_docker());
     let engine = tokio::spawn(connection::watch_engine(ctx.clone(), a.heartbeat));

@@ -231,3 +231,34 @@ fn s3_objects_survive_backup_purge_and_restore() {
         "the volume is as it was in the backup: {buckets}"
     );
 }
+
+/// A backup pauses an S3 container while it reads the volume; if the agent
+/// dies right then, the container must not stay frozen: the agent lets it
+/// go when it comes back.
+#[test]
+fn a_container_left_paused_by_a_dead_agent_is_let_go_when_it_returns() {
+    let mut c = Cluster::processes();
+    c.admin.deploy_web("web");
+    let id = c
+        .admin
+        .run(&["status", "web", "-o", "json"], None)
+        .ok()
+        .json()["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let name = format!("lattice-{id}");
+    c.agent.kill9();
+    lattice_e2e::docker(&["pause", &name]);
+    assert_eq!(
+        lattice_e2e::docker(&["inspect", "-f", "{{.State.Paused}}", &name]),
+        "true"
+    );
+    c.agent.restart();
+    let free = lattice_e2e::wait_for(std::time::Duration::from_secs(30), || {
+        (lattice_e2e::docker(&["inspect", "-f", "{{.State.Paused}}", &name]) == "false")
+            .then_some(())
+    });
+    assert!(free.is_some(), "still paused:\n{}", c.agent.logs());
+    c.wait_status(&c.admin, "web", "running", 30);
+}

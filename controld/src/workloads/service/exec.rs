@@ -85,7 +85,13 @@ impl WorkloadApi {
             (0, false) => Some(DEFAULT_LIMIT),
             (s, _) => Some(Duration::from_secs(u64::from(s)).min(MAX_LIMIT)),
         };
-        let out = pump(input, opened, limit, start.name, self.fleet.closing());
+        let out = pump(
+            input,
+            opened,
+            (limit, start.stdin),
+            start.name,
+            self.fleet.closing(),
+        );
         Ok(Response::new(
             Box::pin(hold(out, slot)) as BoxStream<v1::ExecOutput>
         ))
@@ -115,7 +121,7 @@ fn terminal_env(tty: bool, term: &str) -> Vec<v1::EnvVar> {
 fn pump(
     mut input: Streaming<v1::ExecInput>,
     opened: Opened,
-    limit: Option<Duration>,
+    (limit, stdin): (Option<Duration>, bool),
     name: String,
     closing: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> ReceiverStream<std::result::Result<v1::ExecOutput, Status>> {
@@ -152,6 +158,8 @@ fn pump(
                 }
                 m = input.message(), if input_open => {
                     let frame = match m {
+                        // Without -i the command has no stdin to write to.
+                        Ok(Some(v1::ExecInput { input: Some(Input::Stdin(_) | Input::StdinEof(_)) })) if !stdin => continue,
                         Ok(Some(v1::ExecInput { input: Some(Input::Stdin(data)) })) => v1::StreamFrame { data, ..Default::default() },
                         Ok(Some(v1::ExecInput { input: Some(Input::StdinEof(_)) })) => v1::StreamFrame { eof: true, ..Default::default() },
                         Ok(Some(v1::ExecInput { input: Some(Input::Resize(s)) })) => v1::StreamFrame { rows: s.rows, cols: s.cols, ..Default::default() },
