@@ -19,6 +19,11 @@ pub struct Args {
     #[arg(long, env = "LATTICE_JOIN_TOKEN", hide_env_values = true)]
     pub join_token: Option<String>,
 
+    /// The name to join as (default: this machine's hostname); taken
+    /// names get a suffix. Used only when joining.
+    #[arg(long, env = "LATTICE_NODE_NAME")]
+    pub node_name: Option<String>,
+
     /// Where the node identity is kept.
     #[arg(
         long,

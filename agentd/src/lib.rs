@@ -194,6 +194,18 @@ pub async fn run(
     a: args::Args,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    run_on(a, None, shutdown).await
+}
+
+/// Like [`run`], driving `runtime` instead of the local Docker Engine when
+/// one is given: the real agent — identity, join, TLS, heartbeats, reports,
+/// convergence — over another engine, as the fleet simulator's hollow nodes
+/// do (Kubernetes' kubemark works the same way).
+pub async fn run_on(
+    a: args::Args,
+    runtime: Option<runtime::SharedRuntime>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
     let id = match identity::Identity::load(&a.data_dir)? {
         Some(id) => {
             if a.join_token.is_some() {
@@ -210,15 +222,19 @@ pub async fn run(
                 .control
                 .clone()
                 .context("--control https://HOST:7443 is required to join")?;
-            let hostname =
-                std::fs::read_to_string("/etc/hostname").unwrap_or_else(|_| "node".into());
+            let hostname = a.node_name.clone().unwrap_or_else(|| {
+                std::fs::read_to_string("/etc/hostname").unwrap_or_else(|_| "node".into())
+            });
             let id = identity::Identity::join(&control, &token, hostname.trim()).await?;
             id.save(&a.data_dir)?;
             info!(node = %id.node_name, id = %id.node_id, "joined the control plane");
             id
         }
     };
-    let mut ctx = Ctx::new(id.node_id.clone(), a.ready_timeout);
+    let mut ctx = match runtime {
+        Some(rt) => Ctx::with_runtime(id.node_id.clone(), a.ready_timeout, rt),
+        None => Ctx::new(id.node_id.clone(), a.ready_timeout),
+    };
     ctx.isolation = docker::Isolation {
         publish_addr: a.publish_addr,
         host_firewall: a.host_firewall,

@@ -14,6 +14,7 @@ mod edge;
 mod edge_bind;
 mod edge_quarantine;
 mod exec;
+mod hollow;
 mod isolation;
 mod json;
 mod lifecycle;
