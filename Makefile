@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: prereqs build images test unit lint fmt bench man demo demo-stop postgres clean
+.PHONY: prereqs build images test unit lint fmt bench scale man demo demo-stop postgres clean
 
 ## prereqs: install what a fresh machine lacks (Debian packages; as root), or say the command to run
 prereqs:
@@ -26,6 +26,12 @@ bench: images
 	$(CARGO) build --release --workspace --bins
 	$(CARGO) build --release -p lattice-e2e --bin lattice-bench
 	target/release/lattice-bench
+
+## scale: 1,000 hollow nodes and 10,000 workloads on one controld, written to docs/BENCHMARKS.md
+scale:
+	$(CARGO) build --release --workspace --bins
+	$(CARGO) build --release -p lattice-e2e --bin lattice-scale
+	target/release/lattice-scale
 
 ## man: man pages for lattice and every subcommand, into target/man
 man: build
