@@ -153,14 +153,30 @@ async fn main() {
                     invite: String::new(),
                 })
                 .await;
-            auth.login(v1::LoginRequest {
-                email,
-                password: PASSWORD.into(),
-            })
-            .await
-            .expect("login")
-            .into_inner()
-            .access_token
+            let scope = if email.starts_with("admin@") {
+                v1::TokenScope::Admin
+            } else {
+                v1::TokenScope::Deploy
+            };
+            let session = auth
+                .login(v1::LoginRequest {
+                    email,
+                    password: PASSWORD.into(),
+                })
+                .await
+                .expect("login")
+                .into_inner();
+            // Access tokens last 15 minutes; a run at full size takes longer.
+            let req = v1::CreateApiTokenRequest {
+                name: "scale".into(),
+                scope: scope as i32,
+                expires_in_seconds: 24 * 3600,
+            };
+            auth.create_api_token(bearer(req, &session.access_token))
+                .await
+                .expect("api token")
+                .into_inner()
+                .secret
         }
     };
     let admin_token = login("admin@example.com".into()).await;
