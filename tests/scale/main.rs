@@ -309,7 +309,7 @@ async fn main() {
     let _ = writeln!(md, "## Fleet scale (`make scale`)\n");
     let _ = writeln!(
         md,
-        "Run on {date}, {} cores, on the same machine as everything below.\n",
+        "Run on {date}, {} cores, on the machine the relay figures above ran on.\n",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     let _ = writeln!(
