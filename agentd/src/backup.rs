@@ -22,7 +22,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
-use crate::docker::{Attached, Docker, ExecRequest, container_name};
+use crate::docker::{Docker, ExecRequest, container_name};
 use crate::stream::Dialer;
 
 /// The most of a failing command's output quoted back.
@@ -78,18 +78,13 @@ pub async fn serve_backup(dialer: Dialer, docker: Option<Docker>, req: v1::OpenB
             })
             .await;
         match started {
-            Ok((id, Attached::Attached { output, .. })) => {
+            Ok((id, output, _)) => {
                 let out = output.map(|r| match r {
                     Ok(LogOutput::StdErr { message }) => Ok((true, message)),
                     Ok(o) => Ok((false, o.into_bytes())),
                     Err(e) => Err(e.to_string()),
                 });
                 (Box::pin(out), Some(id))
-            }
-            Ok((_, Attached::Detached)) => {
-                return dialer
-                    .refuse(&req.stream_id, "Docker did not attach".into())
-                    .await;
             }
             Err(e) => {
                 return dialer
@@ -206,12 +201,7 @@ pub async fn serve_restore(dialer: Dialer, docker: Option<Docker>, req: v1::Open
         })
         .await;
     let (stage_id, mut input, output) = match started {
-        Ok((id, Attached::Attached { input, output })) => (id, input, output),
-        Ok((_, Attached::Detached)) => {
-            return dialer
-                .refuse(&req.stream_id, "Docker did not attach".into())
-                .await;
-        }
+        Ok((id, output, input)) => (id, input, output),
         Err(e) => {
             return dialer
                 .refuse(&req.stream_id, format!("could not stage the restore: {e}"))

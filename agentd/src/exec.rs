@@ -5,25 +5,21 @@
 //! first (the user left, the time ran out), the command is killed rather
 //! than left running in the container.
 
-use std::pin::Pin;
 use std::time::Duration;
 
 use bollard::container::LogOutput;
-use futures_util::{Stream, StreamExt};
+use futures_util::StreamExt;
 use lattice_proto::v1;
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tracing::{debug, warn};
 
-use crate::docker::{Attached, Docker, ExecRequest, container_name};
+use crate::docker::{Docker, ExecInput, ExecOutput, ExecRequest, container_name};
 use crate::stream::Dialer;
-
-type Output = Pin<Box<dyn Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>;
-type Input = Pin<Box<dyn AsyncWrite + Send>>;
 
 async fn start(
     docker: Option<&Docker>,
     req: &v1::OpenExecStream,
-) -> Result<(String, Output, Input), String> {
+) -> Result<(String, ExecOutput, ExecInput), String> {
     let docker = docker.ok_or("Docker is unavailable on this node")?;
     if req.command.is_empty() {
         return Err("no command to run".into());
@@ -43,7 +39,7 @@ async fn start(
         .iter()
         .map(|e| format!("{}={}", e.key, e.value))
         .collect();
-    let (id, attached) = docker
+    docker
         .exec_attached(ExecRequest {
             container: &name,
             cmd: &req.command,
@@ -51,11 +47,7 @@ async fn start(
             tty: req.tty,
             stdin: req.stdin,
         })
-        .await?;
-    match attached {
-        Attached::Attached { output, input } => Ok((id, output, input)),
-        Attached::Detached => Err("Docker did not attach to the command".into()),
-    }
+        .await
 }
 
 /// Runs the command until it exits or controld ends the stream.

@@ -5,7 +5,16 @@
 use bollard::exec::{CreateExecOptions, ResizeExecOptions, StartExecOptions, StartExecResults};
 use futures_util::StreamExt;
 
-pub use bollard::exec::StartExecResults as Attached;
+/// An attached command's output stream.
+pub type ExecOutput = std::pin::Pin<
+    Box<
+        dyn futures_util::Stream<
+                Item = Result<bollard::container::LogOutput, bollard::errors::Error>,
+            > + Send,
+    >,
+>;
+/// An attached command's stdin.
+pub type ExecInput = std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>;
 
 use super::{DResult, Docker, msg};
 
@@ -71,8 +80,11 @@ impl Docker {
         Ok((inspected.exit_code.unwrap_or(-1), output))
     }
 
-    /// Starts an attached command; returns its exec id and its streams.
-    pub async fn exec_attached(&self, r: ExecRequest<'_>) -> DResult<(String, StartExecResults)> {
+    /// Starts an attached command; returns its exec id, output and stdin.
+    pub async fn exec_attached(
+        &self,
+        r: ExecRequest<'_>,
+    ) -> DResult<(String, ExecOutput, ExecInput)> {
         let created = self
             .inner
             .create_exec(
@@ -95,12 +107,15 @@ impl Docker {
             // Chunks of up to 32 KiB, like the relay's frames.
             output_capacity: Some(32 * 1024),
         };
-        let started = self
+        match self
             .inner
             .start_exec(&created.id, Some(opts))
             .await
-            .map_err(|e| msg(&e))?;
-        Ok((created.id, started))
+            .map_err(|e| msg(&e))?
+        {
+            StartExecResults::Attached { output, input } => Ok((created.id, output, input)),
+            StartExecResults::Detached => Err("Docker did not attach to the command".into()),
+        }
     }
 
     /// Resizes an attached command's terminal.

@@ -22,7 +22,7 @@ use lattice_proto::v1;
 
 mod archive;
 mod exec;
-pub use exec::{Attached, ExecRequest};
+pub use exec::{ExecInput, ExecOutput, ExecRequest};
 pub mod network;
 mod spec;
 
