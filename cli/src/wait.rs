@@ -44,8 +44,12 @@ impl Progress {
 
     fn show(&mut self, w: &v1::Workload) {
         let mut step = status_name(w.status).to_string();
-        if Status::from_wire(w.status) == Status::Pulling && w.progress_percent > 0 {
-            step = format!("pulling {}%", w.progress_percent);
+        match Status::from_wire(w.status) {
+            Status::Pulling if w.progress_percent > 0 => {
+                step = format!("pulling {}%", w.progress_percent);
+            }
+            Status::Pending if !w.status_message.is_empty() => step.clone_from(&w.status_message),
+            _ => {}
         }
         let line = format!("{}: {step}", w.name);
         if line == self.last {
@@ -83,7 +87,14 @@ pub async fn wait(
         let left = deadline.saturating_duration_since(Instant::now());
         let next = match tokio::time::timeout(left, stream.message()).await {
             Err(_) => {
-                let st = last.as_ref().map_or("unknown", |w| status_name(w.status));
+                let st = last.as_ref().map_or("unknown".to_string(), |w| {
+                    match Status::from_wire(w.status) {
+                        Status::Pending if !w.status_message.is_empty() => {
+                            format!("pending ({})", w.status_message)
+                        }
+                        _ => status_name(w.status).to_string(),
+                    }
+                });
                 break Err(CliError::Timeout(format!(
                     "{name} is still {st} after {}; see `lattice status {name}`",
                     humantime::format_duration(timeout)

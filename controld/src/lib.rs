@@ -290,6 +290,7 @@ impl Server {
             .set_serving::<v1::workload_service_server::WorkloadServiceServer<workloads::service::WorkloadApi>>()
             .await;
         let leases = tokio::spawn(self.fleet.clone().lease_loop());
+        let placer = self.fleet.spawn_placer();
         let edge_task = self.edge.start().await?;
 
         let housekeeping = tokio::spawn(
@@ -354,6 +355,7 @@ impl Server {
             t.abort();
         }
         leases.abort();
+        placer.abort();
         edge_task.abort();
         let _ = std::fs::remove_file(self.data_dir.join("controld.addr"));
         info!("lattice-controld stopped");

@@ -19,6 +19,7 @@ mod m20261201_000009_pending_credentials;
 mod m20261202_000010_node_secret_rotation;
 mod m20261202_000011_feedback;
 mod m20261202_000012_versions_and_volumes;
+mod m20261203_000013_placement;
 
 /// Every migration this build knows, oldest first.
 pub struct Migrator;
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000010_node_secret_rotation::Migration),
             Box::new(m20261202_000011_feedback::Migration),
             Box::new(m20261202_000012_versions_and_volumes::Migration),
+            Box::new(m20261203_000013_placement::Migration),
         ]
     }
 }

@@ -5,9 +5,10 @@ use std::time::Duration;
 use lattice_e2e::{Cluster, wait_for};
 
 /// After both daemons crash, controld comes back alone: the node must show
-/// `unreachable` at once (not `ready` until its old lease runs out) and
-/// deploys must say why they are refused; once the agent is back, both agree
-/// it is ready.
+/// `unreachable` at once (not `ready` until its old lease runs out), and a
+/// deploy meanwhile is accepted as `pending` saying why (not refused: nodes
+/// come and go). Once the agent is back, both agree it is ready and every
+/// waiting workload is placed and runs.
 #[test]
 fn after_a_control_plane_crash_nodes_and_the_scheduler_agree() {
     let mut c = Cluster::processes();
@@ -19,12 +20,26 @@ fn after_a_control_plane_crash_nodes_and_the_scheduler_agree() {
         assert_eq!(nodes[0]["status"], "unreachable", "round {i}: {nodes}");
         let msg = nodes[0]["message"].as_str().unwrap_or_default();
         assert!(msg.contains("agent is not connected"), "{nodes}");
-        let r = cli
-            .deploy("custom", &format!("w{i}"))
-            .web()
-            .run()
-            .fails_with(9);
-        assert!(r.stderr.contains("not connected"), "{}", r.stderr);
+        let r = cli.deploy("custom", &format!("w{i}")).web().run().ok();
+        assert!(r.stdout.contains("waits for a node"), "{}", r.stdout);
+        assert!(r.stdout.contains("not connected"), "{}", r.stdout);
+    }
+    // --wait waits through `pending`, and --timeout bounds it.
+    let r = cli
+        .deploy("custom", "bounded")
+        .web()
+        .flags(&["--wait", "--timeout", "2s"])
+        .run()
+        .fails_with(5);
+    assert!(
+        r.stderr.contains("is still pending (waiting for a node"),
+        "{}",
+        r.stderr
+    );
+    let ls = cli.run(&["ls", "-o", "json"], None).ok().json();
+    for w in ls.as_array().expect("a list") {
+        assert_eq!(w["status"], "pending", "{ls}");
+        assert_eq!(w["node"], "", "{ls}");
     }
     c.agent.restart();
     wait_for(Duration::from_secs(30), || {
@@ -32,6 +47,10 @@ fn after_a_control_plane_crash_nodes_and_the_scheduler_agree() {
         (nodes[0]["status"] == "ready").then_some(())
     })
     .expect("the node is ready once its agent reconnects");
+    for i in 0..5 {
+        c.wait_status(&cli, &format!("w{i}"), "running", 60);
+    }
+    c.wait_status(&cli, "bounded", "running", 60);
     cli.deploy_web("after");
 }
 

@@ -422,20 +422,38 @@ fn a_silent_node_is_unreachable_its_workloads_lost_then_running_again() {
     c.wait_status(&cli, "web", "running", 60);
 }
 
+/// A node whose Docker Engine does not answer takes nothing: a deploy
+/// waits as `pending` naming the socket (and can be stopped and removed
+/// meanwhile); one that no node could ever hold is refused, leaving nothing.
 #[test]
-fn docker_unavailable_on_the_node_refuses_deploys_naming_the_socket() {
+fn docker_unavailable_on_the_node_makes_deploys_wait_naming_the_socket() {
     let c = Cluster::start_with(&[("DOCKER_HOST", "unix:///tmp/lattice-no-such-docker.sock")]);
     let cli = &c.admin;
     let nodes = cli.run(&["nodes", "-o", "json"], None).ok().json();
     assert_eq!(nodes[0]["status"], "docker-unavailable", "{nodes}");
-    let r = cli.deploy("postgres", "db").run().fails_with(9);
-    assert!(r.stderr.contains("no node is ready"), "{}", r.stderr);
-    assert!(
-        r.stderr.contains("/tmp/lattice-no-such-docker.sock"),
-        "{}",
-        r.stderr
-    );
-    cli.run(&["ls", "-o", "json"], None).ok();
+    cli.deploy("postgres", "db").run().ok();
+    let st = cli.run(&["status", "db", "-o", "json"], None).ok().json();
+    assert_eq!(st["status"], "pending", "{st}");
+    let msg = st["message"].as_str().unwrap_or_default();
+    assert!(msg.starts_with("waiting for a node"), "{st}");
+    assert!(msg.contains("/tmp/lattice-no-such-docker.sock"), "{st}");
+    // Stopped while it waits: stopped, not placed; started: waits again.
+    cli.run(&["stop", "db"], None).ok();
+    let st = cli.run(&["status", "db", "-o", "json"], None).ok().json();
+    assert_eq!(st["status"], "stopped", "{st}");
+    cli.run(&["start", "db"], None).ok();
+    let st = cli.run(&["status", "db", "-o", "json"], None).ok().json();
+    assert_eq!(st["status"], "pending", "{st}");
+    cli.run(&["rm", "db", "--yes"], None).ok();
+    // Larger than any node could ever hold: refused, nothing created.
+    let r = cli
+        .deploy("custom", "huge")
+        .web()
+        .cpu("12")
+        .run()
+        .fails_with(9);
+    assert!(r.stderr.contains("no node could ever take it"), "{}", r.stderr);
+    assert!(r.stderr.contains("the largest node has"), "{}", r.stderr);
     assert_eq!(
         cli.run(&["ls", "-o", "json"], None).json(),
         serde_json::json!([]),

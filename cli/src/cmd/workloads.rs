@@ -113,6 +113,16 @@ pub async fn deploy(mut ctx: Ctx, a: DeployArgs) -> anyhow::Result<()> {
                 w.name, w.version, w.node, w.name
             ),
             _ if waited => format!("{} is running on node {}.", w.name, w.node),
+            _ if w.node.is_empty() => format!(
+                "{} is accepted and waits for a node: {}. It starts as soon as one can take it; \
+                 follow it with `lattice status {}` (or deploy with --wait).",
+                w.name,
+                w.status_message.strip_prefix("waiting for a node").map_or(
+                    w.status_message.as_str(),
+                    |rest| rest.trim_start_matches([':', ' '])
+                ),
+                w.name
+            ),
             _ => format!(
                 "{} is {} on node {}. Follow it with `lattice status {}` (or deploy with --wait).",
                 w.name,

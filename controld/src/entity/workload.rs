@@ -30,6 +30,9 @@ pub struct Model {
     pub last_log_lines: String,
     pub cpu_millis: i64,
     pub memory_bytes: i64,
+    /// Bytes of its stored spec (`quota::stored_bytes`), kept by the save
+    /// hook below so a node's spec total is a sum in SQL.
+    pub spec_bytes: i64,
     /// Restarts of the current container after it exited.
     pub restart_count: i32,
     /// Its last exit code, once it has exited.
@@ -41,4 +44,32 @@ pub struct Model {
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {}
 
-impl ActiveModelBehavior for ActiveModel {}
+#[async_trait::async_trait]
+impl ActiveModelBehavior for ActiveModel {
+    /// Keeps `spec_bytes` true to the row on every insert and update that
+    /// has the fields it counts (all of them do: rows are updated from a
+    /// loaded model).
+    async fn before_save<C>(mut self, _db: &C, _insert: bool) -> Result<Self, DbErr>
+    where
+        C: ConnectionTrait,
+    {
+        if let (Some(name), Some(image), Some(spec), Some(credentials), Some(pending)) = (
+            self.name.try_as_ref(),
+            self.image.try_as_ref(),
+            self.spec.try_as_ref(),
+            self.credentials.try_as_ref(),
+            self.pending_credentials.try_as_ref(),
+        ) {
+            let n = crate::quota::stored_bytes(
+                name,
+                image,
+                spec,
+                credentials.as_deref(),
+                pending.as_deref(),
+            );
+            self.spec_bytes
+                .set_if_not_equals(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+        Ok(self)
+    }
+}

@@ -46,6 +46,7 @@ impl Fleet {
         let conn = self.register(&node.id, tx);
         info!(node = %node.name, docker_ok = hello.docker_ok, "agent connected");
         self.push(&node.id).await?;
+        self.wake_placer();
         Ok(conn)
     }
 

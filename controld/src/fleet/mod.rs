@@ -6,6 +6,7 @@
 //! - `desired`: the desired-state push (full in chunks, or one workload) and spec hashes;
 //! - `node_secret`: rotating a node's secret in place (pending, then promoted);
 //! - `schedule`: placement, a pure choice over a snapshot of nodes;
+//! - `placement`: that choice against the store, and the placer of waiting workloads;
 //! - `reports`: observed state from agents, statuses controld sets, leases;
 //! - `streams`: agent-opened byte streams (logs, relayed TCP) waiting for a claim.
 //!
@@ -16,6 +17,7 @@ mod connect;
 mod desired;
 pub mod node_secret;
 pub mod node_service;
+mod placement;
 mod registry;
 mod reports;
 pub mod schedule;
@@ -30,6 +32,7 @@ use lattice_proto::v1;
 use tokio::sync::broadcast;
 
 pub use desired::spec_hash;
+pub use placement::Placement;
 
 use crate::entity::workload;
 use crate::keyed_lock::KeyedLocks;
@@ -75,6 +78,10 @@ pub struct Fleet {
     pushes: KeyedLocks,
     /// The most spec bytes one node may hold (its desired state's size).
     node_spec_bytes: u64,
+    /// Placements take turns (see [`Fleet::placement_turn`]).
+    placing: tokio::sync::Mutex<()>,
+    /// Wakes the placer of waiting workloads.
+    placer: tokio::sync::Notify,
 }
 
 impl Fleet {
@@ -93,6 +100,8 @@ impl Fleet {
             resync: Mutex::new(std::collections::HashSet::new()),
             pushes: KeyedLocks::default(),
             node_spec_bytes,
+            placing: tokio::sync::Mutex::new(()),
+            placer: tokio::sync::Notify::new(),
         })
     }
 

@@ -1,5 +1,6 @@
 //! `NodeService`: join tokens and the node list, for admins.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use lattice_proto::state::{Desired, NodeState};
@@ -14,9 +15,9 @@ use crate::audit::{Actor, Audit, source};
 use crate::auth::Authenticator;
 use crate::auth::tokens::{random_token, token_hash};
 use crate::clock;
-use crate::entity::{node, workload};
+use crate::entity::node;
 use crate::error::{Error, Result};
-use crate::repo::Repo;
+use crate::repo::{Repo, Reserved};
 
 /// Default lifetime of a join token.
 const JOIN_TTL_SECS: i64 = 3600;
@@ -57,14 +58,9 @@ impl NodeApi {
             .ok_or_else(|| Error::NotFound(format!("no node named {name:?}; see `lattice nodes`")))
     }
 
-    async fn node_proto(&self, n: &node::Model, all: &[workload::Model]) -> v1::Node {
-        let on: Vec<_> = all
-            .iter()
-            .filter(|w| {
-                w.node_id.as_deref() == Some(n.id.as_str()) && w.desired != Desired::Deleted
-            })
-            .collect();
-        let mut p = to_proto(n, &on, self.fleet.is_connected(&n.id));
+    async fn node_proto(&self, n: &node::Model, used: &HashMap<String, Reserved>) -> v1::Node {
+        let on = used.get(&n.id).copied().unwrap_or_default();
+        let mut p = to_proto(n, on, self.fleet.is_connected(&n.id));
         p.host = self.fleet.usage_of(&n.id);
         p
     }
@@ -90,7 +86,7 @@ pub async fn create_join_token(
 /// A node row as the API shows it. `connected` is the same fact the
 /// scheduler uses (a live control stream to this controld), so a node is
 /// never shown `ready` while deploys to it are refused.
-pub fn to_proto(n: &node::Model, on: &[&workload::Model], connected: bool) -> v1::Node {
+pub fn to_proto(n: &node::Model, on: Reserved, connected: bool) -> v1::Node {
     let (status, message) = if !connected {
         let seen = n
             .last_seen_at
@@ -123,12 +119,11 @@ pub fn to_proto(n: &node::Model, on: &[&workload::Model], connected: bool) -> v1
         status_message: message,
         cpu_millis_capacity: u32::try_from(n.cpu_millis_capacity).unwrap_or(0),
         memory_bytes_capacity: u64::try_from(n.memory_bytes_capacity).unwrap_or(0),
-        cpu_millis_used: u32::try_from(on.iter().map(|w| w.cpu_millis).sum::<i64>()).unwrap_or(0),
-        memory_bytes_used: u64::try_from(on.iter().map(|w| w.memory_bytes).sum::<i64>())
-            .unwrap_or(0),
+        cpu_millis_used: u32::try_from(on.cpu_millis).unwrap_or(0),
+        memory_bytes_used: u64::try_from(on.memory_bytes).unwrap_or(0),
         last_seen: n.last_seen_at.map(v1::Timestamp::from_millis),
         address: n.address.clone().unwrap_or_default(),
-        workloads: u32::try_from(on.len()).unwrap_or(0),
+        workloads: u32::try_from(on.workloads).unwrap_or(0),
         agent_version: n.agent_version.clone().unwrap_or_default(),
         host: None,
     }
@@ -146,10 +141,10 @@ impl v1::node_service_server::NodeService for NodeApi {
         // where the machines are and what they run.
         c.require(crate::auth::Scope::Read)?;
         let admin = c.require_admin().is_ok();
-        let all = self.repo.all_workloads().await?;
+        let used = self.repo.reservations(None, true).await?;
         let mut nodes = Vec::new();
         for n in self.repo.nodes().await? {
-            let mut p = self.node_proto(&n, &all).await;
+            let mut p = self.node_proto(&n, &used).await;
             if !admin {
                 p.address.clear();
                 p.agent_version.clear();
@@ -165,8 +160,8 @@ impl v1::node_service_server::NodeService for NodeApi {
         c.require_admin()?;
         let name = req.into_inner().name;
         let n = self.find(&name).await?;
-        let all = self.repo.all_workloads().await?;
-        Ok(Response::new(self.node_proto(&n, &all).await))
+        let used = self.repo.reservations(None, true).await?;
+        Ok(Response::new(self.node_proto(&n, &used).await))
     }
 
     #[instrument(skip_all, fields(rpc = "CreateJoinToken"))]
@@ -290,7 +285,7 @@ impl v1::node_service_server::NodeService for NodeApi {
             .record(&Actor::of(&c, src), "nodes.drain", &name, &r)
             .await;
         let n = r?;
-        let all = self.repo.all_workloads().await?;
-        Ok(Response::new(self.node_proto(&n, &all).await))
+        let used = self.repo.reservations(None, true).await?;
+        Ok(Response::new(self.node_proto(&n, &used).await))
     }
 }

@@ -33,6 +33,7 @@ impl Fleet {
                 self.repo.delete_workload(&w.id, !w.purge).await?;
                 info!(workload = %w.id, name = %w.name, "workload deleted");
                 self.publish(&w, true);
+                self.wake_placer();
             }
             return Ok(());
         }

@@ -3,13 +3,10 @@
 //! its Docker Engine answers, and the request fits in what its placed
 //! workloads leave free; among those the one with the most free memory wins
 //! (ties: most free CPU, then the name, so the choice is deterministic).
+//! `waiting_reason` and `never_fits` say why a workload waits, or why it is
+//! refused for good.
 
 use std::cmp::Reverse;
-use std::collections::HashMap;
-
-use super::Fleet;
-use crate::entity::node;
-use crate::error::{Error, Result};
 
 /// One node as the scheduler sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,118 +97,95 @@ pub fn choose(nodes: &[Candidate], need: Need) -> std::result::Result<&Candidate
     best.ok_or(Refusal(reasons))
 }
 
-impl Fleet {
-    /// Every node as the scheduler sees it, with what its placed workloads
-    /// reserve (leaving out `replacing`, whose reservation a change takes over).
-    async fn candidates(
-        &self,
-        replacing: Option<&str>,
-    ) -> Result<(Vec<node::Model>, Vec<Candidate>)> {
-        let nodes = self.repo.nodes().await?;
-        let mut used: HashMap<String, (i64, i64, u64)> = HashMap::new();
-        for w in self.repo.all_workloads().await? {
-            if replacing == Some(w.id.as_str()) {
-                continue;
-            }
-            if let Some(n) = w.node_id.clone() {
-                let u = used.entry(n).or_default();
-                u.0 += w.cpu_millis;
-                u.1 += w.memory_bytes;
-                u.2 += crate::quota::spec_bytes(&w);
-            }
-        }
-        let cap = self.node_spec_bytes;
-        let candidates = nodes
-            .iter()
-            .map(|n| {
-                let (cpu, mem, specs) = used.get(n.id.as_str()).copied().unwrap_or_default();
-                Candidate {
-                    id: n.id.clone(),
-                    name: n.name.clone(),
-                    connected: self.is_connected(&n.id),
-                    draining: n.draining,
-                    docker_problem: (!n.docker_ok).then(|| {
-                        n.docker_error
-                            .clone()
-                            .unwrap_or_else(|| "Docker is unavailable".into())
-                    }),
-                    free_cpu_millis: n.cpu_millis_capacity - cpu,
-                    free_memory_bytes: n.memory_bytes_capacity - mem,
-                    free_spec_bytes: i64::try_from(cap.saturating_sub(specs)).unwrap_or(i64::MAX),
-                }
-            })
-            .collect();
-        Ok((nodes, candidates))
-    }
+/// The most per-node reasons a waiting workload's status names.
+const REASONS_SHOWN: usize = 3;
 
-    /// Chooses a node for a workload over the current nodes and placements.
-    pub async fn schedule(
-        &self,
-        cpu_millis: i64,
-        memory_bytes: i64,
-        spec_bytes: u64,
-    ) -> Result<node::Model> {
-        let (mut nodes, candidates) = self.candidates(None).await?;
-        if nodes.is_empty() {
-            return Err(Error::NoNode(
-                "no node is ready: no machine has joined yet; create a token with `lattice nodes join-token` and start lattice-agentd".into(),
-            ));
-        }
-        match choose(&candidates, need(cpu_millis, memory_bytes, spec_bytes)) {
-            Ok(c) => {
-                let i = nodes
-                    .iter()
-                    .position(|n| n.id == c.id)
-                    .ok_or_else(|| Error::internal("the chosen node is not in the snapshot"))?;
-                Ok(nodes.swap_remove(i))
-            }
-            Err(Refusal(reasons)) => Err(Error::NoNode(format!(
-                "no node is ready: {}",
-                reasons.join("; ")
-            ))),
-        }
+/// Why a workload waits for a node, bounded whatever the fleet's size:
+/// what it needs free, then the first few nodes' reasons.
+pub fn waiting_reason(need: Need, reasons: &[String]) -> String {
+    let mut wants = Vec::new();
+    if need.cpu_millis > 0 {
+        wants.push(format!("{}m CPU", need.cpu_millis));
     }
-
-    /// Whether node `node_id` takes a workload. `replacing`: a workload
-    /// already placed there whose spec changes — its own reservation counts
-    /// as free, and the node needs only the room (an existing placement
-    /// stays on a node that is draining or away).
-    pub async fn fits_on(
-        &self,
-        node_id: &str,
-        (cpu_millis, memory_bytes, spec_bytes): (i64, i64, u64),
-        replacing: Option<&str>,
-    ) -> Result<node::Model> {
-        let (nodes, candidates) = self.candidates(replacing).await?;
-        let (Some(n), Some(mut c)) = (
-            nodes.into_iter().find(|n| n.id == node_id),
-            candidates.into_iter().find(|c| c.id == node_id),
-        ) else {
-            return Err(Error::NoNode(
-                "its node has been removed from the cluster".into(),
-            ));
-        };
-        if replacing.is_some() {
-            c.connected = true;
-            c.draining = false;
-            c.docker_problem = None;
-        }
-        match choose(
-            std::slice::from_ref(&c),
-            need(cpu_millis, memory_bytes, spec_bytes),
-        ) {
-            Ok(_) => Ok(n),
-            Err(Refusal(reasons)) => Err(Error::NoNode(reasons.join("; "))),
-        }
+    if need.memory_bytes > 0 {
+        wants.push(format!("{} MiB of memory", need.memory_bytes >> 20));
+    }
+    let head = if wants.is_empty() {
+        "waiting for a node".to_string()
+    } else {
+        format!("waiting for a node with {} free", wants.join(" and "))
+    };
+    let mut why = reasons
+        .iter()
+        .take(REASONS_SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("; ");
+    if reasons.len() > REASONS_SHOWN {
+        why.push_str(&format!(
+            "; and {} more nodes",
+            reasons.len() - REASONS_SHOWN
+        ));
+    }
+    if why.is_empty() {
+        head
+    } else {
+        format!("{head}: {why}")
     }
 }
 
-fn need(cpu_millis: i64, memory_bytes: i64, spec_bytes: u64) -> Need {
-    Need {
-        cpu_millis,
-        memory_bytes,
-        spec_bytes: i64::try_from(spec_bytes).unwrap_or(i64::MAX),
+/// What a node could hold empty, as the scheduler counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capacity {
+    /// Millicores.
+    pub cpu_millis: i64,
+    /// Bytes of memory.
+    pub memory_bytes: i64,
+    /// Spec bytes.
+    pub spec_bytes: i64,
+}
+
+/// Why no node could take `need` even empty, or None when one could
+/// (then the workload waits instead of being refused).
+pub fn never_fits(nodes: &[Capacity], need: Need) -> Option<String> {
+    if nodes.iter().any(|c| {
+        (need.cpu_millis <= 0 || need.cpu_millis <= c.cpu_millis)
+            && (need.memory_bytes <= 0 || need.memory_bytes <= c.memory_bytes)
+            && need.spec_bytes <= c.spec_bytes
+    }) || nodes.is_empty()
+    {
+        return None;
     }
+    let most = |f: fn(&Capacity) -> i64| nodes.iter().map(f).max().unwrap_or(0);
+    let mut over = Vec::new();
+    if need.cpu_millis > most(|c| c.cpu_millis) {
+        over.push(format!(
+            "{}m CPU (the largest node has {}m)",
+            need.cpu_millis,
+            most(|c| c.cpu_millis)
+        ));
+    }
+    if need.memory_bytes > most(|c| c.memory_bytes) {
+        over.push(format!(
+            "{} MiB of memory (the largest node has {} MiB)",
+            need.memory_bytes >> 20,
+            most(|c| c.memory_bytes) >> 20
+        ));
+    }
+    if need.spec_bytes > most(|c| c.spec_bytes) {
+        over.push(format!(
+            "a {} KiB spec (a node holds at most {} KiB)",
+            (need.spec_bytes + 1023) / 1024,
+            most(|c| c.spec_bytes) / 1024
+        ));
+    }
+    if over.is_empty() {
+        over.push("more than any one node has of CPU and memory together".into());
+    }
+    Some(format!(
+        "no node could ever take it: it asks for {}; ask for less, or add a larger machine",
+        over.join(" and ")
+    ))
 }
 
 #[cfg(test)]
@@ -324,5 +298,34 @@ mod tests {
     #[test]
     fn no_nodes_means_no_reasons() {
         assert_eq!(choose(&[], need(0, 0)), Err(Refusal(Vec::new())));
+    }
+    #[test]
+    fn a_waiting_reason_names_the_need_and_stays_short() {
+        let reasons: Vec<String> = (0..1000).map(|i| format!("n{i} is not connected")).collect();
+        let r = waiting_reason(need(2000, 1), &reasons);
+        assert!(
+            r.starts_with("waiting for a node with 2000m CPU and 1024 MiB of memory free: n0 is not connected; n1"),
+            "{r}"
+        );
+        assert!(r.ends_with("; and 997 more nodes"), "{r}");
+        assert!(r.len() < 300, "{r}");
+        assert_eq!(waiting_reason(need(0, 0), &[]), "waiting for a node");
+    }
+
+    #[test]
+    fn only_what_no_node_could_ever_hold_is_refused() {
+        let cap = |cpu, mem_gib| Capacity {
+            cpu_millis: cpu,
+            memory_bytes: mem_gib * GIB,
+            spec_bytes: 1 << 20,
+        };
+        let fleet = [cap(2000, 8), cap(8000, 2)];
+        assert_eq!(never_fits(&fleet, need(2000, 8)), None);
+        assert_eq!(never_fits(&fleet, need(8000, 1)), None);
+        assert_eq!(never_fits(&[], need(64000, 64)), None);
+        let r = never_fits(&fleet, need(16000, 1)).expect("too much CPU");
+        assert!(r.contains("16000m CPU (the largest node has 8000m)"), "{r}");
+        let r = never_fits(&fleet, need(4000, 4)).expect("fits no single node");
+        assert!(r.contains("CPU and memory together"), "{r}");
     }
 }

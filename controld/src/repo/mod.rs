@@ -15,10 +15,12 @@ use crate::store::{is_unique_violation, retry};
 
 mod edge_ports;
 mod node_secrets;
+mod placement;
 mod stats;
 mod versions;
 mod volumes;
 pub use edge_ports::{EdgePool, pick_ports};
+pub use placement::Reserved;
 pub use versions::{KEPT_VERSIONS, PortChange};
 
 /// Rows a new workload's transaction writes besides its own.
@@ -295,11 +297,6 @@ impl Repo {
                 .all(&self.db)
         })
         .await?)
-    }
-
-    /// Every workload (scheduling, lease checks).
-    pub async fn all_workloads(&self) -> Result<Vec<workload::Model>> {
-        Ok(retry(|| workload::Entity::find().all(&self.db)).await?)
     }
 
     /// Saves a workload row and, when its status changed, an event.

@@ -14,6 +14,7 @@ use crate::catalog::SecretDoc;
 use crate::clock;
 use crate::entity::{kept_volume, workload, workload_version};
 use crate::error::{Error, Result};
+use crate::fleet::Placement;
 use crate::quota::Usage;
 use crate::repo::NewRows;
 use crate::workloads::template::{Template, with_user_env};
@@ -174,18 +175,22 @@ impl WorkloadApi {
         let (cpu, mem) = (template.cpu_millis, template.memory_bytes);
         self.admit(c, (cpu, mem, resolved.spec.ports.len(), bytes), None)
             .await?;
-        let node = match kept.as_ref().and_then(|k| k.node_id.clone()) {
-            Some(node_id) => self
-                .fleet
-                .fits_on(&node_id, (cpu, mem, bytes), None)
-                .await
-                .map_err(|e| {
-                    Error::NoNode(format!(
-                        "the kept volume of {} is on a node that cannot take it now: {e}; \
-                         start that node's agent, or remove the volume with `lattice volumes rm {} --forget`",
-                        r.name, r.name
-                    ))
-                })?,
+        // From the scheduler's snapshot to the row's insert, placements
+        // take turns: two deploys never count the same free room.
+        let placing = self.fleet.placement_turn().await;
+        let placement = match kept.as_ref().and_then(|k| k.node_id.clone()) {
+            Some(node_id) => Placement::Node(
+                self.fleet
+                    .fits_on(&node_id, (cpu, mem, bytes), None)
+                    .await
+                    .map_err(|e| {
+                        Error::NoNode(format!(
+                            "the kept volume of {} is on a node that cannot take it now: {e}; \
+                             start that node's agent, or remove the volume with `lattice volumes rm {} --forget`",
+                            r.name, r.name
+                        ))
+                    })?,
+            ),
             None if kept.is_some() => {
                 return Err(Error::FailedPrecondition(format!(
                     "the node that held the kept volume of {} was removed; forget it with `lattice volumes rm {} --forget`",
@@ -195,9 +200,18 @@ impl WorkloadApi {
             None => self.fleet.schedule(cpu, mem, bytes).await?,
         };
         let now = clock::now_ms();
-        let message = match &kept {
-            Some(_) => format!("placed on node {} with its kept volume", node.name),
-            None => format!("placed on node {}", node.name),
+        let (node, status, message) = match &placement {
+            Placement::Node(n) if kept.is_some() => (
+                Some(n),
+                Status::Scheduled,
+                format!("placed on node {} with its kept volume", n.name),
+            ),
+            Placement::Node(n) => (
+                Some(n),
+                Status::Scheduled,
+                format!("placed on node {}", n.name),
+            ),
+            Placement::Wait(why) => (None, Status::Pending, why.clone()),
         };
         let am = workload::ActiveModel {
             id: Set(id.clone()),
@@ -212,15 +226,16 @@ impl WorkloadApi {
             purge: Set(false),
             generation: Set(0),
             version: Set(1),
-            status: Set(Status::Scheduled),
+            status: Set(status),
             status_message: Set(message.clone()),
             progress_percent: Set(0),
-            node_id: Set(Some(node.id.clone())),
+            node_id: Set(node.map(|n| n.id.clone())),
             container_id: Set(None),
             published_ports: Set("{}".into()),
             last_log_lines: Set("[]".into()),
             cpu_millis: Set(cpu),
             memory_bytes: Set(mem),
+            spec_bytes: Set(i64::try_from(bytes).unwrap_or(i64::MAX)),
             restart_count: Set(0),
             last_exit_code: Set(None),
             created_at: Set(now),
@@ -241,12 +256,14 @@ impl WorkloadApi {
                 rows,
             )
             .await?;
+        drop(placing);
         drop(turn);
         for p in &edge_ports {
             self.edge.bind(p.port, &w.id, p.container_port).await;
         }
-        self.repo.event(&w.id, Status::Scheduled, &message).await?;
-        info!(workload = %w.id, name = %w.name, kind = %w.kind, node = %node.name, reused = kept.is_some(), "workload deployed");
+        self.repo.event(&w.id, status, &message).await?;
+        let node = node.map_or("", |n| n.name.as_str());
+        info!(workload = %w.id, name = %w.name, kind = %w.kind, node, reused = kept.is_some(), "workload deployed");
         self.fleet.publish(&w, false);
         self.fleet.push_workload(&w.id).await?;
         Ok((w, Outcome::Created))

@@ -141,9 +141,17 @@ impl WorkloadApi {
     /// Applies a transition: saves the row with an event, tells watchers,
     /// pushes to the node. A no-op transition returns the row unchanged.
     pub(super) async fn apply(&self, w: workload::Model, t: Transition) -> Result<workload::Model> {
-        let Some(p) = t.plan(&w) else {
+        let Some(mut p) = t.plan(&w) else {
             return Ok(w);
         };
+        if w.node_id.is_none() {
+            // Not placed (waiting, or its node was removed): no node to tell.
+            (p.status, p.message) = match p.desired {
+                Desired::Running => (Status::Pending, "waiting for a node"),
+                Desired::Stopped => (Status::Stopped, "stopped before a node took it"),
+                Desired::Deleted => (p.status, p.message),
+            };
+        }
         let generation = w.generation;
         let mut am = w.into_active_model();
         am.desired = Set(p.desired);
@@ -159,6 +167,9 @@ impl WorkloadApi {
             .save_workload(am, Some((p.status, p.message)))
             .await?;
         self.fleet.publish(&w, false);
+        if w.status == Status::Pending {
+            self.fleet.wake_placer();
+        }
         self.fleet.push_workload(&w.id).await?;
         Ok(w)
     }
@@ -311,6 +322,7 @@ mod tests {
             last_log_lines: "[]".into(),
             cpu_millis: 0,
             memory_bytes: 0,
+            spec_bytes: 0,
             restart_count: 0,
             last_exit_code: None,
             created_at: 0,

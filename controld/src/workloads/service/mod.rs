@@ -157,16 +157,21 @@ impl WorkloadApi {
             .ok_or_else(|| Error::NotFound(format!("{} was removed meanwhile", w.name)))
     }
 
-    async fn views(&self) -> Result<Views> {
+    /// What showing these workloads needs: their nodes and edge ports only.
+    async fn views_for(&self, ws: &[workload::Model]) -> Result<Views> {
+        let mut node_ids: Vec<String> = ws.iter().filter_map(|w| w.node_id.clone()).collect();
+        node_ids.sort_unstable();
+        node_ids.dedup();
         let nodes = self
             .repo
-            .nodes()
+            .nodes_by_ids(&node_ids)
             .await?
             .into_iter()
             .map(|n| (n.id.clone(), n))
             .collect();
+        let ids: Vec<String> = ws.iter().map(|w| w.id.clone()).collect();
         let mut edge: HashMap<String, Vec<_>> = HashMap::new();
-        for p in self.repo.all_edge_ports().await? {
+        for p in self.repo.edge_ports_for(&ids).await? {
             edge.entry(p.workload_id.clone()).or_default().push(p);
         }
         Ok(Views {
@@ -178,7 +183,10 @@ impl WorkloadApi {
     }
 
     async fn proto(&self, w: &workload::Model) -> Result<v1::Workload> {
-        Ok(to_proto(w, &self.views().await?))
+        Ok(to_proto(
+            w,
+            &self.views_for(std::slice::from_ref(w)).await?,
+        ))
     }
 
     /// Deletes the caller's workload (at once when its node is away).

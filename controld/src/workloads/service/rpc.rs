@@ -44,14 +44,9 @@ impl v1::workload_service_server::WorkloadService for WorkloadApi {
         req: Request<v1::ListWorkloadsRequest>,
     ) -> Result<Response<v1::ListWorkloadsResponse>, Status> {
         let c = self.caller(&req, Scope::Read).await?;
-        let nodes = self.views().await?;
-        let workloads = self
-            .repo
-            .workloads_of(&c.user.id)
-            .await?
-            .iter()
-            .map(|w| to_proto(w, &nodes))
-            .collect();
+        let rows = self.repo.workloads_of(&c.user.id).await?;
+        let views = self.views_for(&rows).await?;
+        let workloads = rows.iter().map(|w| to_proto(w, &views)).collect();
         Ok(Response::new(v1::ListWorkloadsResponse { workloads }))
     }
 
@@ -236,7 +231,7 @@ impl v1::workload_service_server::WorkloadService for WorkloadApi {
             .record(&Actor::of(&c, src), action, &r.name, &found)
             .await;
         let w = found?;
-        let nodes = self.views().await?;
+        let nodes = self.views_for(std::slice::from_ref(&w)).await?;
         let secret = SecretDoc::unseal(&self.secrets, &w)?;
         let credentials = secret
             .credentials

@@ -38,7 +38,7 @@ pub fn watch(
                 _ = &mut closing => return,
                 ch = changes.recv() => match ch {
                     Ok(ch) if ch.owner == owner && (name.is_empty() || ch.workload.name == name) => {
-                        let Ok(nodes) = api.views().await else { return };
+                        let Ok(nodes) = api.views_for(std::slice::from_ref(&ch.workload)).await else { return };
                         let ev = v1::WorkloadEvent {
                             workload: Some(to_proto(&ch.workload, &nodes)),
                             kind: if ch.deleted { ChangeKind::Deleted } else { ChangeKind::Update }.to_string(),
@@ -69,7 +69,10 @@ async fn send_snapshot(
     name: &str,
     tx: &mpsc::Sender<Result<v1::WorkloadEvent, Status>>,
 ) -> bool {
-    let (Ok(nodes), Ok(all)) = (api.views().await, api.repo.workloads_of(owner).await) else {
+    let Ok(all) = api.repo.workloads_of(owner).await else {
+        return false;
+    };
+    let Ok(nodes) = api.views_for(&all).await else {
         return false;
     };
     for w in all.iter().filter(|w| name.is_empty() || w.name == name) {

@@ -64,6 +64,7 @@ impl WorkloadApi {
             Some(&id),
         )
         .await?;
+        let placing = self.fleet.placement_turn().await;
         if let Some(node) = w.node_id.as_deref() {
             self.fleet
                 .fits_on(node, (t.cpu_millis, t.memory_bytes, bytes), Some(&id))
@@ -78,7 +79,12 @@ impl WorkloadApi {
         let version = w.version + 1;
         let now = clock::now_ms();
         let running = w.desired == Desired::Running;
-        let (status, message) = if running {
+        let (status, message) = if running && w.node_id.is_none() {
+            (
+                Status::Pending,
+                format!("version {version} ({cause}) runs once a node takes it"),
+            )
+        } else if running {
             (
                 Status::Starting,
                 format!("rolling out version {version} ({cause})"),
@@ -107,6 +113,10 @@ impl WorkloadApi {
             .repo
             .update_workload(am, row, &t.spec.ports, self.edge.pool())
             .await?;
+        drop(placing);
+        if status == Status::Pending {
+            self.fleet.wake_placer();
+        }
         for p in ports.removed {
             self.edge.release_port(p);
         }
