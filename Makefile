@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: prereqs build images test unit lint fmt bench scale man demo demo-stop postgres clean
+.PHONY: prereqs build images test unit lint fmt bench scale chaos man demo demo-stop postgres clean
 
 ## prereqs: install what a fresh machine lacks (Debian packages; as root), or say the command to run
 prereqs:
@@ -32,6 +32,11 @@ scale:
 	$(CARGO) build --release --workspace --bins
 	$(CARGO) build --release -p lattice-e2e --bin lattice-scale
 	target/release/lattice-scale
+
+## chaos: churn on real Docker under 100 kills, outages and a lost node; checks every invariant, writes docs/RELIABILITY.md (≤ 10 min)
+chaos: prereqs build images
+	$(CARGO) build -p lattice-e2e --bin lattice-chaos
+	target/debug/lattice-chaos
 
 ## man: man pages for lattice and every subcommand, into target/man
 man: build

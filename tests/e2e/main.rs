@@ -5,6 +5,7 @@ mod accounts;
 mod audit;
 mod auth;
 mod backups;
+mod chaos;
 mod cli;
 mod config;
 mod console;

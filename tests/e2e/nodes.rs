@@ -61,6 +61,10 @@ fn a_removed_node_is_cut_off_and_its_workloads_are_lost() {
     let c = Cluster::processes();
     let cli = &c.admin;
     cli.deploy_web("web");
+    cli.deploy("custom", "keep")
+        .web()
+        .flags(&["--volume", "/data", "--wait"])
+        .ok();
     let name = cli.run(&["nodes", "-o", "json"], None).ok().json()[0]["name"]
         .as_str()
         .expect("name")
@@ -68,7 +72,7 @@ fn a_removed_node_is_cut_off_and_its_workloads_are_lost() {
     let r = cli
         .run(&["nodes", "rm", &name, "--yes"], None)
         .fails_with(1);
-    assert!(r.stderr.contains("still has 1 workload"), "{}", r.stderr);
+    assert!(r.stderr.contains("still has 2 workload"), "{}", r.stderr);
     let bob = c.user("bob@example.com");
     bob.run(&["nodes", "rm", &name, "--yes", "--force"], None)
         .fails_with(4);
@@ -79,16 +83,17 @@ fn a_removed_node_is_cut_off_and_its_workloads_are_lost() {
         )
         .ok()
         .json();
-    assert_eq!(done["workloads_lost"], 1, "{done}");
+    assert_eq!(done["workloads_lost"], 2, "{done}");
+    // Stateless: waits for another node by itself.
     let web = cli.run(&["status", "web", "-o", "json"], None).ok().json();
-    assert_eq!(web["status"], "lost", "{web}");
-    assert!(
-        web["message"]
-            .as_str()
-            .unwrap_or("")
-            .contains("was removed"),
-        "{web}"
-    );
+    assert_eq!(web["status"], "pending", "{web}");
+    let msg = web["message"].as_str().unwrap_or("");
+    assert!(msg.contains("was removed; waiting for another node"), "{web}");
+    // Its data was on that node: lost, saying what the owner can do.
+    let keep = cli.run(&["status", "keep", "-o", "json"], None).ok().json();
+    assert_eq!(keep["status"], "lost", "{keep}");
+    let msg = keep["message"].as_str().unwrap_or("");
+    assert!(msg.contains("was removed") && msg.contains("lattice restore"), "{keep}");
     let nodes = cli.run(&["nodes", "-o", "json"], None).ok().json();
     assert_eq!(nodes.as_array().map(Vec::len), Some(0), "{nodes}");
     // The agent's stream ended and its secret opens no new one.

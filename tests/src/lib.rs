@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 mod agentd;
 mod browser;
+pub mod chaos;
 mod cli;
 mod cluster;
 mod controld;

@@ -25,6 +25,7 @@ pub fn workload_json(w: &v1::Workload, host: &str) -> Value {
         "kind": w.kind,
         "image": w.image,
         "status": status_name(w.status),
+        "desired": w.desired,
         "message": w.status_message,
         "node": w.node,
         "restarts": w.restart_count,

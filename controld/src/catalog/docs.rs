@@ -31,6 +31,12 @@ pub struct SpecDoc {
     pub default_limits: Option<LimitsDoc>,
 }
 
+/// Whether a workload keeps data in a volume on its node (an unreadable
+/// spec counts as holding data: the safe answer).
+pub fn has_volume(w: &workload::Model) -> bool {
+    serde_json::from_str::<SpecDoc>(&w.spec).map_or(true, |s| !s.volume_path.is_empty())
+}
+
 /// CPU and memory limits as stored.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct LimitsDoc {

@@ -224,13 +224,26 @@ impl v1::node_service_server::NodeService for NodeApi {
                 )));
             }
             let msg = format!(
-                "node {} was removed by an admin; `lattice rm` this workload and deploy it again",
+                "node {} was removed by an admin with this workload's data volume; \
+                 `lattice restart` it to start it empty on another node (then `lattice restore` a backup), \
+                 or `lattice rm` it",
                 n.name
             );
-            let lost = self.repo.remove_node(&n.id, &msg).await?;
+            let on = self.repo.remove_node(&n.id, &msg).await?;
             // Its live stream ends now; its secret no longer opens one.
             self.fleet.disconnect(&n.id);
-            Ok(lost)
+            // What holds no data goes elsewhere by itself, as a cloud does.
+            let again = format!("node {} was removed; waiting for another node", n.name);
+            for w in on.iter().filter(|w| !crate::catalog::has_volume(w)) {
+                self.repo.requeue(&w.id, &again).await?;
+            }
+            self.fleet.wake_placer();
+            for w in &on {
+                if let Some(now) = self.repo.workload_by_id(&w.id).await? {
+                    self.fleet.publish(&now, false);
+                }
+            }
+            Ok(u32::try_from(on.len()).unwrap_or(u32::MAX))
         }
         .await;
         let action = if r.force {

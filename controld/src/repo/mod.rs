@@ -200,8 +200,8 @@ impl Repo {
     }
 
     /// Forgets a node (its secret with it): its workloads lose their
-    /// placement and become lost with `message`. Returns how many.
-    pub async fn remove_node(&self, id: &str, message: &str) -> Result<u32> {
+    /// placement and become lost with `message`. Returns them as they were.
+    pub async fn remove_node(&self, id: &str, message: &str) -> Result<Vec<workload::Model>> {
         let now = clock::now_ms();
         let n = retry(|| async {
             let txn = self.db.begin().await?;
@@ -226,7 +226,7 @@ impl Repo {
                 .exec(&txn)
                 .await?;
             txn.commit().await?;
-            Ok::<_, DbErr>(u32::try_from(on.len()).unwrap_or(u32::MAX))
+            Ok::<_, DbErr>(on)
         })
         .await?;
         Ok(n)

@@ -120,6 +120,27 @@ impl Repo {
         self.workload_by_id(id).await
     }
 
+    /// Puts a workload that lost its node back in the queue: it waits for
+    /// another node (only while it has none and should run).
+    pub async fn requeue(&self, id: &str, message: &str) -> Result<bool> {
+        let now = clock::now_ms();
+        let r = retry(|| {
+            workload::Entity::update_many()
+                .col_expr(workload::Column::Status, Expr::value(Status::Pending))
+                .col_expr(workload::Column::StatusMessage, Expr::value(message))
+                .col_expr(workload::Column::UpdatedAt, Expr::value(now))
+                .filter(workload::Column::Id.eq(id))
+                .filter(workload::Column::NodeId.is_null())
+                .filter(workload::Column::Desired.eq(Desired::Running))
+                .exec(&self.db)
+        })
+        .await?;
+        if r.rows_affected == 1 {
+            self.event(id, Status::Pending, message).await?;
+        }
+        Ok(r.rows_affected == 1)
+    }
+
     /// Sets a waiting workload's reason (only while it still waits).
     pub async fn still_waiting(&self, id: &str, message: &str) -> Result<()> {
         retry(|| {

@@ -46,6 +46,7 @@ pub fn to_proto(w: &workload::Model, v: &Views) -> v1::Workload {
         restart_count: u32::try_from(w.restart_count).unwrap_or(0),
         last_exit_code: w.last_exit_code,
         version: w.version,
+        desired: w.desired.to_string(),
     }
 }
 

@@ -1,0 +1,303 @@
+//! Chaos on real Docker, in the style of etcd's robustness tests: a churn of
+//! deploy / stop / start / restart / rm and inserts into a Postgres workload
+//! runs while faults hit (agentd or controld SIGKILLed at random moments;
+//! controld's own Postgres stopped; the Docker Engine cut off from an agent;
+//! a node gone for good). After each phase the driver waits for
+//! convergence and checks the invariants:
+//!
+//! - every workload the API lists reaches its desired state;
+//! - exactly one container per listed workload, none for a deleted one, no
+//!   container of a live node that no workload owns;
+//! - no workload whose deploy was acknowledged is lost, no acknowledged
+//!   delete is forgotten;
+//! - the Postgres workload holds every row whose insert was acknowledged.
+//!
+//! `make chaos` runs it at full size; the e2e suite runs a small one.
+
+mod faults;
+mod gate;
+mod ledger;
+mod model;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+pub use faults::{Phase, Sizes};
+pub use gate::SocketGate;
+use ledger::Ledger;
+use model::{Model, Op, Want};
+
+use crate::{Cli, docker};
+
+/// What one phase found.
+#[derive(Debug, Default, Clone)]
+pub struct PhaseReport {
+    /// Its name.
+    pub name: String,
+    /// Faults injected, described.
+    pub faults: Vec<String>,
+    /// Requests acknowledged / failed during it.
+    pub acked: u64,
+    /// Requests that failed.
+    pub failed: u64,
+    /// Workloads listed when it converged.
+    pub workloads: usize,
+    /// Rows acknowledged / found in the Postgres workload.
+    pub rows: (usize, usize),
+    /// Seconds from the last fault to every invariant holding.
+    pub converged_s: f64,
+    /// Invariants that did not hold (empty: all held).
+    pub violations: Vec<String>,
+}
+
+/// The churn and the checks over one cluster.
+pub struct Driver {
+    cli: Cli,
+    model: Model,
+    ledger: Option<Ledger>,
+    rng: fastrand::Rng,
+    /// Nodes whose containers must all belong to listed workloads.
+    pub live_nodes: Vec<String>,
+}
+
+/// How long a phase may take to converge after its last fault.
+const CONVERGE: Duration = Duration::from_secs(180);
+
+impl Driver {
+    /// A driver churning `n` names as `cli`.
+    pub fn new(cli: Cli, n: usize, seed: u64) -> Self {
+        Self {
+            cli,
+            model: Model::new("c", n),
+            ledger: None,
+            rng: fastrand::Rng::with_seed(seed),
+            live_nodes: Vec::new(),
+        }
+    }
+
+    /// Deploys the Postgres workload the inserts go to (before any fault).
+    pub fn start_ledger(&mut self) {
+        self.ledger = Some(Ledger::deploy(&self.cli, "ledger"));
+    }
+
+    /// One churn step: a request on a random name, and an insert.
+    pub fn step(&mut self) {
+        let names: Vec<String> = self.model.slots.keys().cloned().collect();
+        let name = names[self.rng.usize(..names.len())].clone();
+        let op = self.model.pick(&name, self.rng.u32(..100));
+        let mut args = vec![op.verb()];
+        if op == Op::Deploy {
+            args.extend([
+                "custom",
+                &name,
+                "--image",
+                "lattice-local/web:latest",
+                "--port",
+                "8080",
+                "--memory",
+                "64m",
+            ]);
+        } else {
+            args.push(&name);
+        }
+        if op == Op::Remove {
+            args.push("--yes");
+        }
+        args.extend(["-o", "json"]);
+        let r = self.cli.run(&args, None);
+        let id = (op == Op::Deploy && r.code == 0)
+            .then(|| r.json()["id"].as_str().map(str::to_string))
+            .flatten();
+        self.model.record(&name, op, r.code == 0, id);
+        if let Some(l) = &mut self.ledger {
+            l.insert();
+        }
+    }
+
+    /// Churns for `d`.
+    pub fn churn_for(&mut self, d: Duration) {
+        let end = Instant::now() + d;
+        while Instant::now() < end {
+            self.step();
+        }
+    }
+
+    /// Waits for convergence and checks every invariant; `faults` names
+    /// what the phase did. Counts are since the previous check.
+    pub fn check(&mut self, name: &str, faults: Vec<String>) -> PhaseReport {
+        let started = Instant::now();
+        let (acked, failed) = (self.model.acked, self.model.failed);
+        (self.model.acked, self.model.failed) = (0, 0);
+        let mut violations;
+        let mut workloads = 0;
+        loop {
+            (violations, workloads) = match self.listed() {
+                Ok(listed) => {
+                    let v = self.violations(&listed);
+                    (v, listed.len())
+                }
+                Err(e) => (vec![e], workloads),
+            };
+            if violations.is_empty() || started.elapsed() > CONVERGE {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        let converged_s = started.elapsed().as_secs_f64();
+        if let Ok(listed) = self.listed() {
+            let shown = listed
+                .iter()
+                .map(|(n, w)| (n.clone(), (w.id.clone(), w.desired.clone())))
+                .collect();
+            self.model.settle(&shown);
+        }
+        let rows = match &self.ledger {
+            Some(l) => match l.check() {
+                Ok(r) => r,
+                Err(e) => {
+                    violations.push(e);
+                    (l.acked.len(), 0)
+                }
+            },
+            None => (0, 0),
+        };
+        PhaseReport {
+            name: name.into(),
+            faults,
+            acked,
+            failed,
+            workloads,
+            rows,
+            converged_s,
+            violations,
+        }
+    }
+
+    fn listed(&self) -> Result<BTreeMap<String, Listed>, String> {
+        let r = self.cli.run(&["ls", "-o", "json"], None);
+        if r.code != 0 {
+            return Err(format!("`lattice ls` failed: {}", r.stderr.trim()));
+        }
+        let v = r.json();
+        Ok(v.as_array()
+            .into_iter()
+            .flatten()
+            .map(|w| {
+                let s = |k: &str| w[k].as_str().unwrap_or_default().to_string();
+                (
+                    s("name"),
+                    Listed {
+                        id: s("id"),
+                        status: s("status"),
+                        desired: s("desired"),
+                        message: s("message"),
+                    },
+                )
+            })
+            .collect())
+    }
+
+    fn violations(&self, listed: &BTreeMap<String, Listed>) -> Vec<String> {
+        let mut out = Vec::new();
+        for (name, w) in listed {
+            if w.status != w.desired {
+                out.push(format!(
+                    "{name} is {} but should be {} ({})",
+                    w.status, w.desired, w.message
+                ));
+            }
+            let n = containers(&format!("label=lattice.workload={}", w.id)).len();
+            if n != 1 {
+                out.push(format!("{name} has {n} containers, not 1"));
+            }
+            if self.model.deleted.contains(&w.id) {
+                out.push(format!("{name} ({}) was deleted (acknowledged) but is listed", w.id));
+            }
+        }
+        for (name, (want, _)) in &self.model.slots {
+            let shown = listed.get(name);
+            match (want, shown) {
+                (Want::Running | Want::Stopped, None) => {
+                    out.push(format!("{name} was deployed (acknowledged) and is lost"));
+                }
+                (Want::Running, Some(w)) if w.desired != "running" => {
+                    out.push(format!("{name} should run but its desired state is {}", w.desired));
+                }
+                (Want::Stopped, Some(w)) if w.desired != "stopped" => {
+                    out.push(format!("{name} was stopped but its desired state is {}", w.desired));
+                }
+                (Want::Absent, Some(_)) => {
+                    out.push(format!("{name} was removed (acknowledged) but is listed"));
+                }
+                _ => {}
+            }
+        }
+        for id in &self.model.deleted {
+            if !containers(&format!("label=lattice.workload={id}")).is_empty() {
+                out.push(format!("deleted workload {id} still has a container"));
+            }
+        }
+        let ids: BTreeSet<&str> = listed.values().map(|w| w.id.as_str()).collect();
+        for node in &self.live_nodes {
+            for c in containers(&format!("label=lattice.node={node}")) {
+                let owner = docker(&[
+                    "inspect",
+                    "--format",
+                    "{{index .Config.Labels \"lattice.workload\"}}",
+                    &c,
+                ]);
+                if !owner.is_empty() && !ids.contains(owner.as_str()) {
+                    out.push(format!("orphan container {c} of workload {owner}"));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// One workload as `lattice ls -o json` shows it.
+struct Listed {
+    id: String,
+    status: String,
+    desired: String,
+    message: String,
+}
+
+fn containers(filter: &str) -> Vec<String> {
+    docker(&["ps", "-aq", "--filter", filter])
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The phases as a Markdown table, with every violation under it.
+pub fn markdown(phases: &[PhaseReport]) -> String {
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "| phase | faults | requests acked / failed | workloads | rows acked / found | converged in | violations |\n|---|---|---|---|---|---|---|"
+    );
+    for p in phases {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} / {} | {} | {} / {} | {:.1} s | {} |",
+            p.name,
+            p.faults.join("; "),
+            p.acked,
+            p.failed,
+            p.workloads,
+            p.rows.0,
+            p.rows.1,
+            p.converged_s,
+            p.violations.len()
+        );
+    }
+    for p in phases.iter().filter(|p| !p.violations.is_empty()) {
+        let _ = writeln!(md, "\n{}:\n", p.name);
+        for v in &p.violations {
+            let _ = writeln!(md, "- {v}");
+        }
+    }
+    md
+}
