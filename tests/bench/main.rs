@@ -274,7 +274,7 @@ fn main() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/BENCHMARKS.md");
     // `make scale` keeps its own section at the end.
     let old = std::fs::read_to_string(&path).unwrap_or_default();
-    if let Some(i) = old.find("## Fleet scale (`make scale`)") {
+    if let Some(i) = old.find("## Fleet scale (`make scale`") {
         md = format!("{}\n\n{}", md.trim_end(), &old[i..]);
     }
     std::fs::write(&path, &md).expect("write docs/BENCHMARKS.md");

@@ -33,7 +33,11 @@ fn main() {
     eprintln!("chaos: seed {seed} (LATTICE_CHAOS_SEED={seed} repeats this run)");
     let started = Instant::now();
     let mut phases = Vec::new();
+    let only = std::env::var("LATTICE_CHAOS_PHASES").unwrap_or_default();
     for p in [Phase::Kills, Phase::Outages] {
+        if !only.is_empty() && !only.to_lowercase().contains(&format!("{p:?}").to_lowercase()) {
+            continue;
+        }
         eprintln!("chaos: phase {p:?}");
         phases.extend(p.run(&sizes));
     }

@@ -217,3 +217,29 @@ fn a_single_crash_recovers_to_running_with_the_restart_counted() {
         "{v}"
     );
 }
+
+/// An acknowledged delete is never undone: while a workload is being
+/// deleted (here: it ignores SIGTERM, so its stop takes the grace period),
+/// start, restart and stop are refused and it goes. `make chaos` found a
+/// start during a slow delete bringing the workload back.
+#[test]
+fn a_workload_being_deleted_cannot_be_started_again() {
+    let c = Cluster::start();
+    let cli = &c.admin;
+    cli.deploy_sh(
+        "slow",
+        &["--stop-timeout", "20s"],
+        "trap '' TERM; echo up; while true; do sleep 0.1; done",
+    );
+    cli.run(&["rm", "slow", "--yes"], None).ok();
+    for verb in ["start", "restart", "stop"] {
+        let r = cli.run(&[verb, "slow"], None).fails_with(1);
+        assert!(r.stderr.contains("is being deleted"), "{verb}: {}", r.stderr);
+    }
+    let st = cli.run(&["status", "slow", "-o", "json"], None).ok().json();
+    assert_eq!(st["desired"], "deleted", "{st}");
+    wait_for(Duration::from_secs(60), || {
+        (cli.run(&["status", "slow"], None).code == 3).then_some(())
+    })
+    .expect("the workload goes");
+}

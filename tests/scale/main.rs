@@ -5,7 +5,9 @@
 //! rest, and how long every node takes to come back after a restart.
 //! Writes its section of docs/BENCHMARKS.md.
 //!
-//! `lattice-scale [NODES] [USERS] [PER_USER]` (default 1000 100 100).
+//! `lattice-scale [NODES] [USERS] [PER_USER] [sqlite|postgres]` (default
+//! 1000 100 100 sqlite; postgres uses a fresh database on the server
+//! `LATTICE_TEST_POSTGRES_URL` names, which `make scale` starts).
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -22,6 +24,34 @@ use tonic::transport::Channel;
 const CONCURRENCY: usize = 32;
 /// Samples per latency figure.
 const SAMPLES: usize = 200;
+/// Users watching all their workloads during the deploys.
+const WATCHERS: usize = 10;
+
+/// Follows one user's Watch stream, recording for every update how long
+/// after the status change (its `updated_at`) it arrived.
+async fn watch_delays(ch: Channel, token: String, out: Arc<std::sync::Mutex<Vec<f64>>>) {
+    let Ok(r) = WorkloadServiceClient::new(ch)
+        .watch(bearer(v1::WatchRequest { name: String::new() }, &token))
+        .await
+    else {
+        return;
+    };
+    let mut stream = r.into_inner();
+    while let Ok(Some(ev)) = stream.message().await {
+        if ev.kind != "update" {
+            continue;
+        }
+        let Some(at) = ev.workload.and_then(|w| w.updated_at) else {
+            continue;
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        if let Ok(mut v) = out.lock() {
+            v.push((now - at.unix_millis) as f64);
+        }
+    }
+}
 
 fn bearer<T>(msg: T, token: &str) -> tonic::Request<T> {
     let mut r = tonic::Request::new(msg);
@@ -127,17 +157,26 @@ async fn main() {
             .unwrap_or(d)
     };
     let (nodes, users, per_user) = (arg(1, 1000), arg(2, 100), arg(3, 100));
+    let postgres = std::env::args().nth(4).is_some_and(|b| b == "postgres");
+    let backend = if postgres { "Postgres" } else { "SQLite" };
     let total = users * per_user;
     let quota = per_user.max(50).to_string();
-    let mut controld = Controld::start(&[
-        "--quota-workloads",
-        &quota,
-        "--auth-rate-per-minute",
-        "1000000",
-        "--node-lease",
-        "60s",
-    ])
-    .expect("controld");
+    let mut flags = vec![
+        "--quota-workloads".to_string(),
+        quota,
+        "--auth-rate-per-minute".into(),
+        "1000000".into(),
+        "--node-lease".into(),
+        "60s".into(),
+    ];
+    if postgres {
+        let url = lattice_e2e::fresh_postgres_database()
+            .await
+            .expect("a Postgres database (set LATTICE_TEST_POSTGRES_URL; make scale does)");
+        flags.extend(["--database-url".into(), url]);
+    }
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let mut controld = Controld::start(&flags).expect("controld");
     let pid = controld.pid().expect("pid");
     let admin = Cli::new(Some(&controld.url()));
     admin.register("admin@example.com", PASSWORD, &controld.fingerprint);
@@ -222,6 +261,11 @@ async fn main() {
         })
         .collect();
     let work = Arc::new(tokio::sync::Mutex::new(work.into_iter()));
+    let fanout = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut watchers = tokio::task::JoinSet::new();
+    for t in user_tokens.iter().take(WATCHERS) {
+        watchers.spawn(watch_delays(ch.clone(), t.clone(), fanout.clone()));
+    }
     let deploying = Instant::now();
     let cpu0 = cpu_secs(pid);
     let mut tasks = tokio::task::JoinSet::new();
@@ -266,6 +310,10 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let running_s = deploying.elapsed().as_secs_f64();
+    watchers.abort_all();
+    let fanout = std::mem::take(&mut *fanout.lock().expect("delays"));
+    let fanout_n = fanout.len();
+    let (f50, f99) = ms(fanout);
     let churn_cpu = (cpu_secs(pid) - cpu0) / running_s;
     let busy_rss = proc_field(pid, "VmHWM:");
 
@@ -306,7 +354,8 @@ async fn main() {
     };
     let date = chrono_free_date();
     let mut md = String::new();
-    let _ = writeln!(md, "## Fleet scale (`make scale`)\n");
+    let heading = format!("## Fleet scale (`make scale`, {backend})");
+    let _ = writeln!(md, "{heading}\n");
     let _ = writeln!(
         md,
         "Run on {date}, {} cores, on the machine the relay figures above ran on.\n",
@@ -314,7 +363,7 @@ async fn main() {
     );
     let _ = writeln!(
         md,
-        "One controld ({build} build, SQLite) and {nodes} hollow nodes — real agents (identity, TLS, heartbeats every 2 s,\n\
+        "One controld ({build} build, {backend} store) and {nodes} hollow nodes — real agents (identity, TLS, heartbeats every 2 s,\n\
          reports, convergence) over in-memory engines whose containers take 0.5 s to start, all on this machine —\n\
          driven over gRPC by {users} users deploying {per_user} workloads each, {CONCURRENCY} deploys in flight.\n"
     );
@@ -357,6 +406,11 @@ async fn main() {
             "—".into(),
         ),
         (
+            &*format!("Watch fan-out: status change → event at a watcher, p50 / p99 ({WATCHERS} watchers, {fanout_n} events)"),
+            format!("{f50:.0} / {f99:.0} ms"),
+            "—".into(),
+        ),
+        (
             "controld RSS: fleet joined / peak under churn / at rest, full",
             format!(
                 "{} / {} / {} MiB",
@@ -387,10 +441,14 @@ async fn main() {
     print!("{md}");
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/BENCHMARKS.md");
     let old = std::fs::read_to_string(&path).unwrap_or_default();
-    let kept = old
-        .split("## Fleet scale (`make scale`)")
-        .next()
-        .unwrap_or("")
-        .trim_end();
-    std::fs::write(&path, format!("{kept}\n\n{md}")).expect("write docs/BENCHMARKS.md");
+    // This backend's section is replaced; every other section stays.
+    let (before, after) = match old.split_once(&heading) {
+        Some((b, rest)) => (
+            b.trim_end().to_string(),
+            rest.find("\n## ").map_or(String::new(), |i| rest[i..].to_string()),
+        ),
+        None => (old.trim_end().to_string(), String::new()),
+    };
+    std::fs::write(&path, format!("{before}\n\n{}{after}", md.trim_end()) + "\n")
+        .expect("write docs/BENCHMARKS.md");
 }

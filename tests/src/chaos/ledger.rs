@@ -38,13 +38,15 @@ impl Ledger {
             host: if host.is_empty() { "127.0.0.1" } else { host }.to_string(),
             port: public["port"].to_string(),
             user: cred("user"),
-            db: cred("db"),
+            db: cred("database"),
             password: cred("password"),
             next: 0,
             acked: BTreeSet::new(),
         };
-        let out = l.psql("CREATE TABLE ledger (n bigint PRIMARY KEY)");
-        assert!(out.is_some(), "could not create the ledger table");
+        let made = crate::wait_for(std::time::Duration::from_secs(30), || {
+            l.psql("CREATE TABLE ledger (n bigint PRIMARY KEY)")
+        });
+        assert!(made.is_some(), "could not create the ledger table");
         l
     }
 

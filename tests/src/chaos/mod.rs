@@ -49,6 +49,8 @@ pub struct PhaseReport {
     pub converged_s: f64,
     /// Invariants that did not hold (empty: all held).
     pub violations: Vec<String>,
+    /// Why requests failed: the first line of the CLI's error, counted.
+    pub errors: BTreeMap<String, u64>,
 }
 
 /// The churn and the checks over one cluster.
@@ -59,6 +61,7 @@ pub struct Driver {
     rng: fastrand::Rng,
     /// Nodes whose containers must all belong to listed workloads.
     pub live_nodes: Vec<String>,
+    errors: BTreeMap<String, u64>,
 }
 
 /// How long a phase may take to converge after its last fault.
@@ -73,6 +76,7 @@ impl Driver {
             ledger: None,
             rng: fastrand::Rng::with_seed(seed),
             live_nodes: Vec::new(),
+            errors: BTreeMap::new(),
         }
     }
 
@@ -94,9 +98,9 @@ impl Driver {
                 "--image",
                 "lattice-local/web:latest",
                 "--port",
-                "8080",
+                "80",
                 "--memory",
-                "64m",
+                "64Mi",
             ]);
         } else {
             args.push(&name);
@@ -109,6 +113,10 @@ impl Driver {
         let id = (op == Op::Deploy && r.code == 0)
             .then(|| r.json()["id"].as_str().map(str::to_string))
             .flatten();
+        if r.code != 0 {
+            let why: String = r.stderr.lines().next().unwrap_or("").chars().take(120).collect();
+            *self.errors.entry(format!("{}: {why}", op.verb())).or_default() += 1;
+        }
         self.model.record(&name, op, r.code == 0, id);
         if let Some(l) = &mut self.ledger {
             l.insert();
@@ -171,6 +179,7 @@ impl Driver {
             rows,
             converged_s,
             violations,
+            errors: std::mem::take(&mut self.errors),
         }
     }
 
@@ -212,7 +221,10 @@ impl Driver {
                 out.push(format!("{name} has {n} containers, not 1"));
             }
             if self.model.deleted.contains(&w.id) {
-                out.push(format!("{name} ({}) was deleted (acknowledged) but is listed", w.id));
+                out.push(format!(
+                    "{name} ({}) was deleted (acknowledged) but is listed as {} (desired {}): {}",
+                    w.id, w.status, w.desired, w.message
+                ));
             }
         }
         for (name, (want, _)) in &self.model.slots {
@@ -234,8 +246,12 @@ impl Driver {
             }
         }
         for id in &self.model.deleted {
-            if !containers(&format!("label=lattice.workload={id}")).is_empty() {
-                out.push(format!("deleted workload {id} still has a container"));
+            for c in containers(&format!("label=lattice.workload={id}")) {
+                let node = docker(&["inspect", "--format", "{{index .Config.Labels \"lattice.node\"}}", &c]);
+                // A node gone for good took its containers with it.
+                if self.live_nodes.contains(&node) {
+                    out.push(format!("deleted workload {id} still has container {c}"));
+                }
             }
         }
         let ids: BTreeSet<&str> = listed.values().map(|w| w.id.as_str()).collect();
@@ -292,6 +308,16 @@ pub fn markdown(phases: &[PhaseReport]) -> String {
             p.converged_s,
             p.violations.len()
         );
+    }
+    for p in phases {
+        let mut errors: Vec<_> = p.errors.iter().collect();
+        errors.sort_by(|a, b| b.1.cmp(a.1));
+        if !errors.is_empty() {
+            let _ = writeln!(md, "\nWhy requests failed in \"{}\" (most frequent first):\n", p.name);
+        }
+        for (why, n) in errors.iter().take(5) {
+            let _ = writeln!(md, "- {n} × `{}`", why.replace('`', "'"));
+        }
     }
     for p in phases.iter().filter(|p| !p.violations.is_empty()) {
         let _ = writeln!(md, "\n{}:\n", p.name);

@@ -141,6 +141,14 @@ impl WorkloadApi {
     /// Applies a transition: saves the row with an event, tells watchers,
     /// pushes to the node. A no-op transition returns the row unchanged.
     pub(super) async fn apply(&self, w: workload::Model, t: Transition) -> Result<workload::Model> {
+        // An acknowledged delete is never undone (found by `make chaos`: a
+        // start during a slow delete brought the workload back).
+        if w.desired == Desired::Deleted && !matches!(t, Transition::Delete { .. }) {
+            return Err(Error::FailedPrecondition(format!(
+                "{} is being deleted; wait for it to go, then deploy it again",
+                w.name
+            )));
+        }
         let Some(mut p) = t.plan(&w) else {
             return Ok(w);
         };
