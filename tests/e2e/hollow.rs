@@ -102,3 +102,48 @@ fn fifty_hollow_nodes_run_a_hundred_workloads_and_survive_a_controld_restart() {
         running(&admin).len()
     );
 }
+
+/// Hollow-node chaos: 200 nodes under a churn of deploy / stop / start /
+/// restart / rm while controld is SIGKILLed and restarted again and again;
+/// afterwards every workload reaches its desired state, exactly one engine
+/// holds each one's container, none holds a deleted one's, and nothing
+/// acknowledged is lost or forgotten (`lattice_e2e::chaos`).
+#[test]
+fn two_hundred_hollow_nodes_converge_under_churn_while_controld_is_killed() {
+    use lattice_e2e::chaos::{Driver, Engines, markdown};
+    const FLEET: usize = 200;
+    const KILLS: usize = 5;
+    let mut controld =
+        Controld::start(&["--quota-workloads", "500", "--node-lease", "10s"]).expect("controld");
+    let admin = Cli::new(Some(&controld.url()));
+    admin.register("admin@example.com", PASSWORD, &controld.fingerprint);
+    let tokens: Vec<String> = (0..FLEET)
+        .map(|_| {
+            admin.run(&["nodes", "join-token", "-o", "json"], None).ok().json()["token"]
+                .as_str()
+                .expect("token")
+                .to_string()
+        })
+        .collect();
+    let fleet = HollowFleet::start(&controld.url(), &tokens, Duration::from_millis(200));
+    wait_for(Duration::from_secs(90), || {
+        (ready_nodes(&admin) == FLEET).then_some(())
+    })
+    .expect("the fleet joins");
+    let seed = fastrand::u64(..);
+    let mut d = Driver::new(admin.clone(), 40, seed);
+    d.engines = Engines::Hollow(fleet.engines.clone());
+    d.deploy_flags = ["--image", "sim/app:1", "--cpu", "0.1", "--memory", "64Mi"]
+        .map(str::to_string)
+        .to_vec();
+    let mut rng = fastrand::Rng::with_seed(seed);
+    for _ in 0..KILLS {
+        d.churn_for(Duration::from_millis(rng.u64(1000..3000)));
+        controld.crash_and_restart().expect("controld restarts");
+    }
+    d.churn_for(Duration::from_secs(2));
+    let report = d.check("hollow chaos", vec![format!("{KILLS} × SIGKILL controld")]);
+    let table = markdown(std::slice::from_ref(&report));
+    assert!(report.violations.is_empty(), "seed {seed}:\n{table}");
+    assert!(report.acked > 0 && report.workloads > 0, "seed {seed}:\n{table}");
+}

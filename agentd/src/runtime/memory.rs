@@ -131,6 +131,17 @@ impl Memory {
         self.with(|s| s.containers.get(&container_name(workload_id)).cloned())
     }
 
+    /// The workload of every container this engine holds (a test's view:
+    /// the engine answers even when set down).
+    pub fn workload_ids(&self) -> Vec<String> {
+        self.with(|s| {
+            s.containers
+                .values()
+                .filter_map(|c| c.config.as_ref()?.labels.as_ref()?.get(label::WORKLOAD).cloned())
+                .collect()
+        })
+    }
+
     /// Whether a workload's volume exists.
     pub fn has_volume(&self, workload_id: &str) -> bool {
         self.with(|s| s.volumes.contains(&volume_name(workload_id)))

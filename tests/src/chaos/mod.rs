@@ -62,6 +62,48 @@ pub struct Driver {
     /// Nodes whose containers must all belong to listed workloads.
     pub live_nodes: Vec<String>,
     errors: BTreeMap<String, u64>,
+    /// Where containers are counted.
+    pub engines: Engines,
+    /// What `deploy custom` runs.
+    pub deploy_flags: Vec<String>,
+}
+
+/// Where the containers the invariants count live.
+pub enum Engines {
+    /// The Docker Engine (containers labelled with their node and workload).
+    Docker,
+    /// Hollow nodes' in-memory engines.
+    Hollow(Vec<std::sync::Arc<lattice_agentd::runtime::memory::Memory>>),
+}
+
+impl Engines {
+    /// How many containers each workload has on the live nodes.
+    fn count(&self, live_nodes: &[String]) -> BTreeMap<String, usize> {
+        let mut out = BTreeMap::new();
+        let ids: Vec<String> = match self {
+            Engines::Docker => live_nodes
+                .iter()
+                .flat_map(|n| {
+                    docker(&[
+                        "ps",
+                        "-a",
+                        "--filter",
+                        &format!("label=lattice.node={n}"),
+                        "--format",
+                        "{{.Label \"lattice.workload\"}}",
+                    ])
+                    .lines()
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+                })
+                .collect(),
+            Engines::Hollow(engines) => engines.iter().flat_map(|e| e.workload_ids()).collect(),
+        };
+        for id in ids.into_iter().filter(|i| !i.is_empty()) {
+            *out.entry(id).or_default() += 1;
+        }
+        out
+    }
 }
 
 /// How long a phase may take to converge after its last fault.
@@ -77,6 +119,17 @@ impl Driver {
             rng: fastrand::Rng::with_seed(seed),
             live_nodes: Vec::new(),
             errors: BTreeMap::new(),
+            engines: Engines::Docker,
+            deploy_flags: [
+                "--image",
+                "lattice-local/web:latest",
+                "--port",
+                "80",
+                "--memory",
+                "64Mi",
+            ]
+            .map(str::to_string)
+            .to_vec(),
         }
     }
 
@@ -92,16 +145,8 @@ impl Driver {
         let op = self.model.pick(&name, self.rng.u32(..100));
         let mut args = vec![op.verb()];
         if op == Op::Deploy {
-            args.extend([
-                "custom",
-                &name,
-                "--image",
-                "lattice-local/web:latest",
-                "--port",
-                "80",
-                "--memory",
-                "64Mi",
-            ]);
+            args.extend(["custom", &name]);
+            args.extend(self.deploy_flags.iter().map(String::as_str));
         } else {
             args.push(&name);
         }
@@ -209,6 +254,7 @@ impl Driver {
 
     fn violations(&self, listed: &BTreeMap<String, Listed>) -> Vec<String> {
         let mut out = Vec::new();
+        let held = self.engines.count(&self.live_nodes);
         for (name, w) in listed {
             if w.status != w.desired {
                 out.push(format!(
@@ -216,7 +262,7 @@ impl Driver {
                     w.status, w.desired, w.message
                 ));
             }
-            let n = containers(&format!("label=lattice.workload={}", w.id)).len();
+            let n = held.get(&w.id).copied().unwrap_or(0);
             if n != 1 {
                 out.push(format!("{name} has {n} containers, not 1"));
             }
@@ -246,26 +292,14 @@ impl Driver {
             }
         }
         for id in &self.model.deleted {
-            for c in containers(&format!("label=lattice.workload={id}")) {
-                let node = docker(&["inspect", "--format", "{{index .Config.Labels \"lattice.node\"}}", &c]);
-                // A node gone for good took its containers with it.
-                if self.live_nodes.contains(&node) {
-                    out.push(format!("deleted workload {id} still has container {c}"));
-                }
+            if held.contains_key(id) {
+                out.push(format!("deleted workload {id} still has a container"));
             }
         }
         let ids: BTreeSet<&str> = listed.values().map(|w| w.id.as_str()).collect();
-        for node in &self.live_nodes {
-            for c in containers(&format!("label=lattice.node={node}")) {
-                let owner = docker(&[
-                    "inspect",
-                    "--format",
-                    "{{index .Config.Labels \"lattice.workload\"}}",
-                    &c,
-                ]);
-                if !owner.is_empty() && !ids.contains(owner.as_str()) {
-                    out.push(format!("orphan container {c} of workload {owner}"));
-                }
+        for (id, n) in &held {
+            if !ids.contains(id.as_str()) && !self.model.deleted.contains(id) {
+                out.push(format!("{n} orphan container(s) of workload {id}"));
             }
         }
         out
@@ -278,13 +312,6 @@ struct Listed {
     status: String,
     desired: String,
     message: String,
-}
-
-fn containers(filter: &str) -> Vec<String> {
-    docker(&["ps", "-aq", "--filter", filter])
-        .lines()
-        .map(str::to_string)
-        .collect()
 }
 
 /// The phases as a Markdown table, with every violation under it.
