@@ -254,6 +254,7 @@ pub async fn run_on(
     }
     let sup = supervisor::Supervisor::new(ctx.clone());
     let events = tokio::spawn(sup.clone().watch_docker());
+    let sweep = tokio::spawn(sup.clone().sweep_orphans());
     let engine = tokio::spawn(connection::watch_engine(ctx.clone(), a.heartbeat));
     let settings = connection::Settings {
         heartbeat: a.heartbeat,
@@ -262,6 +263,7 @@ pub async fn run_on(
     let id = identity::Shared::new(id, &a.data_dir);
     connection::run(id, ctx, sup, settings, shutdown).await;
     events.abort();
+    sweep.abort();
     engine.abort();
     info!("lattice-agentd stopped; containers keep running");
     Ok(())

@@ -12,6 +12,8 @@ use tracing::{info, warn};
 
 use crate::Ctx;
 
+type Workers = Arc<Mutex<HashMap<String, Worker>>>;
+
 struct Worker {
     desired: watch::Sender<v1::DesiredWorkload>,
     wake: mpsc::Sender<()>,
@@ -21,15 +23,22 @@ struct Worker {
 /// The set of workers.
 pub struct Supervisor {
     ctx: Arc<Ctx>,
-    workers: Mutex<HashMap<String, Worker>>,
+    workers: Workers,
+    /// A full desired state arrived: the workers are the whole wanted set.
+    synced: std::sync::atomic::AtomicBool,
 }
+
+/// How often containers no worker converges are looked for, besides after
+/// every full desired state.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
 
 impl Supervisor {
     /// A supervisor with no workloads yet.
     pub fn new(ctx: Arc<Ctx>) -> Arc<Self> {
         Arc::new(Self {
             ctx,
-            workers: Mutex::new(HashMap::new()),
+            workers: Arc::new(Mutex::new(HashMap::new())),
+            synced: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -57,8 +66,23 @@ impl Supervisor {
             keep
         });
         drop(workers);
-        let ctx = self.ctx.clone();
-        tokio::spawn(async move { collect_orphans(ctx, wanted).await });
+        self.synced
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let (ctx, workers) = (self.ctx.clone(), self.workers.clone());
+        tokio::spawn(async move { collect_orphans(ctx, workers).await });
+    }
+
+    /// Removes, every [`SWEEP_EVERY`], containers of this node that no
+    /// worker converges. The sweep after a full desired state can race a
+    /// worker it aborts that was creating its container (found by the
+    /// hollow-node chaos test: a deleted workload's container stayed).
+    pub async fn sweep_orphans(self: Arc<Self>) {
+        loop {
+            tokio::time::sleep(SWEEP_EVERY).await;
+            if self.synced.load(std::sync::atomic::Ordering::SeqCst) {
+                collect_orphans(self.ctx.clone(), self.workers.clone()).await;
+            }
+        }
     }
 
     /// Whether a worker still converges this workload.
@@ -157,17 +181,28 @@ impl Supervisor {
     }
 }
 
-/// Removes containers labelled for this node whose workload is not wanted
-/// (deleted while the node was away). Volumes are kept.
-async fn collect_orphans(ctx: Arc<Ctx>, wanted: std::collections::HashSet<String>) {
+/// Removes containers labelled for this node whose workload no worker
+/// converges (deleted while the node was away, or left by a worker that
+/// was stopped mid-create). Volumes are kept. The containers are listed
+/// before the workers are read, so a worker started meanwhile keeps its
+/// container.
+async fn collect_orphans(ctx: Arc<Ctx>, workers: Workers) {
     let Some(rt) = ctx.runtime().await else {
         return;
     };
     let Ok(ids) = rt.workloads(&ctx.node_id).await else {
         return;
     };
+    let Ok(live) = workers.lock().map(|w| {
+        w.iter()
+            .filter(|(_, w)| !w.task.is_finished())
+            .map(|(id, _)| id.clone())
+            .collect::<std::collections::HashSet<_>>()
+    }) else {
+        return;
+    };
     for id in ids {
-        if !wanted.contains(&id) {
+        if !live.contains(&id) {
             info!(workload = %id, "removing a container the control plane no longer knows (volume kept)");
             if let Err(e) = rt.remove(&crate::docker::container_name(&id)).await {
                 warn!(workload = %id, error = %e, "could not remove orphan container");

@@ -6,8 +6,9 @@
 //! convergence and checks the invariants:
 //!
 //! - every workload the API lists reaches its desired state;
-//! - exactly one container per listed workload, none for a deleted one, no
-//!   container of a live node that no workload owns;
+//! - exactly one container per running workload (at most one when it is
+//!   stopped: stopped before its first start, it has none), none for a
+//!   deleted one, no container of a live node that no workload owns;
 //! - no workload whose deploy was acknowledged is lost, no acknowledged
 //!   delete is forgotten;
 //! - the Postgres workload holds every row whose insert was acknowledged.
@@ -262,9 +263,11 @@ impl Driver {
                     w.status, w.desired, w.message
                 ));
             }
+            // One container when it runs; a workload stopped before its
+            // first start has none yet.
             let n = held.get(&w.id).copied().unwrap_or(0);
-            if n != 1 {
-                out.push(format!("{name} has {n} containers, not 1"));
+            if n > 1 || (n == 0 && w.desired == "running") {
+                out.push(format!("{name} ({}) has {n} containers, not 1", w.desired));
             }
             if self.model.deleted.contains(&w.id) {
                 out.push(format!(
