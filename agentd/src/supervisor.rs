@@ -66,8 +66,7 @@ impl Supervisor {
             keep
         });
         drop(workers);
-        self.synced
-            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.synced.store(true, std::sync::atomic::Ordering::SeqCst);
         let (ctx, workers) = (self.ctx.clone(), self.workers.clone());
         tokio::spawn(async move { collect_orphans(ctx, workers).await });
     }

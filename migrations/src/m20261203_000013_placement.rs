@@ -47,9 +47,15 @@ impl MigrationTrait for Migration {
             DbBackend::Postgres => format!("COALESCE({bytes}({col}), 0)"),
             _ => format!("COALESCE({bytes}({col} AS BLOB)), 0)"),
         };
-        let sum = ["name", "image", "spec", "credentials", "pending_credentials"]
-            .map(len)
-            .join(" + ");
+        let sum = [
+            "name",
+            "image",
+            "spec",
+            "credentials",
+            "pending_credentials",
+        ]
+        .map(len)
+        .join(" + ");
         manager
             .get_connection()
             .execute_unprepared(&format!("UPDATE workloads SET spec_bytes = {sum}"))

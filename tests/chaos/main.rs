@@ -35,7 +35,11 @@ fn main() {
     let mut phases = Vec::new();
     let only = std::env::var("LATTICE_CHAOS_PHASES").unwrap_or_default();
     for p in [Phase::Kills, Phase::Outages] {
-        if !only.is_empty() && !only.to_lowercase().contains(&format!("{p:?}").to_lowercase()) {
+        if !only.is_empty()
+            && !only
+                .to_lowercase()
+                .contains(&format!("{p:?}").to_lowercase())
+        {
             continue;
         }
         eprintln!("chaos: phase {p:?}");

@@ -119,7 +119,10 @@ fn two_hundred_hollow_nodes_converge_under_churn_while_controld_is_killed() {
     admin.register("admin@example.com", PASSWORD, &controld.fingerprint);
     let tokens: Vec<String> = (0..FLEET)
         .map(|_| {
-            admin.run(&["nodes", "join-token", "-o", "json"], None).ok().json()["token"]
+            admin
+                .run(&["nodes", "join-token", "-o", "json"], None)
+                .ok()
+                .json()["token"]
                 .as_str()
                 .expect("token")
                 .to_string()
@@ -145,5 +148,8 @@ fn two_hundred_hollow_nodes_converge_under_churn_while_controld_is_killed() {
     let report = d.check("hollow chaos", vec![format!("{KILLS} × SIGKILL controld")]);
     let table = markdown(std::slice::from_ref(&report));
     assert!(report.violations.is_empty(), "seed {seed}:\n{table}");
-    assert!(report.acked > 0 && report.workloads > 0, "seed {seed}:\n{table}");
+    assert!(
+        report.acked > 0 && report.workloads > 0,
+        "seed {seed}:\n{table}"
+    );
 }

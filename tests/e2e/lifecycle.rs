@@ -234,7 +234,11 @@ fn a_workload_being_deleted_cannot_be_started_again() {
     cli.run(&["rm", "slow", "--yes"], None).ok();
     for verb in ["start", "restart", "stop"] {
         let r = cli.run(&[verb, "slow"], None).fails_with(1);
-        assert!(r.stderr.contains("is being deleted"), "{verb}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("is being deleted"),
+            "{verb}: {}",
+            r.stderr
+        );
     }
     let st = cli.run(&["status", "slow", "-o", "json"], None).ok().json();
     assert_eq!(st["desired"], "deleted", "{st}");

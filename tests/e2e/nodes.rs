@@ -88,12 +88,18 @@ fn a_removed_node_is_cut_off_and_its_workloads_are_lost() {
     let web = cli.run(&["status", "web", "-o", "json"], None).ok().json();
     assert_eq!(web["status"], "pending", "{web}");
     let msg = web["message"].as_str().unwrap_or("");
-    assert!(msg.contains("was removed; waiting for another node"), "{web}");
+    assert!(
+        msg.contains("was removed; waiting for another node"),
+        "{web}"
+    );
     // Its data was on that node: lost, saying what the owner can do.
     let keep = cli.run(&["status", "keep", "-o", "json"], None).ok().json();
     assert_eq!(keep["status"], "lost", "{keep}");
     let msg = keep["message"].as_str().unwrap_or("");
-    assert!(msg.contains("was removed") && msg.contains("lattice restore"), "{keep}");
+    assert!(
+        msg.contains("was removed") && msg.contains("lattice restore"),
+        "{keep}"
+    );
     let nodes = cli.run(&["nodes", "-o", "json"], None).ok().json();
     assert_eq!(nodes.as_array().map(Vec::len), Some(0), "{nodes}");
     // The agent's stream ended and its secret opens no new one.

@@ -452,7 +452,11 @@ fn docker_unavailable_on_the_node_makes_deploys_wait_naming_the_socket() {
         .cpu("12")
         .run()
         .fails_with(9);
-    assert!(r.stderr.contains("no node could ever take it"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no node could ever take it"),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("the largest node has"), "{}", r.stderr);
     assert_eq!(
         cli.run(&["ls", "-o", "json"], None).json(),

@@ -31,7 +31,12 @@ const WATCHERS: usize = 10;
 /// after the status change (its `updated_at`) it arrived.
 async fn watch_delays(ch: Channel, token: String, out: Arc<std::sync::Mutex<Vec<f64>>>) {
     let Ok(r) = WorkloadServiceClient::new(ch)
-        .watch(bearer(v1::WatchRequest { name: String::new() }, &token))
+        .watch(bearer(
+            v1::WatchRequest {
+                name: String::new(),
+            },
+            &token,
+        ))
         .await
     else {
         return;
@@ -406,7 +411,9 @@ async fn main() {
             "—".into(),
         ),
         (
-            &*format!("Watch fan-out: status change → event at a watcher, p50 / p99 ({WATCHERS} watchers, {fanout_n} events)"),
+            &*format!(
+                "Watch fan-out: status change → event at a watcher, p50 / p99 ({WATCHERS} watchers, {fanout_n} events)"
+            ),
             format!("{f50:.0} / {f99:.0} ms"),
             "—".into(),
         ),
@@ -445,10 +452,14 @@ async fn main() {
     let (before, after) = match old.split_once(&heading) {
         Some((b, rest)) => (
             b.trim_end().to_string(),
-            rest.find("\n## ").map_or(String::new(), |i| rest[i..].to_string()),
+            rest.find("\n## ")
+                .map_or(String::new(), |i| rest[i..].to_string()),
         ),
         None => (old.trim_end().to_string(), String::new()),
     };
-    std::fs::write(&path, format!("{before}\n\n{}{after}", md.trim_end()) + "\n")
-        .expect("write docs/BENCHMARKS.md");
+    std::fs::write(
+        &path,
+        format!("{before}\n\n{}{after}", md.trim_end()) + "\n",
+    )
+    .expect("write docs/BENCHMARKS.md");
 }

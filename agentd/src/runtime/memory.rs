@@ -137,7 +137,14 @@ impl Memory {
         self.with(|s| {
             s.containers
                 .values()
-                .filter_map(|c| c.config.as_ref()?.labels.as_ref()?.get(label::WORKLOAD).cloned())
+                .filter_map(|c| {
+                    c.config
+                        .as_ref()?
+                        .labels
+                        .as_ref()?
+                        .get(label::WORKLOAD)
+                        .cloned()
+                })
                 .collect()
         })
     }

@@ -117,10 +117,10 @@ pub async fn deploy(mut ctx: Ctx, a: DeployArgs) -> anyhow::Result<()> {
                 "{} is accepted and waits for a node: {}. It starts as soon as one can take it; \
                  follow it with `lattice status {}` (or deploy with --wait).",
                 w.name,
-                w.status_message.strip_prefix("waiting for a node").map_or(
-                    w.status_message.as_str(),
-                    |rest| rest.trim_start_matches([':', ' '])
-                ),
+                w.status_message
+                    .strip_prefix("waiting for a node")
+                    .map_or(w.status_message.as_str(), |rest| rest
+                        .trim_start_matches([':', ' '])),
                 w.name
             ),
             _ => format!(

@@ -25,7 +25,7 @@ const PLACE_EVERY: Duration = Duration::from_secs(2);
 #[derive(Debug)]
 pub enum Placement {
     /// On this node, now.
-    Node(node::Model),
+    Node(Box<node::Model>),
     /// No node can take it now but one could: it waits, for this reason.
     Wait(String),
 }
@@ -98,7 +98,7 @@ impl Fleet {
                     .iter()
                     .position(|n| n.id == c.id)
                     .ok_or_else(|| Error::internal("the chosen node is not in the snapshot"))?;
-                Ok(Placement::Node(nodes.swap_remove(i)))
+                Ok(Placement::Node(Box::new(nodes.swap_remove(i))))
             }
             Err(Refusal(reasons)) => match never_fits(&self.capacities(&nodes), need) {
                 Some(why) => Err(Error::NoNode(why)),

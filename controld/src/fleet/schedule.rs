@@ -301,7 +301,9 @@ mod tests {
     }
     #[test]
     fn a_waiting_reason_names_the_need_and_stays_short() {
-        let reasons: Vec<String> = (0..1000).map(|i| format!("n{i} is not connected")).collect();
+        let reasons: Vec<String> = (0..1000)
+            .map(|i| format!("n{i} is not connected"))
+            .collect();
         let r = waiting_reason(need(2000, 1), &reasons);
         assert!(
             r.starts_with("waiting for a node with 2000m CPU and 1024 MiB of memory free: n0 is not connected; n1"),

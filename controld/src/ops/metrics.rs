@@ -233,7 +233,11 @@ impl Metrics {
         }
         let usage = fleet.usage();
         for n in &nodes {
-            let view = crate::fleet::node_service::to_proto(n, Default::default(), fleet.is_connected(&n.id));
+            let view = crate::fleet::node_service::to_proto(
+                n,
+                Default::default(),
+                fleet.is_connected(&n.id),
+            );
             let state = lattice_proto::state::NodeState::from_wire(view.status);
             self.nodes
                 .get_or_create(&ByStatus {

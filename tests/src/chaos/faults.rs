@@ -99,26 +99,36 @@ fn outages(s: &Sizes) -> Vec<PhaseReport> {
     let gate = SocketGate::start(&tmp.path().join("docker.sock"), &docker_socket())
         .expect("a gate in front of Docker");
     let url = pg.database();
-    let cluster = Cluster::start_full(
-        &[("DOCKER_HOST", &gate.url())],
-        &["--database-url", &url],
-    );
+    let cluster = Cluster::start_full(&[("DOCKER_HOST", &gate.url())], &["--database-url", &url]);
     let cli = cluster.admin.clone();
     let mut d = Driver::new(cli.clone(), s.names, s.seed.wrapping_add(1));
     d.live_nodes = vec![cluster.node_id.clone()];
     d.start_ledger();
     // A second node, which will disappear for good.
-    let token = cli.run(&["nodes", "join-token", "-o", "json"], None).ok().json()["token"]
+    let token = cli
+        .run(&["nodes", "join-token", "-o", "json"], None)
+        .ok()
+        .json()["token"]
         .as_str()
         .expect("token")
         .to_string();
-    let mut b = Agentd::start(&tmp.path().join("b"), &cluster.controld.url(), Some(&token), &[]);
+    let mut b = Agentd::start(
+        &tmp.path().join("b"),
+        &cluster.controld.url(),
+        Some(&token),
+        &[],
+    );
     let b_node = wait_for(Duration::from_secs(30), || {
         let v = cli.run(&["nodes", "-o", "json"], None).json();
         v.as_array()?
             .iter()
             .find(|n| n["id"] != cluster.node_id.as_str() && n["status"] == "ready")
-            .map(|n| (n["id"].as_str().unwrap_or_default().to_string(), n["name"].as_str().unwrap_or_default().to_string()))
+            .map(|n| {
+                (
+                    n["id"].as_str().unwrap_or_default().to_string(),
+                    n["name"].as_str().unwrap_or_default().to_string(),
+                )
+            })
     })
     .expect("the second node is ready");
     d.live_nodes.push(b_node.0.clone());
@@ -131,7 +141,10 @@ fn outages(s: &Sizes) -> Vec<PhaseReport> {
     d.churn_for(Duration::from_secs(3));
     out.push(d.check(
         "controld's Postgres stopped (Postgres store)",
-        vec![format!("database stopped for {} s under churn", s.outage.as_secs())],
+        vec![format!(
+            "database stopped for {} s under churn",
+            s.outage.as_secs()
+        )],
     ));
 
     gate.close();
@@ -140,13 +153,17 @@ fn outages(s: &Sizes) -> Vec<PhaseReport> {
     d.churn_for(Duration::from_secs(3));
     out.push(d.check(
         "Docker Engine unreachable for one agent",
-        vec![format!("its socket cut off for {} s under churn", s.outage.as_secs())],
+        vec![format!(
+            "its socket cut off for {} s under churn",
+            s.outage.as_secs()
+        )],
     ));
 
     b.kill9();
     d.live_nodes.retain(|n| *n != b_node.0);
     d.churn_for(Duration::from_secs(2));
-    cli.run(&["nodes", "rm", &b_node.1, "--force", "--yes"], None).ok();
+    cli.run(&["nodes", "rm", &b_node.1, "--force", "--yes"], None)
+        .ok();
     d.churn_for(Duration::from_secs(3));
     out.push(d.check(
         "a node gone for good",
@@ -189,7 +206,10 @@ impl ChaosPostgres {
         let mut cmd = Command::new("bash");
         cmd.arg(script)
             .env("LATTICE_TEST_PG_PORT", port.to_string())
-            .env("LATTICE_TEST_PG_DIR", format!("/tmp/lattice-chaos-pg-{port}"));
+            .env(
+                "LATTICE_TEST_PG_DIR",
+                format!("/tmp/lattice-chaos-pg-{port}"),
+            );
         if let Some(a) = arg {
             cmd.arg(a);
         }
@@ -215,9 +235,7 @@ impl ChaosPostgres {
             .enable_all()
             .build()
             .expect("runtime")
-            .block_on(async move {
-                crate::postgres::fresh_database_on(&admin).await
-            })
+            .block_on(async move { crate::postgres::fresh_database_on(&admin).await })
             .expect("a database")
     }
 

@@ -160,8 +160,18 @@ impl Driver {
             .then(|| r.json()["id"].as_str().map(str::to_string))
             .flatten();
         if r.code != 0 {
-            let why: String = r.stderr.lines().next().unwrap_or("").chars().take(120).collect();
-            *self.errors.entry(format!("{}: {why}", op.verb())).or_default() += 1;
+            let why: String = r
+                .stderr
+                .lines()
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(120)
+                .collect();
+            *self
+                .errors
+                .entry(format!("{}: {why}", op.verb()))
+                .or_default() += 1;
         }
         self.model.record(&name, op, r.code == 0, id);
         if let Some(l) = &mut self.ledger {
@@ -283,10 +293,16 @@ impl Driver {
                     out.push(format!("{name} was deployed (acknowledged) and is lost"));
                 }
                 (Want::Running, Some(w)) if w.desired != "running" => {
-                    out.push(format!("{name} should run but its desired state is {}", w.desired));
+                    out.push(format!(
+                        "{name} should run but its desired state is {}",
+                        w.desired
+                    ));
                 }
                 (Want::Stopped, Some(w)) if w.desired != "stopped" => {
-                    out.push(format!("{name} was stopped but its desired state is {}", w.desired));
+                    out.push(format!(
+                        "{name} was stopped but its desired state is {}",
+                        w.desired
+                    ));
                 }
                 (Want::Absent, Some(_)) => {
                     out.push(format!("{name} was removed (acknowledged) but is listed"));
@@ -343,7 +359,11 @@ pub fn markdown(phases: &[PhaseReport]) -> String {
         let mut errors: Vec<_> = p.errors.iter().collect();
         errors.sort_by(|a, b| b.1.cmp(a.1));
         if !errors.is_empty() {
-            let _ = writeln!(md, "\nWhy requests failed in \"{}\" (most frequent first):\n", p.name);
+            let _ = writeln!(
+                md,
+                "\nWhy requests failed in \"{}\" (most frequent first):\n",
+                p.name
+            );
         }
         for (why, n) in errors.iter().take(5) {
             let _ = writeln!(md, "- {n} × `{}`", why.replace('`', "'"));

@@ -179,7 +179,7 @@ impl WorkloadApi {
         // take turns: two deploys never count the same free room.
         let placing = self.fleet.placement_turn().await;
         let placement = match kept.as_ref().and_then(|k| k.node_id.clone()) {
-            Some(node_id) => Placement::Node(
+            Some(node_id) => Placement::Node(Box::new(
                 self.fleet
                     .fits_on(&node_id, (cpu, mem, bytes), None)
                     .await
@@ -190,7 +190,7 @@ impl WorkloadApi {
                             r.name, r.name
                         ))
                     })?,
-            ),
+            )),
             None if kept.is_some() => {
                 return Err(Error::FailedPrecondition(format!(
                     "the node that held the kept volume of {} was removed; forget it with `lattice volumes rm {} --forget`",

@@ -183,10 +183,7 @@ impl WorkloadApi {
     }
 
     async fn proto(&self, w: &workload::Model) -> Result<v1::Workload> {
-        Ok(to_proto(
-            w,
-            &self.views_for(std::slice::from_ref(w)).await?,
-        ))
+        Ok(to_proto(w, &self.views_for(std::slice::from_ref(w)).await?))
     }
 
     /// Deletes the caller's workload (at once when its node is away).
