@@ -48,7 +48,7 @@ impl Fleet {
         &self,
         replacing: Option<&str>,
     ) -> Result<(Vec<node::Model>, Vec<Candidate>)> {
-        let nodes = self.repo.nodes().await?;
+        let nodes = self.repo.nodes_for_placement().await?;
         let used = self.repo.reservations(replacing, false).await?;
         let cap = i64::try_from(self.node_spec_bytes).unwrap_or(i64::MAX);
         let candidates = nodes

@@ -15,6 +15,7 @@ use crate::store::{is_unique_violation, retry};
 
 mod edge_ports;
 mod node_secrets;
+mod node_view;
 mod placement;
 mod stats;
 mod versions;
@@ -35,12 +36,16 @@ pub struct NewRows {
 #[derive(Clone)]
 pub struct Repo {
     db: DatabaseConnection,
+    node_view: node_view::NodeView,
 }
 
 impl Repo {
     /// Wraps a migrated connection.
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self {
+            db,
+            node_view: node_view::NodeView::default(),
+        }
     }
 
     // ---- join tokens -------------------------------------------------
@@ -114,7 +119,10 @@ impl Repo {
             })
             .await;
             match res {
-                Ok(n) => return Ok(n),
+                Ok(n) => {
+                    self.node_view.invalidate();
+                    return Ok(n);
+                }
                 Err(e) if is_unique_violation(&e) => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -149,9 +157,23 @@ impl Repo {
         .await?)
     }
 
+    /// Every node as placement reads it: from memory while no node row
+    /// changed (see `node_view`).
+    pub async fn nodes_for_placement(&self) -> Result<Vec<node::Model>> {
+        let (generation, cached) = self.node_view.get();
+        if let Some(rows) = cached {
+            return Ok(rows);
+        }
+        let rows = self.nodes().await?;
+        self.node_view.put(generation, &rows);
+        Ok(rows)
+    }
+
     /// Saves a node row.
     pub async fn save_node(&self, m: node::ActiveModel) -> Result<node::Model> {
-        Ok(retry(|| m.clone().update(&self.db)).await?)
+        let r = retry(|| m.clone().update(&self.db)).await;
+        self.node_view.invalidate();
+        Ok(r?)
     }
 
     /// Marks a node disconnected.
@@ -163,6 +185,7 @@ impl Repo {
                 .exec(&self.db)
         })
         .await?;
+        self.node_view.invalidate();
         Ok(())
     }
 
@@ -174,6 +197,7 @@ impl Repo {
                 .exec(&self.db)
         })
         .await?;
+        self.node_view.invalidate();
         Ok(())
     }
 
@@ -196,6 +220,8 @@ impl Repo {
                 .exec(&self.db)
         })
         .await?;
+        self.node_view
+            .heartbeat(id, docker_ok, docker_error.as_deref());
         Ok(())
     }
 
@@ -228,8 +254,9 @@ impl Repo {
             txn.commit().await?;
             Ok::<_, DbErr>(on)
         })
-        .await?;
-        Ok(n)
+        .await;
+        self.node_view.invalidate();
+        Ok(n?)
     }
 
     // ---- workloads ---------------------------------------------------

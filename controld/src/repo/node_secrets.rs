@@ -19,6 +19,7 @@ impl Repo {
                 .exec(&self.db)
         })
         .await?;
+        self.node_view.invalidate();
         Ok(())
     }
 
@@ -43,6 +44,7 @@ impl Repo {
                 .exec(&self.db)
         })
         .await?;
+        self.node_view.invalidate();
         Ok(())
     }
 }

@@ -77,6 +77,38 @@ impl Repo {
             .collect())
     }
 
+    /// What each of an owner's workloads reserves (its quota's use), by id.
+    pub async fn reservations_of(&self, owner: &str) -> Result<Vec<(String, Reserved)>> {
+        let rows = retry(|| {
+            workload::Entity::find()
+                .select_only()
+                .columns([
+                    workload::Column::Id,
+                    workload::Column::CpuMillis,
+                    workload::Column::MemoryBytes,
+                    workload::Column::SpecBytes,
+                ])
+                .filter(workload::Column::OwnerId.eq(owner))
+                .into_tuple::<(String, i64, i64, i64)>()
+                .all(&self.db)
+        })
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, cpu_millis, memory_bytes, spec_bytes)| {
+                (
+                    id,
+                    Reserved {
+                        cpu_millis,
+                        memory_bytes,
+                        spec_bytes,
+                        workloads: 1,
+                    },
+                )
+            })
+            .collect())
+    }
+
     /// Up to `limit` workloads waiting for a node, oldest first.
     pub async fn waiting(&self, limit: u64) -> Result<Vec<workload::Model>> {
         Ok(retry(|| {

@@ -51,29 +51,23 @@ impl WorkloadApi {
         replacing: Option<&str>,
     ) -> Result<()> {
         let d = self.policy.defaults;
-        let mine: Vec<workload::Model> = self
+        let mine: Vec<_> = self
             .repo
-            .workloads_of(&c.user.id)
+            .reservations_of(&c.user.id)
             .await?
             .into_iter()
-            .filter(|w| Some(w.id.as_str()) != replacing)
+            .filter(|(id, _)| Some(id.as_str()) != replacing)
             .collect();
         let mut used = Usage::default();
-        for w in &mine {
-            let (wc, wm) = d.effective(w.cpu_millis, w.memory_bytes);
+        for (_, r) in &mine {
+            let (wc, wm) = d.effective(r.cpu_millis, r.memory_bytes);
             used.workloads += 1;
             used.cpu_millis += wc;
             used.memory_bytes += wm;
-            used.spec_bytes += crate::quota::spec_bytes(w);
+            used.spec_bytes += u64::try_from(r.spec_bytes).unwrap_or(0);
         }
-        let ids: std::collections::HashSet<&str> = mine.iter().map(|w| w.id.as_str()).collect();
-        used.edge_ports = self
-            .repo
-            .all_edge_ports()
-            .await?
-            .iter()
-            .filter(|p| ids.contains(p.workload_id.as_str()))
-            .count() as u64;
+        let ids: Vec<String> = mine.into_iter().map(|(id, _)| id).collect();
+        used.edge_ports = self.repo.edge_ports_for(&ids).await?.len() as u64;
         let (ac, am) = d.effective(cpu, mem);
         let asked = Usage {
             workloads: 1,
