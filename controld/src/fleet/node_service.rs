@@ -233,14 +233,19 @@ impl v1::node_service_server::NodeService for NodeApi {
             // Its live stream ends now; its secret no longer opens one.
             self.fleet.disconnect(&n.id);
             // What holds no data goes elsewhere by itself, as a cloud does.
-            let again = format!("node {} was removed; waiting for another node", n.name);
-            for w in on.iter().filter(|w| !crate::catalog::has_volume(w)) {
-                self.repo.requeue(&w.id, &again).await?;
+            for w in &on {
+                if w.desired == Desired::Deleted {
+                    // Being deleted, and its container went with the node.
+                    self.repo.delete_workload(&w.id, false).await?;
+                } else if !crate::catalog::has_volume(w) {
+                    self.repo.requeue(w, &n.name).await?;
+                }
             }
             self.fleet.wake_placer();
             for w in &on {
-                if let Some(now) = self.repo.workload_by_id(&w.id).await? {
-                    self.fleet.publish(&now, false);
+                match self.repo.workload_by_id(&w.id).await? {
+                    Some(now) => self.fleet.publish(&now, false),
+                    None => self.fleet.publish(w, true),
                 }
             }
             Ok(u32::try_from(on.len()).unwrap_or(u32::MAX))

@@ -152,25 +152,37 @@ impl Repo {
         self.workload_by_id(id).await
     }
 
-    /// Puts a workload that lost its node back in the queue: it waits for
-    /// another node (only while it has none and should run).
-    pub async fn requeue(&self, id: &str, message: &str) -> Result<bool> {
+    /// A workload that lost its node and holds no data there: one that
+    /// should run waits for another node; one that is stopped stays
+    /// stopped, unplaced. Only while it has no node.
+    pub async fn requeue(&self, w: &workload::Model, node_name: &str) -> Result<()> {
+        let (status, message) = match w.desired {
+            Desired::Running => (
+                Status::Pending,
+                format!("node {node_name} was removed; waiting for another node"),
+            ),
+            Desired::Stopped => (
+                Status::Stopped,
+                format!("stopped; node {node_name} was removed, another takes it when it starts"),
+            ),
+            Desired::Deleted => return Ok(()),
+        };
         let now = clock::now_ms();
         let r = retry(|| {
             workload::Entity::update_many()
-                .col_expr(workload::Column::Status, Expr::value(Status::Pending))
-                .col_expr(workload::Column::StatusMessage, Expr::value(message))
+                .col_expr(workload::Column::Status, Expr::value(status))
+                .col_expr(workload::Column::StatusMessage, Expr::value(message.clone()))
                 .col_expr(workload::Column::UpdatedAt, Expr::value(now))
-                .filter(workload::Column::Id.eq(id))
+                .filter(workload::Column::Id.eq(w.id.clone()))
                 .filter(workload::Column::NodeId.is_null())
-                .filter(workload::Column::Desired.eq(Desired::Running))
+                .filter(workload::Column::Desired.eq(w.desired))
                 .exec(&self.db)
         })
         .await?;
         if r.rows_affected == 1 {
-            self.event(id, Status::Pending, message).await?;
+            self.event(&w.id, status, &message).await?;
         }
-        Ok(r.rows_affected == 1)
+        Ok(())
     }
 
     /// Sets a waiting workload's reason (only while it still waits).

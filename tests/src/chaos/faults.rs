@@ -159,7 +159,10 @@ fn outages(s: &Sizes) -> Vec<PhaseReport> {
         )],
     ));
 
+    // The machine is gone, and its containers with it (here the two nodes
+    // share one Docker Engine, which no two real machines do).
     b.kill9();
+    remove_node_leftovers(&b_node.0);
     d.live_nodes.retain(|n| *n != b_node.0);
     d.churn_for(Duration::from_secs(2));
     cli.run(&["nodes", "rm", &b_node.1, "--force", "--yes"], None)
