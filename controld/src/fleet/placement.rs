@@ -183,6 +183,8 @@ impl Fleet {
                     info!(workload = %row.id, node = %name, "waiting workload placed");
                     placed.push(row);
                 }
+                // No node at all: nothing new to say; keep why it waits.
+                Err(Refusal(reasons)) if reasons.is_empty() => {}
                 Err(Refusal(reasons)) => {
                     let why = never_fits(&capacities, need)
                         .unwrap_or_else(|| waiting_reason(need, &reasons));
