@@ -45,7 +45,9 @@ impl NodeView {
         let same = self.inner.lock().is_ok_and(|g| {
             g.1.as_ref().is_some_and(|rows| {
                 rows.iter().any(|n| {
-                    n.id == id && n.docker_ok == docker_ok && n.docker_error.as_deref() == docker_error
+                    n.id == id
+                        && n.docker_ok == docker_ok
+                        && n.docker_error.as_deref() == docker_error
                 })
             })
         });

@@ -171,7 +171,10 @@ impl Repo {
         let r = retry(|| {
             workload::Entity::update_many()
                 .col_expr(workload::Column::Status, Expr::value(status))
-                .col_expr(workload::Column::StatusMessage, Expr::value(message.clone()))
+                .col_expr(
+                    workload::Column::StatusMessage,
+                    Expr::value(message.clone()),
+                )
                 .col_expr(workload::Column::UpdatedAt, Expr::value(now))
                 .filter(workload::Column::Id.eq(w.id.clone()))
                 .filter(workload::Column::NodeId.is_null())
