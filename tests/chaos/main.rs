@@ -60,8 +60,8 @@ fn main() {
          `make chaos` (tests/chaos, driver in tests/src/chaos): a churn of deploy / stop / start / restart / rm\n\
          over {} workload names and an insert into a Postgres workload (through the public edge, with the real\n\
          `psql`) per step, on the real Docker Engine, while faults hit. After each phase it waits for\n\
-         convergence and checks: every listed workload reaches its desired state; exactly one container per\n\
-         workload, none for a deleted one, no orphan on a live node; no acknowledged deploy lost, no\n\
+         convergence and checks: every listed workload reaches its desired state; one container per running\n\
+         workload (at most one stopped), none for a deleted one, no orphan on a live node; no acknowledged deploy lost, no\n\
          acknowledged delete forgotten; every acknowledged row in the Postgres workload.\n\n\
          Run on {date}, {} cores, debug build, seed {seed}, {took:.0} s in all, **{violations} violations**.\n",
         sizes.names,

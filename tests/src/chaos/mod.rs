@@ -159,6 +159,14 @@ impl Driver {
         let id = (op == Op::Deploy && r.code == 0)
             .then(|| r.json()["id"].as_str().map(str::to_string))
             .flatten();
+        // "No workload named …" (exit 3) is an answer: the name is free.
+        if r.code == 3 && op != Op::Deploy {
+            self.model.absent(&name);
+            if let Some(l) = &mut self.ledger {
+                l.insert();
+            }
+            return;
+        }
         if r.code != 0 {
             let why: String = r
                 .stderr

@@ -111,6 +111,15 @@ impl Model {
         };
     }
 
+    /// The server says `name` does not exist (a definite answer, not a
+    /// failure): it is absent.
+    pub fn absent(&mut self, name: &str) {
+        if let Some(slot) = self.slots.get_mut(name) {
+            *slot = (Want::Absent, None);
+            self.acked += 1;
+        }
+    }
+
     /// After a check: what the server shows becomes what is wanted for
     /// names whose outcome was unknown (`listed`: name → (id, desired)).
     pub fn settle(&mut self, listed: &BTreeMap<String, (String, String)>) {
