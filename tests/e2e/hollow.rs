@@ -29,24 +29,21 @@ fn running(cli: &Cli) -> Vec<serde_json::Value> {
         .unwrap_or_default()
 }
 
-#[test]
-fn fifty_hollow_nodes_run_a_hundred_workloads_and_survive_a_controld_restart() {
-    let mut controld =
+/// controld (as a process), its admin, and `n` hollow nodes joining it
+/// (their containers take 0.2 s to start).
+fn hollow_cloud(n: usize) -> (Controld, Cli, HollowFleet) {
+    let controld =
         Controld::start(&["--quota-workloads", "500", "--node-lease", "10s"]).expect("controld");
     let admin = Cli::new(Some(&controld.url()));
     admin.register("admin@example.com", PASSWORD, &controld.fingerprint);
-    let tokens: Vec<String> = (0..NODES)
-        .map(|_| {
-            admin
-                .run(&["nodes", "join-token", "-o", "json"], None)
-                .ok()
-                .json()["token"]
-                .as_str()
-                .expect("token")
-                .to_string()
-        })
-        .collect();
-    let _fleet = HollowFleet::start(&controld.url(), &tokens, Duration::from_millis(200));
+    let tokens: Vec<String> = (0..n).map(|_| admin.join_token()).collect();
+    let fleet = HollowFleet::start(&controld.url(), &tokens, Duration::from_millis(200));
+    (controld, admin, fleet)
+}
+
+#[test]
+fn fifty_hollow_nodes_run_a_hundred_workloads_and_survive_a_controld_restart() {
+    let (mut controld, admin, _fleet) = hollow_cloud(NODES);
     let joined = wait_for(Duration::from_secs(60), || {
         (ready_nodes(&admin) == NODES).then_some(())
     });
@@ -113,22 +110,7 @@ fn two_hundred_hollow_nodes_converge_under_churn_while_controld_is_killed() {
     use lattice_e2e::chaos::{Driver, Engines, markdown};
     const FLEET: usize = 200;
     const KILLS: usize = 5;
-    let mut controld =
-        Controld::start(&["--quota-workloads", "500", "--node-lease", "10s"]).expect("controld");
-    let admin = Cli::new(Some(&controld.url()));
-    admin.register("admin@example.com", PASSWORD, &controld.fingerprint);
-    let tokens: Vec<String> = (0..FLEET)
-        .map(|_| {
-            admin
-                .run(&["nodes", "join-token", "-o", "json"], None)
-                .ok()
-                .json()["token"]
-                .as_str()
-                .expect("token")
-                .to_string()
-        })
-        .collect();
-    let fleet = HollowFleet::start(&controld.url(), &tokens, Duration::from_millis(200));
+    let (mut controld, admin, fleet) = hollow_cloud(FLEET);
     wait_for(Duration::from_secs(90), || {
         (ready_nodes(&admin) == FLEET).then_some(())
     })

@@ -223,6 +223,17 @@ impl Cli {
             .ok()
     }
 
+    /// A new node join token (`nodes join-token`), which must be issued.
+    #[track_caller]
+    pub fn join_token(&self) -> String {
+        self.run(&["nodes", "join-token", "-o", "json"], None)
+            .ok()
+            .json()["token"]
+            .as_str()
+            .expect("a join token")
+            .to_string()
+    }
+
     /// Signs in.
     pub fn login(&self, email: &str, password: &str) -> Run {
         self.run(

@@ -84,13 +84,7 @@ impl Cluster {
         .expect("controld");
         let admin = Cli::new(Some(&controld.url()));
         admin.register("admin@example.com", PASSWORD, &controld.fingerprint);
-        let token = admin
-            .run(&["nodes", "join-token", "-o", "json"], None)
-            .ok()
-            .json()["token"]
-            .as_str()
-            .expect("token")
-            .to_string();
+        let token = admin.join_token();
         let tmp = tempfile::tempdir().expect("tmp");
         let dir = tmp.path().join("agent");
         let agent = if in_process {

@@ -105,13 +105,7 @@ fn outages(s: &Sizes) -> Vec<PhaseReport> {
     d.live_nodes = vec![cluster.node_id.clone()];
     d.start_ledger();
     // A second node, which will disappear for good.
-    let token = cli
-        .run(&["nodes", "join-token", "-o", "json"], None)
-        .ok()
-        .json()["token"]
-        .as_str()
-        .expect("token")
-        .to_string();
+    let token = cli.join_token();
     let mut b = Agentd::start(
         &tmp.path().join("b"),
         &cluster.controld.url(),
