@@ -162,9 +162,21 @@ fn health_and_metrics_answer_and_move_with_the_work() {
         .ok()
         .json();
     assert_eq!(r["status"], "draining", "{r}");
-    let refused = c.admin.deploy("custom", "late").web().port(80).run();
-    assert_ne!(refused.code, 0, "a drained node takes no new workload");
-    assert!(refused.stderr.contains("draining"), "{refused:?}");
+    // A deploy now waits (pending) rather than landing on the drained node.
+    c.admin.deploy("custom", "late").web().port(80).run().ok();
+    let late = c
+        .admin
+        .run(&["status", "late", "-o", "json"], None)
+        .ok()
+        .json();
+    assert_eq!(
+        late["status"], "pending",
+        "a drained node takes no new workload: {late}"
+    );
+    assert!(
+        late["message"].as_str().unwrap_or("").contains("draining"),
+        "{late}"
+    );
     let (_, t) = get(&url, None, None);
     assert_eq!(
         sample(&t, r#"lattice_nodes{status="draining"}"#),
