@@ -39,13 +39,13 @@ impl MigrationTrait for Migration {
             )
             .await?;
         // Bytes, as controld counts them (`quota::stored_bytes`).
-        let bytes = match manager.get_database_backend() {
-            DbBackend::Postgres => "octet_length",
-            _ => "length(CAST",
-        };
-        let len = |col: &str| match manager.get_database_backend() {
-            DbBackend::Postgres => format!("COALESCE({bytes}({col}), 0)"),
-            _ => format!("COALESCE({bytes}({col} AS BLOB)), 0)"),
+        let postgres = manager.get_database_backend() == DbBackend::Postgres;
+        let len = |col: &str| {
+            if postgres {
+                format!("COALESCE(octet_length({col}), 0)")
+            } else {
+                format!("COALESCE(length(CAST({col} AS BLOB)), 0)")
+            }
         };
         let sum = [
             "name",
