@@ -6,15 +6,18 @@
 //! - `desired`: the desired-state push (full in chunks, or one workload) and spec hashes;
 //! - `node_secret`: rotating a node's secret in place (pending, then promoted);
 //! - `schedule`: placement, a pure choice over a snapshot of nodes;
+//! - `ledger`: what placement counts as reserved (a read sum plus in-flight holds);
 //! - `placement`: that choice against the store, and the placer of waiting workloads;
 //! - `reports`: observed state from agents, statuses controld sets, leases;
-//! - `streams`: agent-opened byte streams (logs, relayed TCP) waiting for a claim.
+//! - `streams`: agent-opened byte streams (logs, exec, backups) waiting for a claim;
+//! - `tunnel`: relay data connections (raw bytes over TLS) waiting for a claim.
 //!
 //! Watch subscribers see every change through [`Fleet::subscribe`].
 
 pub mod agent_service;
 mod connect;
 mod desired;
+mod ledger;
 pub mod node_secret;
 pub mod node_service;
 mod placement;
@@ -22,6 +25,7 @@ mod registry;
 mod reports;
 pub mod schedule;
 pub mod streams;
+mod tunnel;
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
@@ -32,7 +36,9 @@ use lattice_proto::v1;
 use tokio::sync::broadcast;
 
 pub use desired::spec_hash;
+pub use ledger::HoldGuard;
 pub use placement::Placement;
+pub use tunnel::Tunnel;
 
 use crate::entity::workload;
 use crate::keyed_lock::KeyedLocks;
@@ -66,6 +72,8 @@ pub struct Fleet {
     next_conn: AtomicU64,
     changes: broadcast::Sender<Change>,
     streams: streams::Pending,
+    /// Relay data connections waiting for their agent.
+    tunnels: streams::Pending<tunnel::Answer>,
     /// A node silent this long is unreachable and its workloads lost.
     lease: Duration,
     closing: tokio::sync::watch::Sender<bool>,
@@ -80,6 +88,8 @@ pub struct Fleet {
     node_spec_bytes: u64,
     /// Placements take turns (see [`Fleet::placement_turn`]).
     placing: tokio::sync::Mutex<()>,
+    /// What placement counts as reserved on each node.
+    ledger: Arc<ledger::Ledger>,
     /// Wakes the placer of waiting workloads.
     placer: tokio::sync::Notify,
 }
@@ -94,6 +104,7 @@ impl Fleet {
             next_conn: AtomicU64::new(1),
             changes: broadcast::channel(1024).0,
             streams: streams::Pending::default(),
+            tunnels: streams::Pending::default(),
             lease,
             closing: tokio::sync::watch::channel(false).0,
             results: Mutex::new(HashMap::new()),
@@ -101,6 +112,7 @@ impl Fleet {
             pushes: KeyedLocks::default(),
             node_spec_bytes,
             placing: tokio::sync::Mutex::new(()),
+            ledger: Arc::default(),
             placer: tokio::sync::Notify::new(),
         })
     }

@@ -3,18 +3,22 @@
 //! workload or accepting it as waiting, checking a node for a change, and
 //! the placer that puts waiting workloads on nodes as soon as one can take
 //! them. Placements take turns ([`Fleet::placement_turn`]) from the
-//! snapshot to the row's write, so two never count the same free room.
+//! snapshot to the choice and take a hold on the room they chose (see
+//! [`super::ledger`]) before the turn ends, so two never count the same free
+//! room, and the row's write happens outside the turn.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::MutexGuard;
 use tracing::{info, warn};
 
 use super::Fleet;
+use super::ledger::HoldGuard;
 use super::schedule::{Candidate, Capacity, Need, Refusal, choose, never_fits, waiting_reason};
 use crate::entity::{node, workload};
 use crate::error::{Error, Result};
+use crate::repo::Reserved;
 
 /// How many waiting workloads one round of the placer looks at.
 const PLACE_BATCH: u64 = 500;
@@ -31,15 +35,54 @@ pub enum Placement {
 }
 
 impl Fleet {
-    /// The placement turn: held from reading the snapshot to writing the row.
+    /// The placement turn: held from reading the snapshot until the
+    /// chosen room is held ([`Fleet::hold`]).
     pub async fn placement_turn(&self) -> MutexGuard<'_, ()> {
         self.placing.lock().await
     }
 
+    /// Holds a placement's room on `node_id` until its row is written (drop
+    /// the guard after the write). Take it inside the placement turn.
+    pub fn hold(
+        &self,
+        node_id: &str,
+        (cpu_millis, memory_bytes, spec_bytes): (i64, i64, u64),
+    ) -> HoldGuard {
+        self.ledger
+            .hold(node_id, need(cpu_millis, memory_bytes, spec_bytes))
+    }
+
     /// Asks the placer to look at waiting workloads now (a node came, room
-    /// was freed).
+    /// was freed); the next placement reads reservations again.
     pub fn wake_placer(&self) {
+        self.ledger.invalidate();
         self.placer.notify_one();
+    }
+
+    /// What each node's workloads reserve, with the holds of placements
+    /// whose rows are being written; `replacing` left out.
+    async fn reserved(
+        &self,
+        replacing: Option<&str>,
+    ) -> Result<std::collections::HashMap<String, Reserved>> {
+        if let Some(id) = replacing {
+            // Holds first: one whose write ends meanwhile is then in the sum too.
+            let held = self.ledger.held();
+            let mut sum = self.repo.reservations(Some(id), false).await?;
+            for (node, h) in held {
+                let r = sum.entry(node).or_default();
+                r.cpu_millis = r.cpu_millis.saturating_add(h.cpu_millis);
+                r.memory_bytes = r.memory_bytes.saturating_add(h.memory_bytes);
+                r.spec_bytes = r.spec_bytes.saturating_add(h.spec_bytes);
+            }
+            return Ok(sum);
+        }
+        let now = Instant::now();
+        if let Some(epoch) = self.ledger.begin_read(now) {
+            let sum = self.repo.reservations(None, false).await?;
+            self.ledger.install(epoch, now, sum);
+        }
+        Ok(self.ledger.reserved())
     }
 
     /// Every node as the scheduler sees it, with what its placed workloads
@@ -49,7 +92,7 @@ impl Fleet {
         replacing: Option<&str>,
     ) -> Result<(Vec<node::Model>, Vec<Candidate>)> {
         let nodes = self.repo.nodes_for_placement().await?;
-        let used = self.repo.reservations(replacing, false).await?;
+        let used = self.reserved(replacing).await?;
         let cap = i64::try_from(self.node_spec_bytes).unwrap_or(i64::MAX);
         let candidates = nodes
             .iter()
@@ -172,7 +215,10 @@ impl Fleet {
             match chosen {
                 Ok((id, name)) => {
                     let message = format!("placed on node {name}");
-                    let Some(row) = self.repo.claim(&w.id, &id, &message).await? else {
+                    let hold = self.ledger.hold(&id, need);
+                    let claimed = self.repo.claim(&w.id, &id, &message).await?;
+                    drop(hold);
+                    let Some(row) = claimed else {
                         continue;
                     };
                     if let Some(c) = candidates.iter_mut().find(|c| c.id == id) {

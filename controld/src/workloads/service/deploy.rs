@@ -169,8 +169,8 @@ impl WorkloadApi {
         let (cpu, mem) = (template.cpu_millis, template.memory_bytes);
         self.admit(c, (cpu, mem, resolved.spec.ports.len(), bytes), None)
             .await?;
-        // From the scheduler's snapshot to the row's insert, placements
-        // take turns: two deploys never count the same free room.
+        // From the scheduler's snapshot to a hold on the chosen room,
+        // placements take turns: two deploys never count the same free room.
         let placing = self.fleet.placement_turn().await;
         let placement = match kept.as_ref().and_then(|k| k.node_id.clone()) {
             Some(node_id) => Placement::Node(Box::new(
@@ -193,6 +193,13 @@ impl WorkloadApi {
             }
             None => self.fleet.schedule(cpu, mem, bytes).await?,
         };
+        // The row is written outside the turn; the hold keeps its room
+        // counted until a reservation read sees the row.
+        let hold = match &placement {
+            Placement::Node(n) => Some(self.fleet.hold(&n.id, (cpu, mem, bytes))),
+            Placement::Wait(_) => None,
+        };
+        drop(placing);
         let now = clock::now_ms();
         let (node, status, message) = match &placement {
             Placement::Node(n) if kept.is_some() => (
@@ -250,7 +257,7 @@ impl WorkloadApi {
                 rows,
             )
             .await?;
-        drop(placing);
+        drop(hold);
         drop(turn);
         for p in &edge_ports {
             self.edge.bind(p.port, &w.id, p.container_port).await;

@@ -65,17 +65,24 @@ impl WorkloadApi {
         )
         .await?;
         let placing = self.fleet.placement_turn().await;
-        if let Some(node) = w.node_id.as_deref() {
-            self.fleet
-                .fits_on(node, (t.cpu_millis, t.memory_bytes, bytes), Some(&id))
-                .await
-                .map_err(|e| {
-                    Error::NoNode(format!(
-                        "{}'s node cannot take the new version: {e}; ask for less, or remove workloads there",
-                        w.name
-                    ))
-                })?;
-        }
+        let hold = match w.node_id.as_deref() {
+            Some(node) => {
+                let need = (t.cpu_millis, t.memory_bytes, bytes);
+                self.fleet
+                    .fits_on(node, need, Some(&id))
+                    .await
+                    .map_err(|e| {
+                        Error::NoNode(format!(
+                            "{}'s node cannot take the new version: {e}; ask for less, or remove workloads there",
+                            w.name
+                        ))
+                    })?;
+                // The new size is held until a reservation read sees the row.
+                Some(self.fleet.hold(node, need))
+            }
+            None => None,
+        };
+        drop(placing);
         let version = w.version + 1;
         let now = clock::now_ms();
         let running = w.desired == Desired::Running;
@@ -113,7 +120,7 @@ impl WorkloadApi {
             .repo
             .update_workload(am, row, &t.spec.ports, self.edge.pool())
             .await?;
-        drop(placing);
+        drop(hold);
         if status == Status::Pending {
             self.fleet.wake_placer();
         }
