@@ -20,6 +20,7 @@ pub mod runtime;
 pub mod stream;
 pub mod supervisor;
 pub mod tcp;
+pub mod tunnel;
 pub mod usage;
 pub mod volumes;
 pub mod worker;

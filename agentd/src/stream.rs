@@ -1,5 +1,6 @@
 //! Byte streams the agent opens back to controld (`OpenStream`) for a log
-//! read or a relayed TCP connection, each on a connection of its own. The
+//! read, an exec or a backup, each on a connection of its own (relayed TCP
+//! connections use raw data connections instead, see [`crate::tunnel`]). The
 //! control stream's connection carries no bulk data, so nothing a log reader
 //! or a relay client does — read slowly, stall, provoke a GOAWAY — can break
 //! the node's control stream, which every tenant on the node depends on
@@ -21,6 +22,7 @@ use crate::identity::{Shared, channel};
 #[derive(Clone)]
 pub struct Dialer {
     id: Shared,
+    tunnels: crate::tunnel::TunnelDialer,
 }
 
 /// One open stream: frames from controld, and the connection it runs on
@@ -34,7 +36,15 @@ pub struct Opened {
 impl Dialer {
     /// A dialer for this node's identity.
     pub fn new(id: &Shared) -> Self {
-        Self { id: id.clone() }
+        Self {
+            id: id.clone(),
+            tunnels: crate::tunnel::TunnelDialer::new(id),
+        }
+    }
+
+    /// The dialer of relay data connections.
+    pub fn tunnels(&self) -> &crate::tunnel::TunnelDialer {
+        &self.tunnels
     }
 
     /// Connects and opens the stream; `frames` must already hold the first

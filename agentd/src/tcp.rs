@@ -1,19 +1,17 @@
-//! Serves one `OpenTcpStream` request: connects to the container's port and
-//! opens a byte stream back to controld, copying both ways with half-close.
-//! Channels are bounded, so backpressure reaches the client end to end.
+//! Serves one `OpenTcpStream` request: connects to the container's port,
+//! opens a relay data connection to controld (see [`crate::tunnel`]) and
+//! copies raw bytes both ways with half-close. Nothing is buffered beyond
+//! one read per direction, so backpressure reaches the client end to end.
 
 use std::time::Duration;
 
+use lattice_proto::tunnel::{self, Progress};
 use lattice_proto::v1;
-use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio_stream::StreamExt;
 use tracing::debug;
 
 use crate::docker::{Docker, container_ip, container_name};
 use crate::stream::Dialer;
-
-const CHUNK: usize = 32 * 1024;
 
 async fn connect(docker: Option<Docker>, req: &v1::OpenTcpStream) -> Result<TcpStream, String> {
     let docker = docker.ok_or("Docker is unavailable on this node")?;
@@ -36,75 +34,23 @@ async fn connect(docker: Option<Docker>, req: &v1::OpenTcpStream) -> Result<TcpS
 
 /// Relays one connection until both directions are done or either side fails.
 pub async fn serve(dialer: Dialer, docker: Option<Docker>, req: v1::OpenTcpStream) {
-    let tcp = match connect(docker, &req).await {
-        Ok(t) => t,
-        Err(e) => return dialer.refuse(&req.stream_id, e).await,
+    let (container, error) = match connect(docker, &req).await {
+        Ok(t) => (Some(t), None),
+        Err(e) => (None, Some(e)),
     };
-    let (tx, opened) = match dialer.open_for(&req.stream_id, 16).await {
-        Ok(o) => o,
+    let mut to_controld = match dialer.tunnels().dial(&req.stream_id, error).await {
+        Ok(t) => t,
         Err(e) => {
-            debug!(error = %format!("{e:#}"), "could not open the relay stream");
+            debug!(error = %format!("{e:#}"), "could not open the relay connection");
             return;
         }
     };
-    let mut inbound = opened.inbound;
-    let (rd, mut wr) = tcp.into_split();
-    {
-        let to_controld = async {
-            // Hold no buffer while idle; read into a fresh one that moves into the frame.
-            loop {
-                let mut buf = Vec::with_capacity(CHUNK);
-                let n = match rd.readable().await.and_then(|()| rd.try_read_buf(&mut buf)) {
-                    Ok(n) => n,
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                    Err(_) => 0,
-                };
-                if n == 0 {
-                    let _ = tx
-                        .send(v1::StreamFrame {
-                            eof: true,
-                            ..Default::default()
-                        })
-                        .await;
-                    return;
-                }
-                if tx
-                    .send(v1::StreamFrame {
-                        data: buf,
-                        ..Default::default()
-                    })
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-            }
-        };
-        let to_container = async {
-            while let Some(Ok(f)) = inbound.next().await {
-                if !f.data.is_empty() && wr.write_all(&f.data).await.is_err() {
-                    return false;
-                }
-                if f.eof {
-                    let _ = wr.shutdown().await;
-                    return true;
-                }
-            }
-            false
-        };
-        // A clean half-close lets the other direction finish; a broken stream
-        // from controld ends the relay at once.
-        tokio::pin!(to_controld, to_container);
-        tokio::select! {
-            () = &mut to_controld => { to_container.await; }
-            clean = &mut to_container => if clean { to_controld.await },
-        }
+    let Some(mut container) = container else {
+        // controld read why from the hello; nothing follows.
+        return;
+    };
+    let progress = Progress::default();
+    if let Err(side) = tunnel::splice(&mut container, &mut to_controld, &progress).await {
+        debug!(?side, "relayed connection ended with an error");
     }
-    // End our side, then let controld end its own: cancelling the call now
-    // could discard our last frames before controld reads them.
-    drop(tx);
-    let _ = tokio::time::timeout(Duration::from_secs(5), async {
-        while let Some(Ok(_)) = inbound.next().await {}
-    })
-    .await;
 }

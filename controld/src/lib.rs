@@ -335,11 +335,15 @@ impl Server {
                 ops::metrics::track,
             ));
         let tls = serve::tls_config(&self.tls.chain_pem, &self.tls.key_pem)?;
+        let tunnels = self.fleet.clone();
         let serve = serve::serve(
             self.listener,
             tls,
-            grpc,
-            ops::on_api_port(self.ops).merge(console::router(self.console)),
+            (
+                grpc,
+                ops::on_api_port(self.ops).merge(console::router(self.console)),
+            ),
+            move |tls, remote| tunnels.clone().accept_tunnel(tls, remote),
             shutdown,
         );
         // Drain in-flight calls, but never hang on a client that will not let go.

@@ -1,8 +1,9 @@
-//! One port, one certificate, two audiences: gRPC clients (the CLI, agents)
-//! and browsers (the console). TLS offers h2 and http/1.1 by ALPN; a request
-//! whose content type is `application/grpc…` goes to the gRPC services,
-//! anything else to the console — as Nomad and Consul serve their UI from the
-//! API's own listener.
+//! One port, one certificate, three audiences: gRPC clients (the CLI,
+//! agents), browsers (the console) and agents' relay data connections. TLS
+//! offers h2, http/1.1 and `lattice-tunnel/1` by ALPN; a tunnel goes to the
+//! relay, a request whose content type is `application/grpc…` to the gRPC
+//! services, anything else to the console — as Nomad and Consul serve their
+//! UI from the API's own listener.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -18,8 +19,9 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
 use tonic::transport::server::TcpConnectInfo;
 use tower::ServiceExt;
 use tracing::debug;
@@ -43,7 +45,11 @@ pub fn tls_config(chain_pem: &str, key_pem: &str) -> anyhow::Result<Arc<rustls::
     .with_no_client_auth()
     .with_single_cert(chain, key)
     .context("invalid TLS certificate or key")?;
-    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    cfg.alpn_protocols = vec![
+        b"h2".to_vec(),
+        b"http/1.1".to_vec(),
+        lattice_proto::tunnel::ALPN.to_vec(),
+    ];
     Ok(Arc::new(cfg))
 }
 
@@ -55,15 +61,20 @@ pub fn is_grpc<B>(req: &axum::http::Request<B>) -> bool {
         .is_some_and(|v| v.starts_with("application/grpc"))
 }
 
-/// Serves `grpc` and `console` on `listener` until `shutdown` resolves, then
-/// lets open connections finish (the caller bounds how long).
-pub async fn serve(
+/// Serves `grpc` and `console` on `listener`, and hands relay data
+/// connections to `tunnel`, until `shutdown` resolves, then lets open
+/// connections finish (the caller bounds how long).
+pub async fn serve<T, F>(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
-    grpc: axum::Router,
-    console: axum::Router,
+    (grpc, console): (axum::Router, axum::Router),
+    tunnel: T,
     shutdown: impl Future<Output = ()>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<()>
+where
+    T: Fn(TlsStream<TcpStream>, SocketAddr) -> F + Clone + Send + 'static,
+    F: Future<Output = ()> + Send + 'static,
+{
     let acceptor = TlsAcceptor::from(tls);
     let mut http = auto::Builder::new(TokioExecutor::new());
     http.http2()
@@ -98,11 +109,12 @@ pub async fn serve(
             local_addr: local,
             remote_addr: Some(remote),
         };
-        let (acceptor, grpc, console, http) = (
+        let (acceptor, grpc, console, http, tunnel) = (
             acceptor.clone(),
             grpc.clone(),
             console.clone(),
             http.clone(),
+            tunnel.clone(),
         );
         let watcher = graceful.watcher();
         tokio::spawn(async move {
@@ -117,6 +129,10 @@ pub async fn serve(
                     return;
                 }
             };
+            if stream.get_ref().1.alpn_protocol() == Some(lattice_proto::tunnel::ALPN) {
+                // Not an HTTP connection: graceful shutdown does not wait for it.
+                return tunnel(stream, remote).await;
+            }
             let svc = hyper::service::service_fn(move |mut req: axum::http::Request<Incoming>| {
                 req.extensions_mut().insert(info.clone());
                 let req = req.map(Body::new);

@@ -8,6 +8,7 @@
 pub mod daemon;
 pub mod pki;
 pub mod state;
+pub mod tunnel;
 pub mod validate;
 
 /// Generated code for package `lattice.v1`.

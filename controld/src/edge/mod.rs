@@ -22,9 +22,6 @@ use lattice_proto::state::Desired;
 
 use crate::repo::Repo;
 
-/// Bytes read from a socket per frame.
-const CHUNK: usize = 32 * 1024;
-
 /// Edge settings.
 #[derive(Debug, Clone)]
 pub struct EdgeConfig {

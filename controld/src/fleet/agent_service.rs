@@ -13,11 +13,11 @@ use tonic::{Request, Response, Status, Streaming};
 use tracing::{info, instrument, warn};
 
 use super::Fleet;
-use super::node_secret::{self, NODE_SECRET_PREFIX, Presented};
+use super::node_secret::NODE_SECRET_PREFIX;
 use super::streams::Opened;
 use crate::auth::tokens::{random_token, token_hash};
 use crate::entity::node;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::repo::Repo;
 
 /// The AgentService implementation.
@@ -35,31 +35,11 @@ impl AgentApi {
 
     /// The node presenting `authorization: Node <id>.<secret>`.
     async fn node<T>(&self, req: &Request<T>) -> Result<node::Model> {
-        let bad = || {
-            Error::Unauthenticated(
-                "unknown node credentials; join again with a new join token".into(),
-            )
-        };
-        let v = req
+        let header = req
             .metadata()
             .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Node "))
-            .ok_or_else(bad)?;
-        let (id, secret) = v.split_once('.').ok_or_else(bad)?;
-        if id.len() > 64 || secret.len() > 256 {
-            return Err(bad());
-        }
-        let n = self.repo.node(id).await?.ok_or_else(bad)?;
-        match node_secret::check(&n, secret) {
-            Presented::Current => Ok(n),
-            Presented::Pending => {
-                // The agent saved a rotation's secret it never confirmed.
-                self.fleet.confirm_node_secret(&n.id).await?;
-                Ok(n)
-            }
-            Presented::Unknown => Err(bad()),
-        }
+            .and_then(|v| v.to_str().ok());
+        self.fleet.node_by_authorization(header).await
     }
 }
 

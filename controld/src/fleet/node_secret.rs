@@ -97,6 +97,33 @@ impl Fleet {
         Ok(())
     }
 
+    /// The node whose credentials `authorization` (`Node <id>.<secret>`)
+    /// carries; a pending secret presented is confirmed on the way.
+    pub async fn node_by_authorization(&self, authorization: Option<&str>) -> Result<node::Model> {
+        let bad = || {
+            Error::Unauthenticated(
+                "unknown node credentials; join again with a new join token".into(),
+            )
+        };
+        let v = authorization
+            .and_then(|v| v.strip_prefix("Node "))
+            .ok_or_else(bad)?;
+        let (id, secret) = v.split_once('.').ok_or_else(bad)?;
+        if id.len() > 64 || secret.len() > 256 {
+            return Err(bad());
+        }
+        let n = self.repo.node(id).await?.ok_or_else(bad)?;
+        match check(&n, secret) {
+            Presented::Current => Ok(n),
+            Presented::Pending => {
+                // The agent saved a rotation's secret it never confirmed.
+                self.confirm_node_secret(&n.id).await?;
+                Ok(n)
+            }
+            Presented::Unknown => Err(bad()),
+        }
+    }
+
     /// A node that presented its pending secret has saved it: promote it.
     pub async fn confirm_node_secret(&self, node_id: &str) -> Result<()> {
         self.repo.promote_node_secret(node_id).await?;
