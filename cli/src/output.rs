@@ -126,6 +126,13 @@ pub fn rfc3339(ms: i64) -> Option<String> {
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
+/// Like [`rfc3339`] with milliseconds: events, whose order within a second
+/// (and the time between them) matters.
+pub fn rfc3339_ms(ms: i64) -> Option<String> {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
 /// A span in the one style every table uses: "45s", "2m", "1h", "3d".
 pub fn span(secs: u64) -> String {
     match secs {

@@ -21,6 +21,9 @@ use crate::runtime::Runtime;
 
 /// How long a workload without a probe must stay up to count as started.
 const STABLE_FOR: Duration = Duration::from_secs(2);
+/// The first pause between readiness probes, and the longest.
+const PROBE_FIRST: Duration = Duration::from_millis(20);
+const PROBE_EVERY: Duration = Duration::from_millis(250);
 
 /// Lines of output attached to a failure.
 pub const FAILURE_LINES: usize = 20;
@@ -307,6 +310,9 @@ async fn wait_ready(a: &mut Attempt<'_>) -> Pass {
     let mut baseline_restarts: Option<i64> = None;
     // With nothing to probe, "ready" means it started and stayed up a moment.
     let mut up_since: Option<Instant> = None;
+    // Most workloads are ready within moments of starting: look again soon,
+    // then less often (20 ms doubling to PROBE_EVERY).
+    let mut pause = PROBE_FIRST;
     loop {
         if a.desired.has_changed().unwrap_or(true) {
             return Pass::Superseded;
@@ -388,9 +394,10 @@ async fn wait_ready(a: &mut Attempt<'_>) -> Pass {
             return Pass::Settled;
         }
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            _ = tokio::time::sleep(pause) => {}
             _ = a.desired.changed() => return Pass::Superseded,
         }
+        pause = (pause * 2).min(PROBE_EVERY);
     }
 }
 

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::api::{Api, Ctx};
 use crate::args::{DeployArgs, LifecycleArgs, NameArg, RmArgs, WaitArgs};
 use crate::error::CliError;
-use crate::output::{self, rfc3339, when};
+use crate::output::{self, when};
 use crate::view::access::access_rows;
 use crate::view::{
     self, endpoint_line, restarts_text, status_name, workload_json, workloads_table,
@@ -188,7 +188,7 @@ pub async fn status(mut ctx: Ctx, a: NameArg) -> anyhow::Result<()> {
     value["events"] = d
         .events
         .iter()
-        .map(|e| json!({"at": e.at.as_ref().and_then(|t| rfc3339(t.unix_millis)), "status": status_name(e.status), "message": e.message}))
+        .map(|e| json!({"at": e.at.as_ref().and_then(|t| output::rfc3339_ms(t.unix_millis)), "status": status_name(e.status), "message": e.message}))
         .collect();
     value["last_log_lines"] = json!(d.last_log_lines);
     value["env"] = d.env.iter().map(|e| json!(e.key)).collect();
