@@ -39,7 +39,9 @@ pub struct CommonArgs {
     pub data_dir: PathBuf,
 
     /// State store: `sqlite://PATH?mode=rwc` or `postgres://USER:PASS@HOST/DB`.
-    /// Default: a SQLite file in the data dir.
+    /// Default: a SQLite file in the data dir. SQLite syncs its log at
+    /// checkpoints (nothing committed is lost if controld dies; the last
+    /// commits can be on power loss); add `&synchronous=full` to sync every commit.
     #[arg(
         long,
         env = "LATTICE_DATABASE_URL",

@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use backon::{ExponentialBuilder, Retryable};
 use lattice_migrations::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, EntityTrait, RuntimeErr,
     SqlErr,
@@ -40,27 +41,69 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// SQLite's `synchronous` setting, from the URL's `synchronous` parameter
+/// (which SQLite's own URL parser does not take, so it is removed).
+///
+/// `normal` (the default): in WAL mode a commit is not synced to disk one
+/// by one; the WAL is synced at checkpoints. Nothing committed is lost when
+/// controld is killed or crashes; the last commits before a power loss or
+/// kernel crash can be. `full` syncs every commit (what SQLite does by
+/// default), at a measured cost (docs/scaling.md).
+fn sqlite_synchronous(url: &str) -> anyhow::Result<(String, SqliteSynchronous)> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_string(), SqliteSynchronous::Normal));
+    };
+    let mut sync = SqliteSynchronous::Normal;
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("synchronous", v)) => {
+                sync = match v.to_ascii_lowercase().as_str() {
+                    "normal" => SqliteSynchronous::Normal,
+                    "full" => SqliteSynchronous::Full,
+                    other => bail!(
+                        "the database URL's synchronous={other:?} is not one of normal or full"
+                    ),
+                };
+            }
+            _ => kept.push(pair),
+        }
+    }
+    let url = if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    Ok((url, sync))
+}
+
 /// Connects, with bounded retries for a database that is still starting.
 pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
-    let mut opts = ConnectOptions::new(url.to_string());
+    let sqlite = url.starts_with("sqlite:");
+    let (url, sync) = if sqlite {
+        sqlite_synchronous(url)?
+    } else {
+        (url.to_string(), SqliteSynchronous::Full)
+    };
+    let mut opts = ConnectOptions::new(url.clone());
     opts.sqlx_logging(false)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10));
-    if url.starts_with("sqlite:") {
+    if sqlite {
         // One writer at a time is SQLite's rule; a small pool avoids
-        // needless lock contention.
-        opts.max_connections(4);
+        // needless lock contention. Every connection gets the same settings.
+        opts.max_connections(4).map_sqlx_sqlite_opts(move |o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(sync)
+                .foreign_keys(true)
+        });
     }
     let db = (|| async { Database::connect(opts.clone()).await })
         .retry(backoff())
         .when(is_transient)
         .notify(|e, d| tracing::warn!(error = %e, retry_in = ?d, "database not reachable yet"))
         .await
-        .with_context(|| format!("could not connect to the database {}", redact_url(url)))?;
-    if url.starts_with("sqlite:") {
-        db.execute_unprepared("PRAGMA journal_mode=WAL;").await?;
-        db.execute_unprepared("PRAGMA foreign_keys=ON;").await?;
-    }
+        .with_context(|| format!("could not connect to the database {}", redact_url(&url)))?;
     Ok(db)
 }
 
@@ -260,6 +303,50 @@ mod tests {
             1,
             "permanent errors are not retried"
         );
+    }
+
+    #[test]
+    fn synchronous_is_read_off_the_url() {
+        let (u, s) = sqlite_synchronous("sqlite:///d/x.db?mode=rwc&synchronous=full").unwrap();
+        assert_eq!(u, "sqlite:///d/x.db?mode=rwc");
+        assert!(matches!(s, SqliteSynchronous::Full));
+        let (u, s) = sqlite_synchronous("sqlite:///d/x.db?synchronous=NORMAL").unwrap();
+        assert_eq!(u, "sqlite:///d/x.db");
+        assert!(matches!(s, SqliteSynchronous::Normal));
+        let (_, s) = sqlite_synchronous("sqlite:///d/x.db?mode=rwc").unwrap();
+        assert!(matches!(s, SqliteSynchronous::Normal), "normal by default");
+        let e = sqlite_synchronous("sqlite:///d/x.db?synchronous=off").unwrap_err();
+        assert!(e.to_string().contains("one of normal or full"), "{e}");
+    }
+
+    async fn pragma(db: &DatabaseConnection, name: &str) -> i64 {
+        // Every pooled connection: a setting on one only would not do.
+        let mut seen = Vec::new();
+        for _ in 0..4 {
+            let row = db
+                .query_one_raw(sea_orm::Statement::from_string(
+                    db.get_database_backend(),
+                    format!("PRAGMA {name}"),
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            seen.push(row.try_get_by_index::<i64>(0).unwrap());
+        }
+        seen.dedup();
+        assert_eq!(seen.len(), 1, "{name} differs between connections: {seen:?}");
+        seen[0]
+    }
+
+    #[tokio::test]
+    async fn sqlite_syncs_at_checkpoints_unless_asked_to_sync_every_commit() {
+        let d = tempfile::tempdir().unwrap();
+        let db = open(&database_url(None, d.path())).await.unwrap();
+        assert_eq!(pragma(&db, "synchronous").await, 1, "normal");
+        assert_eq!(pragma(&db, "foreign_keys").await, 1);
+        let full = format!("{}&synchronous=full", database_url(None, d.path()));
+        let db = open(&full).await.unwrap();
+        assert_eq!(pragma(&db, "synchronous").await, 2, "full");
     }
 
     #[tokio::test]
