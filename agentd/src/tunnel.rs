@@ -49,13 +49,11 @@ impl TunnelDialer {
                 .add(cert.context("the cluster CA is not PEM")?)
                 .context("the cluster CA is not a certificate")?;
         }
-        let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .context("TLS protocol versions")?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(tunnel::provider()))
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .context("TLS protocol versions")?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
         cfg.alpn_protocols = vec![tunnel::ALPN.to_vec()];
         let cfg = Arc::new(cfg);
         *cached = Some((ca_pem.to_string(), cfg.clone()));
@@ -68,7 +66,7 @@ impl TunnelDialer {
         &self,
         stream_id: &str,
         error: Option<String>,
-    ) -> anyhow::Result<TlsStream<TcpStream>> {
+    ) -> anyhow::Result<TlsStream<tunnel::Socket>> {
         let id = self.id.get();
         let (host, port) = host_port(&id.control)?;
         let connector = TlsConnector::from(self.config(&id.ca_pem)?);
@@ -76,7 +74,7 @@ impl TunnelDialer {
         let mut tls = tokio::time::timeout(DIAL_TIMEOUT, async {
             let tcp = TcpStream::connect((host.as_str(), port)).await?;
             tcp.set_nodelay(true)?;
-            connector.connect(name, tcp).await
+            connector.connect(name, tunnel::ReadAhead::new(tcp)).await
         })
         .await
         .context("timed out connecting to controld")?

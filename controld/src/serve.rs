@@ -17,9 +17,10 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
+use lattice_proto::tunnel::{ReadAhead, Socket};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 use tonic::transport::server::TcpConnectInfo;
@@ -72,7 +73,7 @@ pub async fn serve<T, F>(
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()>
 where
-    T: Fn(TlsStream<TcpStream>, SocketAddr) -> F + Clone + Send + 'static,
+    T: Fn(TlsStream<Socket>, SocketAddr) -> F + Clone + Send + 'static,
     F: Future<Output = ()> + Send + 'static,
 {
     let acceptor = TlsAcceptor::from(tls);
@@ -118,17 +119,20 @@ where
         );
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    debug!(%remote, error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    debug!(%remote, "TLS handshake timed out");
-                    return;
-                }
-            };
+            let stream =
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(ReadAhead::new(tcp)))
+                    .await
+                {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        debug!(%remote, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        debug!(%remote, "TLS handshake timed out");
+                        return;
+                    }
+                };
             if stream.get_ref().1.alpn_protocol() == Some(lattice_proto::tunnel::ALPN) {
                 // Not an HTTP connection: graceful shutdown does not wait for it.
                 return tunnel(stream, remote).await;

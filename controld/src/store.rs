@@ -12,8 +12,7 @@ use backon::{ExponentialBuilder, Retryable};
 use lattice_migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, EntityTrait, RuntimeErr,
-    SqlErr,
+    ConnectOptions, Database, DatabaseConnection, DbErr, EntityTrait, RuntimeErr, SqlErr,
 };
 
 /// Resolves the database URL: the flag, or a SQLite file in the data dir.
@@ -90,9 +89,10 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10));
     if sqlite {
-        // One writer at a time is SQLite's rule; a small pool avoids
-        // needless lock contention. Every connection gets the same settings.
-        opts.max_connections(4).map_sqlx_sqlite_opts(move |o| {
+        // One writer at a time is SQLite's rule, but readers (WAL) run
+        // beside it: enough connections that a List is not queued behind
+        // writers waiting their turn. Every connection gets the same settings.
+        opts.max_connections(8).map_sqlx_sqlite_opts(move |o| {
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(sync)
                 .foreign_keys(true)
@@ -239,6 +239,7 @@ mod sea_orm_migration_table {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sea_orm::ConnectionTrait;
 
     #[test]
     fn passwords_are_redacted_from_urls() {
@@ -322,7 +323,7 @@ mod tests {
     async fn pragma(db: &DatabaseConnection, name: &str) -> i64 {
         // Every pooled connection: a setting on one only would not do.
         let mut seen = Vec::new();
-        for _ in 0..4 {
+        for _ in 0..8 {
             let row = db
                 .query_one_raw(sea_orm::Statement::from_string(
                     db.get_database_backend(),
@@ -334,7 +335,11 @@ mod tests {
             seen.push(row.try_get_by_index::<i64>(0).unwrap());
         }
         seen.dedup();
-        assert_eq!(seen.len(), 1, "{name} differs between connections: {seen:?}");
+        assert_eq!(
+            seen.len(),
+            1,
+            "{name} differs between connections: {seen:?}"
+        );
         seen[0]
     }
 

@@ -60,7 +60,8 @@ fn lattice(cli: &Cli, args: &[&str], name: &str, phases: &mut Phases) -> f64 {
         phases.probe.push(r - st);
         phases.watch.push(ended - r);
     }
-    cli.run(&["rm", name, "--purge", "--yes", "--wait"], None).ok();
+    cli.run(&["rm", name, "--purge", "--yes", "--wait"], None)
+        .ok();
     wall
 }
 
@@ -80,7 +81,11 @@ fn baseline(run: &[&str], name: &str, ready: impl FnMut() -> bool) -> f64 {
         .args(run)
         .output()
         .expect("docker run");
-    assert!(st.status.success(), "docker run: {}", String::from_utf8_lossy(&st.stderr));
+    assert!(
+        st.status.success(),
+        "docker run: {}",
+        String::from_utf8_lossy(&st.stderr)
+    );
     poll_until(ready);
     let wall = t.elapsed().as_secs_f64() * 1000.0;
     docker(&["rm", "-f", "-v", name]);
@@ -94,7 +99,9 @@ fn tcp_ready(addr: &str) -> bool {
 
 fn pg_ready(ip: &str) -> bool {
     Command::new("pg_isready")
-        .args(["-q", "-h", ip, "-p", "5432", "-U", "u_bench", "-d", "bench", "-t", "1"])
+        .args([
+            "-q", "-h", ip, "-p", "5432", "-U", "u_bench", "-d", "bench", "-t", "1",
+        ])
         .status()
         .is_ok_and(|s| s.success())
 }
@@ -117,30 +124,82 @@ pub fn run(cli: &Cli) -> Section {
     let (mut bc, mut lc, mut bp, mut lp) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut pc, mut pp) = (Phases::default(), Phases::default());
     // One untimed deploy each way first: caches and the first container on a network.
-    lattice(cli, &["deploy", "custom", "warm", "--image", "lattice-local/web:latest", "--port", "80", "--wait"], "warm", &mut Phases::default());
-    baseline(&["--ip", "10.213.7.10", "-p", "80", "lattice-local/web:latest"], "bench-base-warm", || tcp_ready("10.213.7.10:80"));
+    lattice(
+        cli,
+        &[
+            "deploy",
+            "custom",
+            "warm",
+            "--image",
+            "lattice-local/web:latest",
+            "--port",
+            "80",
+            "--wait",
+        ],
+        "warm",
+        &mut Phases::default(),
+    );
+    baseline(
+        &[
+            "--ip",
+            "10.213.7.10",
+            "-p",
+            "80",
+            "lattice-local/web:latest",
+        ],
+        "bench-base-warm",
+        || tcp_ready("10.213.7.10:80"),
+    );
     for round in 1..=ROUNDS {
         eprintln!("deploy: round {round}/{ROUNDS}…");
         let name = format!("web{round}");
         lc.push(lattice(
             cli,
-            &["deploy", "custom", &name, "--image", "lattice-local/web:latest", "--port", "80", "--wait"],
+            &[
+                "deploy",
+                "custom",
+                &name,
+                "--image",
+                "lattice-local/web:latest",
+                "--port",
+                "80",
+                "--wait",
+            ],
             &name,
             &mut pc,
         ));
         bc.push(baseline(
-            &["--ip", "10.213.7.11", "-p", "80", "lattice-local/web:latest"],
+            &[
+                "--ip",
+                "10.213.7.11",
+                "-p",
+                "80",
+                "lattice-local/web:latest",
+            ],
             "bench-base-web",
             || tcp_ready("10.213.7.11:80"),
         ));
         let name = format!("pg{round}");
-        lp.push(lattice(cli, &["deploy", "postgres", &name, "--wait", "--timeout", "2m"], &name, &mut pp));
+        lp.push(lattice(
+            cli,
+            &["deploy", "postgres", &name, "--wait", "--timeout", "2m"],
+            &name,
+            &mut pp,
+        ));
         bp.push(baseline(
             &[
-                "--ip", "10.213.7.12", "-p", "5432",
-                "-e", "POSTGRES_USER=u_bench", "-e", "POSTGRES_PASSWORD=bench-only",
-                "-e", "POSTGRES_DB=bench",
-                "-v", "/var/lib/postgresql/data",
+                "--ip",
+                "10.213.7.12",
+                "-p",
+                "5432",
+                "-e",
+                "POSTGRES_USER=u_bench",
+                "-e",
+                "POSTGRES_PASSWORD=bench-only",
+                "-e",
+                "POSTGRES_DB=bench",
+                "-v",
+                "/var/lib/postgresql/data",
                 "lattice-local/postgres:latest",
             ],
             "bench-base-pg",

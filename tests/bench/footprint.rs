@@ -14,14 +14,29 @@ const ROUNDS: usize = 11;
 fn wall_ms(mut cmd: Command) -> f64 {
     let t = Instant::now();
     let out = cmd.output().expect("run");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     t.elapsed().as_secs_f64() * 1000.0
 }
 
 pub fn run(cli: &Cli, pids: (u32, u32)) -> Section {
     for i in 0..WORKLOADS {
-        cli.run(&["deploy", "custom", &format!("idle{i}"), "--image", "lattice-local/web:latest", "--port", "80"], None)
-            .ok();
+        cli.run(
+            &[
+                "deploy",
+                "custom",
+                &format!("idle{i}"),
+                "--image",
+                "lattice-local/web:latest",
+                "--port",
+                "80",
+            ],
+            None,
+        )
+        .ok();
     }
     lattice_e2e::wait_for(Duration::from_secs(120), || {
         let ls = cli.run(&["ls", "-o", "json"], None).ok().json();

@@ -14,7 +14,12 @@ const LINES: usize = 200_000;
 const ROUNDS: usize = 3;
 const FOLLOW_FOR: Duration = Duration::from_secs(5);
 
-fn count_lines(mut cmd: Command, for_at_most: Option<Duration>, pids: (u32, u32), peak: &mut u64) -> (usize, f64) {
+fn count_lines(
+    mut cmd: Command,
+    for_at_most: Option<Duration>,
+    pids: (u32, u32),
+    peak: &mut u64,
+) -> (usize, f64) {
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -68,8 +73,22 @@ pub fn run(cli: &Cli, pids: (u32, u32)) -> Section {
     let script = format!(
         "awk 'BEGIN{{for(i=1;i<={LINES};i++) printf \"line %d the quick brown fox jumps over the lazy dog\\n\", i}}'; exec sleep 1000000"
     );
-    cli.run(&["deploy", "custom", "loglines", "--image", "lattice-local/web:latest", "--wait", "--", "sh", "-c", &script], None)
-        .ok();
+    cli.run(
+        &[
+            "deploy",
+            "custom",
+            "loglines",
+            "--image",
+            "lattice-local/web:latest",
+            "--wait",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ],
+        None,
+    )
+    .ok();
     let c = container_of(cli, "loglines");
     wait_for(Duration::from_secs(120), || {
         let out = Command::new("docker").args(["logs", &c]).output().ok()?;
@@ -93,8 +112,22 @@ pub fn run(cli: &Cli, pids: (u32, u32)) -> Section {
     cli.run(&["rm", "loglines", "--yes", "--wait"], None).ok();
 
     let flood = "exec yes 'line the quick brown fox jumps over the lazy dog 0123456789'";
-    cli.run(&["deploy", "custom", "flood", "--image", "lattice-local/web:latest", "--wait", "--", "sh", "-c", flood], None)
-        .ok();
+    cli.run(
+        &[
+            "deploy",
+            "custom",
+            "flood",
+            "--image",
+            "lattice-local/web:latest",
+            "--wait",
+            "--",
+            "sh",
+            "-c",
+            flood,
+        ],
+        None,
+    )
+    .ok();
     let c = container_of(cli, "flood");
     let (mut fd, mut fl) = (Vec::new(), Vec::new());
     for round in 1..=ROUNDS {
@@ -103,7 +136,12 @@ pub fn run(cli: &Cli, pids: (u32, u32)) -> Section {
         d.args(["logs", "-f", "--tail", "0", &c]);
         let (n, s) = count_lines(d, Some(FOLLOW_FOR), pids, &mut peak);
         fd.push(n as f64 / s);
-        let (n, s) = count_lines(cli.command(&["logs", "-f", "--tail", "0", "flood"]), Some(FOLLOW_FOR), pids, &mut peak);
+        let (n, s) = count_lines(
+            cli.command(&["logs", "-f", "--tail", "0", "flood"]),
+            Some(FOLLOW_FOR),
+            pids,
+            &mut peak,
+        );
         fl.push(n as f64 / s);
     }
     cli.run(&["rm", "flood", "--yes", "--wait"], None).ok();
@@ -113,8 +151,8 @@ pub fn run(cli: &Cli, pids: (u32, u32)) -> Section {
             "The same container, read both ways, lines per second as the reader counts them. Read: \
              {LINES} lines of 60 bytes, `docker logs C` against `lattice logs NAME`. Follow: a container \
              running `yes` (as fast as it can write), `docker logs -f --tail 0 C` against \
-             `lattice logs -f --tail 0 NAME`, {} s each."
-            , FOLLOW_FOR.as_secs()
+             `lattice logs -f --tail 0 NAME`, {} s each.",
+            FOLLOW_FOR.as_secs()
         ),
         rows: vec![
             rate_row(&format!("read {LINES} lines, lines/s"), &rd, &rl),

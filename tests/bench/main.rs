@@ -30,19 +30,46 @@ perl -MIO::Socket::INET -e '
 
 fn main() {
     let _ = rlimit::increase_nofile_limit(u64::MAX);
-    let c = Cluster::start_full(&[], &["--edge-max-connections-per-workload", "4096"]);
+    // The relay's idle-connection figure holds 1,000 connections from one address.
+    let c = Cluster::start_full(
+        &[],
+        &[
+            "--edge-max-connections-per-workload",
+            "4096",
+            "--edge-max-connections-per-client",
+            "4096",
+        ],
+    );
     let cli = &c.admin;
     let pids = (
         c.controld.pid().expect("controld runs as a process"),
         c.agent.pid().expect("agentd runs as a process"),
     );
+    // LATTICE_BENCH_SECTIONS=relay,logs runs only those, and writes no file.
+    let only = std::env::var("LATTICE_BENCH_SECTIONS").ok();
+    let wanted = |s: &str| only.as_deref().is_none_or(|o| o.split(',').any(|x| x == s));
+    let mut sections = Vec::new();
     // Footprint first, on a fresh cluster: nothing has grown the daemons yet.
-    eprintln!("footprint…");
-    let mut sections = vec![footprint::run(cli, pids)];
+    if wanted("footprint") {
+        eprintln!("footprint…");
+        sections.push(footprint::run(cli, pids));
+    }
     cli.run(
         &[
-            "deploy", "custom", "bench", "--image", "lattice-local/web:latest", "--port", "7000",
-            "--port", "7001", "--wait", "--", "sh", "-c", SERVERS,
+            "deploy",
+            "custom",
+            "bench",
+            "--image",
+            "lattice-local/web:latest",
+            "--port",
+            "7000",
+            "--port",
+            "7001",
+            "--wait",
+            "--",
+            "sh",
+            "-c",
+            SERVERS,
         ],
         None,
     )
@@ -51,7 +78,10 @@ fn main() {
         .run(&["access", "bench", "--format", "json"], None)
         .ok()
         .json();
-    let id = cli.run(&["status", "bench", "-o", "json"], None).ok().json()["id"]
+    let id = cli
+        .run(&["status", "bench", "-o", "json"], None)
+        .ok()
+        .json()["id"]
         .as_str()
         .expect("id")
         .to_string();
@@ -76,17 +106,32 @@ fn main() {
         edge_echo: edge(7000),
         edge_src: edge(7001),
     };
-    sections.push(relay::run(&targets, pids));
+    if wanted("relay") {
+        sections.push(relay::run(&targets, pids));
+    }
     cli.run(&["rm", "bench", "--yes", "--wait"], None).ok();
-    eprintln!("deploy…");
-    sections.push(deploy::run(cli));
-    eprintln!("logs…");
-    sections.push(logs::run(cli, pids));
+    if wanted("deploy") {
+        eprintln!("deploy…");
+        sections.push(deploy::run(cli));
+    }
+    if wanted("logs") {
+        eprintln!("logs…");
+        sections.push(logs::run(cli, pids));
+    }
 
     let date = docker(&[
-        "run", "--rm", "lattice-local/base:bookworm", "date", "-u", "+%Y-%m-%d",
+        "run",
+        "--rm",
+        "lattice-local/base:bookworm",
+        "date",
+        "-u",
+        "+%Y-%m-%d",
     ]);
     let mut md = report::render(&sections, &report::machine(), &date);
+    if only.is_some() {
+        print!("{md}");
+        return;
+    }
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/BENCHMARKS.md");
     // `make scale` keeps its own sections at the end.
     let old = std::fs::read_to_string(&path).unwrap_or_default();

@@ -78,7 +78,8 @@ fn idle_memory(edge_echo: &str, pids: (u32, u32)) -> (f64, String) {
         let mut s = TcpStream::connect(edge_echo).expect("connect");
         s.write_all(&[1u8; 64]).expect("write");
         let mut b = [0u8; 64];
-        s.read_exact(&mut b).expect("every relayed connection answers");
+        s.read_exact(&mut b)
+            .expect("every relayed connection answers");
         idle.push(s);
     }
     std::thread::sleep(Duration::from_secs(2));
@@ -171,10 +172,11 @@ pub fn run(t: &Targets, pids: (u32, u32)) -> Section {
     ];
     Section {
         title: "Public edge relay vs direct".into(),
-        intro: "Baseline = the container's own address and port. Lattice = controld's public port: \
+        intro:
+            "Baseline = the container's own address and port. Lattice = controld's public port: \
                 client → controld (TCP) → agentd over a TLS data connection of its own that agentd \
                 dialled out (ALPN `lattice-tunnel/1`, raw bytes) → container (TCP)."
-            .into(),
+                .into(),
         rows,
         notes: vec![format!(
             "Per round: {} MiB bulk each way, {STREAMS} streams × {} MiB, {ECHOES} echoes after 200 \

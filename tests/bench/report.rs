@@ -100,7 +100,10 @@ pub fn render(sections: &[Section], machine: &str, date: &str) -> String {
     );
     for s in sections {
         let _ = writeln!(md, "## {}\n\n{}\n", s.title, s.intro);
-        let _ = writeln!(md, "| measure | baseline | Lattice | Lattice / baseline | aim | |");
+        let _ = writeln!(
+            md,
+            "| measure | baseline | Lattice | Lattice / baseline | aim | |"
+        );
         let _ = writeln!(md, "|---|---|---|---|---|---|");
         for r in &s.rows {
             let _ = writeln!(

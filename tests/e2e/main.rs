@@ -29,6 +29,7 @@ mod specs;
 mod store;
 mod tenancy;
 mod terminal;
+mod tunnel;
 mod versions;
 mod volumes;
 mod workloads;

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lattice_proto::{tunnel, v1};
-use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 use tracing::debug;
 
@@ -17,7 +16,7 @@ use super::Fleet;
 use crate::error::{Error, Result};
 
 /// A relay data connection from an agent, after its hello.
-pub type Tunnel = TlsStream<TcpStream>;
+pub type Tunnel = TlsStream<tunnel::Socket>;
 
 /// What a waiter gets: the connection, or why the agent could not open it.
 pub type Answer = std::result::Result<Tunnel, String>;
