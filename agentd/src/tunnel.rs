@@ -19,12 +19,15 @@ use crate::identity::{Shared, host_port};
 /// How long connecting and the handshake may take.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A TLS configuration and the CA (PEM) it trusts.
+type Built = (String, Arc<rustls::ClientConfig>);
+
 /// Opens relay data connections for this node.
 #[derive(Clone)]
 pub struct TunnelDialer {
     id: Shared,
     /// The TLS configuration, for the CA it was built from.
-    tls: Arc<Mutex<Option<(String, Arc<rustls::ClientConfig>)>>>,
+    tls: Arc<Mutex<Option<Built>>>,
 }
 
 impl TunnelDialer {
