@@ -84,26 +84,27 @@ impl ReadReady for TcpStream {
     }
 }
 
+/// A TLS stream is readable when rustls holds plaintext (or a
+/// close_notify) — no socket read needed — or its socket is.
+fn tls_read_ready(io: &Socket, wants_read: bool, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    if wants_read {
+        io.poll_read_ready(cx)
+    } else {
+        Poll::Ready(Ok(()))
+    }
+}
+
 impl ReadReady for tokio_rustls::server::TlsStream<Socket> {
     fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let (io, conn) = self.get_ref();
-        // Plaintext rustls already holds (or a close_notify) needs no socket read.
-        if conn.wants_read() {
-            io.poll_read_ready(cx)
-        } else {
-            Poll::Ready(Ok(()))
-        }
+        tls_read_ready(io, conn.wants_read(), cx)
     }
 }
 
 impl ReadReady for tokio_rustls::client::TlsStream<Socket> {
     fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let (io, conn) = self.get_ref();
-        if conn.wants_read() {
-            io.poll_read_ready(cx)
-        } else {
-            Poll::Ready(Ok(()))
-        }
+        tls_read_ready(io, conn.wants_read(), cx)
     }
 }
 
