@@ -136,10 +136,11 @@ impl Catalog {
                     command: r.command.clone(),
                     ports: vec![5432],
                     volume_path: "/var/lib/postgresql/data".into(),
-                    readiness: "exec".into(),
-                    // Ready means a real login with the generated credentials
-                    // works over TCP, not just that the process is up. The
-                    // values come from the container's own env.
+                    // Ready means the server accepts TCP connections (the
+                    // agent pings it as pg_isready does, cheaply and often),
+                    // then that a real login with the generated credentials
+                    // works over TCP. The values come from the container's own env.
+                    readiness: "postgres".into(),
                     readiness_args: vec![
                         "sh".into(),
                         "-c".into(),
@@ -319,6 +320,7 @@ mod tests {
         );
         assert_eq!(a.spec.ports, vec![5432]);
         assert_eq!(a.spec.volume_path, "/var/lib/postgresql/data");
+        assert_eq!(a.spec.readiness, "postgres");
         assert!(a.spec.readiness_args[2].contains("psql"));
         assert!(
             !format!("{a:?}").contains(&a.secret.credentials["password"]),

@@ -8,6 +8,8 @@ use tokio::net::TcpStream;
 
 use crate::docker::{Docker, container_ip, container_name};
 
+mod pg;
+
 /// Whether a running container is up (`c.state.running`).
 pub fn is_running(c: &bollard::models::ContainerInspectResponse) -> bool {
     c.state.as_ref().and_then(|s| s.running).unwrap_or(false)
@@ -25,6 +27,26 @@ pub async fn check_ready(
     let target = || Some((container_ip(c)?, *spec.ports.first()?));
     match spec.readiness.as_str() {
         "exec" => {
+            let name = container_name(&spec.workload_id);
+            matches!(docker.exec(&name, &spec.readiness_args).await, Ok((0, _)))
+        }
+        // Postgres: a protocol-level ping (as pg_isready) from the agent,
+        // cheap enough to repeat every few milliseconds; only once the
+        // server accepts connections over TCP the exec check (a real login)
+        // runs — one `docker exec` instead of one per attempt.
+        "postgres" => {
+            let env = |k: &str| {
+                spec.env
+                    .iter()
+                    .find(|e| e.key == k)
+                    .map_or("postgres", |e| e.value.as_str())
+            };
+            let Some((ip, port)) = target() else {
+                return false;
+            };
+            if !pg::accepting(&ip, port, env("POSTGRES_USER"), env("POSTGRES_DB")).await {
+                return false;
+            }
             let name = container_name(&spec.workload_id);
             matches!(docker.exec(&name, &spec.readiness_args).await, Ok((0, _)))
         }
