@@ -15,8 +15,8 @@ const ROUNDS: usize = 5;
 const NET: &str = "lattice-bench-base";
 
 /// The phases of one Lattice deploy, ms: accepted (CLI start → placed),
-/// to starting (push, create, start), to running (probe, report), to the
-/// CLI seeing it (watch).
+/// to starting (push, image check, create), to running (start, probe,
+/// report), to the CLI seeing it (watch).
 #[derive(Default)]
 struct Phases {
     accept: Vec<f64>,
@@ -212,8 +212,8 @@ pub fn run(cli: &Cli) -> Section {
     let phases = |p: &Phases| {
         format!(
             "accepted and placed {:.0} ms (CLI start, TLS, API, schedule, insert) → starting {:.0} ms \
-             (push to the agent, create, start, report) → running {:.0} ms (readiness probe, report) → \
-             the CLI sees it {:.0} ms (watch)",
+             (push to the agent, image check, volume, `docker create`, report) → running {:.0} ms \
+             (`docker start`, readiness probe, report) → the CLI sees it {:.0} ms (watch)",
             median(&p.accept),
             median(&p.start),
             median(&p.probe),
