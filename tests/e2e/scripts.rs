@@ -251,8 +251,12 @@ fn connect_open_and_env_lines_work_as_printed() {
     let r = opener.run(&["open", "site"], None).ok();
     let url = r.stdout.trim().to_string();
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    // The script's `>` creates the file before `echo` fills it: wait for
+    // the whole line, not the file.
     let got = wait_for(Duration::from_secs(10), || {
-        std::fs::read_to_string(&seen).ok()
+        std::fs::read_to_string(&seen)
+            .ok()
+            .filter(|s| s.ends_with('\n'))
     })
     .expect("the browser was started");
     assert_eq!(got.trim(), url);
