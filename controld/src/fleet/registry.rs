@@ -117,16 +117,29 @@ impl Fleet {
         cmd: v1::control_message::Cmd,
         timeout: Duration,
     ) -> Result<streams::Opened> {
-        let waiter = self.streams.expect(stream_id, node_id);
+        self.ask_to_open(&self.streams, node_id, (stream_id, cmd), timeout)
+            .await
+    }
+
+    /// Registers `stream_id` in `pending` for `node_id`, sends `cmd` and
+    /// waits for the node's answer; the id is forgotten whatever happens.
+    pub(super) async fn ask_to_open<T>(
+        &self,
+        pending: &streams::Pending<T>,
+        node_id: &str,
+        (stream_id, cmd): (&str, v1::control_message::Cmd),
+        timeout: Duration,
+    ) -> Result<T> {
+        let waiter = pending.expect(stream_id, node_id);
         let msg = v1::ControlMessage {
             correlation_id: String::new(),
             cmd: Some(cmd),
         };
         if let Err(e) = self.send(node_id, msg).await {
-            self.streams.forget(stream_id);
+            pending.forget(stream_id);
             return Err(e);
         }
-        self.streams.wait(stream_id, waiter, timeout).await
+        pending.wait(stream_id, waiter, timeout).await
     }
 
     /// Hands an agent-opened stream to whoever waits for it.

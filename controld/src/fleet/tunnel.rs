@@ -35,19 +35,9 @@ impl Fleet {
         cmd: v1::control_message::Cmd,
         timeout: Duration,
     ) -> Result<Tunnel> {
-        let waiter = self.tunnels.expect(stream_id, node_id);
-        let msg = v1::ControlMessage {
-            correlation_id: String::new(),
-            cmd: Some(cmd),
-        };
-        if let Err(e) = self.send(node_id, msg).await {
-            self.tunnels.forget(stream_id);
-            return Err(e);
-        }
-        match self.tunnels.wait(stream_id, waiter, timeout).await? {
-            Ok(t) => Ok(t),
-            Err(why) => Err(Error::NodeDown(why)),
-        }
+        self.ask_to_open(&self.tunnels, node_id, (stream_id, cmd), timeout)
+            .await?
+            .map_err(Error::NodeDown)
     }
 
     /// Serves a connection that asked for ALPN `lattice-tunnel/1`: reads
