@@ -134,3 +134,35 @@ fn tenants_cannot_reach_each_other_or_the_node() {
         "{bob_net} was removed with its last workload"
     );
 }
+
+#[test]
+fn an_owner_network_removed_behind_the_agents_back_is_made_again() {
+    let c = Cluster::start();
+    let alice = &c.admin;
+    alice.deploy_web("first");
+    let (first, _, _) = container(alice, "first");
+    let net = docker(&[
+        "inspect",
+        "--format",
+        "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}",
+        &first,
+    ]);
+    // The agent knows the network exists; take it away by hand (a stopped
+    // container keeps no endpoint on it, so Docker lets it go).
+    alice.run(&["stop", "first", "--wait"], None).ok();
+    docker(&["network", "rm", &net]);
+    assert!(
+        docker(&["network", "ls", "-q", "--filter", &format!("name=^{net}$")]).is_empty(),
+        "{net} was removed by hand"
+    );
+    // The next create finds it missing, makes it again and succeeds.
+    alice.deploy_web("second");
+    let (second, _, _) = container(alice, "second");
+    let again = docker(&[
+        "inspect",
+        "--format",
+        "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}",
+        &second,
+    ]);
+    assert_eq!(again, net, "the owner's network, made again");
+}

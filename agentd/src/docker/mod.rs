@@ -75,6 +75,25 @@ pub struct Docker {
 /// A Docker failure, phrased for the user.
 pub type DResult<T> = Result<T, String>;
 
+/// Why a container was not created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateError {
+    /// The engine does not have the image: pull it and create again (as
+    /// `docker run` does, instead of looking the image up before each create).
+    NoImage,
+    /// Anything else, phrased for the user.
+    Engine(String),
+}
+
+impl std::fmt::Display for CreateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NoImage => f.write_str("the image is not on this node"),
+            Self::Engine(e) => f.write_str(e),
+        }
+    }
+}
+
 fn is_not_found(e: &DockerError) -> bool {
     matches!(
         e,
@@ -149,15 +168,6 @@ impl Docker {
         }
     }
 
-    /// Whether the image is present locally.
-    pub async fn has_image(&self, image: &str) -> DResult<bool> {
-        match self.inner.inspect_image(image).await {
-            Ok(_) => Ok(true),
-            Err(e) if is_not_found(&e) => Ok(false),
-            Err(e) => Err(msg(&e)),
-        }
-    }
-
     /// Pulls an image, calling `progress` with a percentage.
     pub async fn pull(&self, image: &str, mut progress: impl FnMut(u32)) -> DResult<()> {
         let (from, tag) = split_tag(image);
@@ -209,19 +219,27 @@ impl Docker {
     }
 
     /// Creates the container for a spec. A name conflict means it already
-    /// exists, which is what we wanted.
-    pub async fn create(&self, spec: &v1::ContainerSpec, node_id: &str) -> DResult<()> {
+    /// exists, which is what we wanted. The owner's network is looked up
+    /// each time, not remembered: Docker accepts a create on a network
+    /// removed behind our back and fails only at start.
+    pub async fn create(&self, spec: &v1::ContainerSpec, node_id: &str) -> Result<(), CreateError> {
         let name = container_name(&spec.workload_id);
         let body = create_body(spec, node_id, self.isolation.publish_addr);
         let opts = CreateContainerOptionsBuilder::default().name(&name).build();
         let _g = self.networks.lock().await;
-        self.ensure_network(&spec.owner, node_id).await?;
+        self.ensure_network(&spec.owner, node_id)
+            .await
+            .map_err(CreateError::Engine)?;
         match self.inner.create_container(Some(opts), body).await {
-            Ok(_) => Ok(()),
-            Err(DockerError::DockerResponseServerError {
+            Ok(_)
+            | Err(DockerError::DockerResponseServerError {
                 status_code: 409, ..
             }) => Ok(()),
-            Err(e) => Err(msg(&e)),
+            Err(DockerError::DockerResponseServerError {
+                status_code: 404,
+                message,
+            }) if message.contains("No such image") => Err(CreateError::NoImage),
+            Err(e) => Err(CreateError::Engine(msg(&e))),
         }
     }
 

@@ -16,7 +16,7 @@ use lattice_proto::v1;
 use futures_util::StreamExt;
 
 use super::{Event, Events, Progress, Runtime};
-use crate::docker::{DResult, container_name, label, volume_name};
+use crate::docker::{CreateError, DResult, container_name, label, volume_name};
 
 #[derive(Default)]
 struct State {
@@ -171,10 +171,6 @@ impl Runtime for Memory {
         self.up()?;
         Ok(self.with(|s| s.containers.get(name).cloned()))
     }
-    async fn has_image(&self, image: &str) -> DResult<bool> {
-        self.up()?;
-        Ok(!self.with(|s| s.missing_images.contains(image)))
-    }
     async fn pull(&self, image: &str, progress: Progress<'_>) -> DResult<()> {
         self.up()?;
         progress(0);
@@ -186,12 +182,15 @@ impl Runtime for Memory {
         self.with(|s| s.volumes.insert(name.clone()));
         Ok(name)
     }
-    async fn create(&self, spec: &v1::ContainerSpec, node_id: &str) -> DResult<()> {
-        self.up()?;
+    async fn create(&self, spec: &v1::ContainerSpec, node_id: &str) -> Result<(), CreateError> {
+        self.up().map_err(CreateError::Engine)?;
         let name = container_name(&spec.workload_id);
         self.with(|s| {
+            if s.missing_images.contains(&spec.image) {
+                return Err(CreateError::NoImage);
+            }
             if s.containers.contains_key(&name) {
-                return;
+                return Ok(());
             }
             s.next_id += 1;
             s.creates += 1;
@@ -217,8 +216,8 @@ impl Runtime for Memory {
                 ..Default::default()
             };
             s.containers.insert(name, c);
-        });
-        Ok(())
+            Ok(())
+        })
     }
     async fn start(&self, name: &str) -> DResult<()> {
         self.up()?;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bollard::models::ContainerInspectResponse;
 use lattice_proto::v1;
 
-use crate::docker::{DResult, Docker};
+use crate::docker::{CreateError, DResult, Docker};
 
 /// Something happened to one of this node's containers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,14 +38,13 @@ pub trait Runtime: Send + Sync {
     async fn capacity(&self) -> (u32, u64);
     /// A container's state; None if it does not exist.
     async fn inspect(&self, name: &str) -> DResult<Option<ContainerInspectResponse>>;
-    /// Whether the image is present.
-    async fn has_image(&self, image: &str) -> DResult<bool>;
     /// Pulls an image.
     async fn pull(&self, image: &str, progress: Progress<'_>) -> DResult<()>;
     /// Creates the workload's volume.
     async fn ensure_volume(&self, spec: &v1::ContainerSpec, node_id: &str) -> DResult<String>;
-    /// Creates the workload's container.
-    async fn create(&self, spec: &v1::ContainerSpec, node_id: &str) -> DResult<()>;
+    /// Creates the workload's container; [`CreateError::NoImage`] when the
+    /// engine lacks the image.
+    async fn create(&self, spec: &v1::ContainerSpec, node_id: &str) -> Result<(), CreateError>;
     /// Starts a container.
     async fn start(&self, name: &str) -> DResult<()>;
     /// Stops a container cleanly (its own grace period, then a kill).
@@ -80,16 +79,13 @@ impl Runtime for Docker {
     async fn inspect(&self, name: &str) -> DResult<Option<ContainerInspectResponse>> {
         Docker::inspect(self, name).await
     }
-    async fn has_image(&self, image: &str) -> DResult<bool> {
-        Docker::has_image(self, image).await
-    }
     async fn pull(&self, image: &str, progress: Progress<'_>) -> DResult<()> {
         Docker::pull(self, image, progress).await
     }
     async fn ensure_volume(&self, spec: &v1::ContainerSpec, node_id: &str) -> DResult<String> {
         Docker::ensure_volume(self, spec, node_id).await
     }
-    async fn create(&self, spec: &v1::ContainerSpec, node_id: &str) -> DResult<()> {
+    async fn create(&self, spec: &v1::ContainerSpec, node_id: &str) -> Result<(), CreateError> {
         Docker::create(self, spec, node_id).await
     }
     async fn start(&self, name: &str) -> DResult<()> {

@@ -19,11 +19,14 @@ use crate::docker::{self, container_name, label, published_ports};
 use crate::probe::is_running;
 use crate::runtime::Runtime;
 
+mod create;
+
 /// How long a workload without a probe must stay up to count as started.
 const STABLE_FOR: Duration = Duration::from_secs(2);
-/// The first pause between readiness probes, and the longest.
+/// The first pause between readiness probes, and the longest (each probe
+/// is one inspect and one connect: cheap enough for a workload that is starting).
 const PROBE_FIRST: Duration = Duration::from_millis(20);
-const PROBE_EVERY: Duration = Duration::from_millis(250);
+const PROBE_EVERY: Duration = Duration::from_millis(100);
 
 /// Lines of output attached to a failure.
 pub const FAILURE_LINES: usize = 20;
@@ -236,55 +239,10 @@ async fn run_container(a: &mut Attempt<'_>) -> Pass {
     {
         return pass;
     }
-    if existing.is_none() {
-        a.ctx.forget_exits(&a.spec.workload_id);
-        match a.rt.has_image(&a.spec.image).await {
-            Ok(true) => {}
-            Ok(false) => {
-                a.rep
-                    .status(S::Pulling, &format!("pulling {}", a.spec.image));
-                let pulled =
-                    a.rt.pull(&a.spec.image, &|p| {
-                        a.rep.send(
-                            S::Pulling,
-                            &format!("pulling {}", a.spec.image),
-                            HashMap::new(),
-                            Vec::new(),
-                            p,
-                            "",
-                        )
-                    })
-                    .await;
-                if let Err(e) = pulled {
-                    *a.failed_hash = Some(a.spec.spec_hash.clone());
-                    a.rep.status(
-                        S::Failed,
-                        &format!(
-                            "image {} is not on this node and could not be pulled: {e}",
-                            a.spec.image
-                        ),
-                    );
-                    return Pass::Settled;
-                }
-            }
-            Err(e) => {
-                a.rep.status(S::Pending, &format!("Docker error: {e}"));
-                return Pass::Settled;
-            }
-        }
-        if !a.spec.volume_path.is_empty()
-            && let Err(e) = a.rt.ensure_volume(a.spec, &a.ctx.node_id).await
-        {
-            *a.failed_hash = Some(a.spec.spec_hash.clone());
-            a.rep.status(S::Failed, &e);
-            return Pass::Settled;
-        }
-        if let Err(e) = a.rt.create(a.spec, &a.ctx.node_id).await {
-            *a.failed_hash = Some(a.spec.spec_hash.clone());
-            a.rep
-                .status(S::Failed, &format!("could not create the container: {e}"));
-            return Pass::Settled;
-        }
+    if existing.is_none()
+        && let Some(pass) = create::make_container(a).await
+    {
+        return pass;
     }
     a.rep.status(S::Starting, "starting");
     if let Err(e) = a.rt.start(&name).await {
@@ -311,7 +269,7 @@ async fn wait_ready(a: &mut Attempt<'_>) -> Pass {
     // With nothing to probe, "ready" means it started and stayed up a moment.
     let mut up_since: Option<Instant> = None;
     // Most workloads are ready within moments of starting: look again soon,
-    // then less often (20 ms doubling to PROBE_EVERY).
+    // then less often (20 ms, doubling up to PROBE_EVERY).
     let mut pause = PROBE_FIRST;
     loop {
         if a.desired.has_changed().unwrap_or(true) {
@@ -362,9 +320,6 @@ async fn wait_ready(a: &mut Attempt<'_>) -> Pass {
         };
         if ready {
             *a.failed_hash = None;
-            if let Err(e) = a.rt.keep_running(&name).await {
-                warn!(workload = %a.spec.workload_id, error = %e, "could not enable restarts");
-            }
             info!(workload = %a.spec.workload_id, "ready");
             a.rep.send(
                 S::Running,
@@ -374,6 +329,12 @@ async fn wait_ready(a: &mut Attempt<'_>) -> Pass {
                 0,
                 c.id.as_deref().unwrap_or(""),
             );
+            // After the report: the user waits for "running", not for this.
+            // An agent killed in between finds the container running without
+            // restarts and passes through here again.
+            if let Err(e) = a.rt.keep_running(&name).await {
+                warn!(workload = %a.spec.workload_id, error = %e, "could not enable restarts");
+            }
             return Pass::Settled;
         }
         if Instant::now() > deadline {
