@@ -219,17 +219,30 @@ impl Lines {
         };
         self.stream = stream;
         let text = String::from_utf8_lossy(&bytes);
-        // Docker splits a long line into partial messages, each with its own
-        // timestamp: a continuation drops it (the line keeps its first).
-        let text = match timestamp_prefix(&text) {
-            Some(ts) if !self.partial.is_empty() => &text[ts.len()..],
-            _ => &text[..],
-        };
-        self.partial.push_str(text);
-        while let Some(nl) = self.partial.find('\n') {
-            let raw: String = self.partial.drain(..=nl).collect();
+        let mut text = &text[..];
+        if !self.partial.is_empty() {
+            // Docker splits a long line into partial messages, each with its
+            // own timestamp: a continuation drops it (the line keeps its first).
+            if let Some(ts) = timestamp_prefix(text) {
+                text = &text[ts.len()..];
+            }
+            let Some(nl) = text.find('\n') else {
+                self.partial.push_str(text);
+                self.cut_long_line();
+                return Ok(());
+            };
+            self.partial.push_str(&text[..=nl]);
+            let raw = std::mem::take(&mut self.partial);
             self.line(&raw);
+            text = &text[nl + 1..];
         }
+        // Whole lines straight from Docker's buffer; only an unterminated
+        // end is kept.
+        while let Some(nl) = text.find('\n') {
+            self.line(&text[..=nl]);
+            text = &text[nl + 1..];
+        }
+        self.partial.push_str(text);
         self.cut_long_line();
         Ok(())
     }

@@ -28,6 +28,33 @@ pub fn raw(bytes: &[u8]) -> anyhow::Result<()> {
     closed_pipe_is_quiet(out.write_all(bytes).and_then(|_| out.flush()))
 }
 
+/// Lines printed in batches: many lines per write while more are coming.
+/// The caller flushes before it waits for more, so a follower never sits on
+/// a line it has printed but not written.
+pub struct Batched(std::io::BufWriter<std::io::Stdout>);
+
+impl Default for Batched {
+    /// A 64 KiB batch over stdout.
+    fn default() -> Self {
+        Self(std::io::BufWriter::with_capacity(
+            1 << 16,
+            std::io::stdout(),
+        ))
+    }
+}
+
+impl Batched {
+    /// Adds a line (written once the batch is full or flushed).
+    pub fn line(&mut self, s: impl std::fmt::Display) -> anyhow::Result<()> {
+        closed_pipe_is_quiet(writeln!(self.0, "{s}"))
+    }
+
+    /// Writes what is batched.
+    pub fn flush(&mut self) -> anyhow::Result<()> {
+        closed_pipe_is_quiet(self.0.flush())
+    }
+}
+
 fn closed_pipe_is_quiet(r: std::io::Result<()>) -> anyhow::Result<()> {
     match r {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(BrokenPipe.into()),

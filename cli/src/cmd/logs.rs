@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use futures_util::FutureExt;
+
 use lattice_proto::v1;
 use serde_json::json;
 use tonic::Code;
@@ -32,6 +34,7 @@ pub async fn run(mut ctx: Ctx, a: LogsArgs) -> anyhow::Result<()> {
         after_cursor: String::new(),
     };
     let mut retry_delay = Duration::from_millis(500);
+    let mut out = output::Batched::default();
     loop {
         let attempt = api.logs(req.clone()).await;
         let mut stream = match attempt {
@@ -44,10 +47,19 @@ pub async fn run(mut ctx: Ctx, a: LogsArgs) -> anyhow::Result<()> {
             Err(e) => return Err(e),
         };
         let ended = loop {
-            match stream.message().await {
+            // Lines already here are printed in one batch; before waiting
+            // for more, what is printed is written.
+            let next = match stream.message().now_or_never() {
+                Some(next) => next,
+                None => {
+                    out.flush()?;
+                    stream.message().await
+                }
+            };
+            match next {
                 Ok(Some(line)) => {
                     retry_delay = Duration::from_millis(500);
-                    print_line(ctx.global.output, a.timestamps, &line)?;
+                    print_line(&mut out, ctx.global.output, a.timestamps, &line)?;
                     if !line.cursor.is_empty() {
                         req.after_cursor = line.cursor.clone();
                         // Resume from the same millisecond; the cursor drops repeats.
@@ -57,9 +69,13 @@ pub async fn run(mut ctx: Ctx, a: LogsArgs) -> anyhow::Result<()> {
                 }
                 Ok(None) => break None,
                 Err(s) if s.code() == Code::Unavailable => break Some(s),
-                Err(s) => return Err(api.status(&s)),
+                Err(s) => {
+                    out.flush()?;
+                    return Err(api.status(&s));
+                }
             }
         };
+        out.flush()?;
         match ended {
             None => return Ok(()),
             Some(s) if a.follow => {
@@ -89,18 +105,23 @@ fn is_unavailable(e: &anyhow::Error) -> bool {
     })
 }
 
-fn print_line(format: Output, timestamps: bool, l: &v1::LogLine) -> anyhow::Result<()> {
+fn print_line(
+    out: &mut output::Batched,
+    format: Output,
+    timestamps: bool,
+    l: &v1::LogLine,
+) -> anyhow::Result<()> {
     match format {
-        Output::Json => output::line(
+        Output::Json => out.line(
             json!({"at": l.at.as_ref().and_then(|t| rfc3339(t.unix_millis)), "stream": l.stream, "line": l.line}),
         ),
-        Output::Table if timestamps => output::line(format!(
+        Output::Table if timestamps => out.line(format!(
             "{} {}",
             l.at.as_ref()
                 .and_then(|t| rfc3339(t.unix_millis))
                 .unwrap_or_default(),
             l.line
         )),
-        Output::Table => output::line(&l.line),
+        Output::Table => out.line(&l.line),
     }
 }
