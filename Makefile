@@ -21,22 +21,20 @@ test: prereqs build images
 	@url=$$(scripts/test-postgres.sh) && \
 	  LATTICE_TEST_POSTGRES_URL="$$url" $(CARGO) test --workspace --all-targets
 
-## bench: relay benchmark (release build), written to docs/BENCHMARKS.md
+## bench: relay, deploy, logs and footprint against their baselines (release build), written to docs/BENCHMARKS.md
+# (the workspace's bins include the harnesses: one build, one set of features)
 bench: images
 	$(CARGO) build --release --workspace --bins
-	$(CARGO) build --release -p lattice-e2e --bin lattice-bench
 	target/release/lattice-bench
 
 ## scale: 1,000 hollow nodes and 10,000 workloads on one controld, on SQLite and on Postgres, written to docs/BENCHMARKS.md
 scale:
 	$(CARGO) build --release --workspace --bins
-	$(CARGO) build --release -p lattice-e2e --bin lattice-scale
 	target/release/lattice-scale 1000 100 100 sqlite
 	LATTICE_TEST_POSTGRES_URL=$$(scripts/test-postgres.sh) target/release/lattice-scale 1000 100 100 postgres
 
 ## chaos: churn on real Docker under 100 kills, outages and a lost node; checks every invariant, writes docs/RELIABILITY.md (≤ 10 min)
 chaos: prereqs build images
-	$(CARGO) build -p lattice-e2e --bin lattice-chaos
 	target/debug/lattice-chaos
 
 ## man: man pages for lattice and every subcommand, into target/man
