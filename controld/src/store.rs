@@ -76,9 +76,6 @@ fn sqlite_synchronous(url: &str) -> anyhow::Result<(String, SqliteSynchronous)> 
     Ok((url, sync))
 }
 
-/// Page cache of each pooled SQLite connection (negative: KiB, SQLite's unit).
-const SQLITE_CACHE_KIB: &str = "-1024";
-
 /// Connects, with bounded retries for a database that is still starting.
 pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
     let sqlite = url.starts_with("sqlite:");
@@ -94,14 +91,11 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
     if sqlite {
         // One writer at a time is SQLite's rule, but readers (WAL) run
         // beside it: enough connections that a List is not queued behind
-        // writers waiting their turn. Every connection gets the same settings,
-        // and a page cache of 1 MiB instead of SQLite's 2 MiB: eight of them
-        // stay resident once filled, and the kernel caches the file anyway.
+        // writers waiting their turn. Every connection gets the same settings.
         opts.max_connections(8).map_sqlx_sqlite_opts(move |o| {
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(sync)
                 .foreign_keys(true)
-                .pragma("cache_size", SQLITE_CACHE_KIB)
         });
     }
     let db = (|| async { Database::connect(opts.clone()).await })
@@ -355,7 +349,6 @@ mod tests {
         let db = open(&database_url(None, d.path())).await.unwrap();
         assert_eq!(pragma(&db, "synchronous").await, 1, "normal");
         assert_eq!(pragma(&db, "foreign_keys").await, 1);
-        assert_eq!(pragma(&db, "cache_size").await, -1024, "1 MiB each");
         let full = format!("{}&synchronous=full", database_url(None, d.path()));
         let db = open(&full).await.unwrap();
         assert_eq!(pragma(&db, "synchronous").await, 2, "full");
