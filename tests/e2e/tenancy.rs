@@ -31,6 +31,16 @@ fn container(cli: &Cli, name: &str) -> (String, String, String) {
     (cname, ip, gw)
 }
 
+/// The (one) network a container is on.
+fn network_of(container: &str) -> String {
+    docker(&[
+        "inspect",
+        "--format",
+        "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}",
+        container,
+    ])
+}
+
 /// Whether `from` can open a TCP connection to `to:port` within 3 s.
 fn reaches(from: &str, to: &str, port: u16) -> bool {
     Command::new("docker")
@@ -55,14 +65,7 @@ fn tenants_cannot_reach_each_other_or_the_node() {
     let (probe, _, probe_gw) = container(&bob, "probe");
 
     // One network per owner: Alice's two containers share one, Bob's is another.
-    let net = |c: &str| {
-        docker(&[
-            "inspect",
-            "--format",
-            "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}",
-            c,
-        ])
-    };
+    let net = network_of;
     assert_eq!(net(&site), net(&worker));
     assert_ne!(net(&site), net(&probe));
     assert!(net(&site).starts_with("lattice-owner-"), "{}", net(&site));
@@ -141,12 +144,7 @@ fn an_owner_network_removed_behind_the_agents_back_is_made_again() {
     let alice = &c.admin;
     alice.deploy_web("first");
     let (first, _, _) = container(alice, "first");
-    let net = docker(&[
-        "inspect",
-        "--format",
-        "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}",
-        &first,
-    ]);
+    let net = network_of(&first);
     // The agent knows the network exists; take it away by hand (a stopped
     // container keeps no endpoint on it, so Docker lets it go).
     alice.run(&["stop", "first", "--wait"], None).ok();
@@ -158,11 +156,5 @@ fn an_owner_network_removed_behind_the_agents_back_is_made_again() {
     // The next create finds it missing, makes it again and succeeds.
     alice.deploy_web("second");
     let (second, _, _) = container(alice, "second");
-    let again = docker(&[
-        "inspect",
-        "--format",
-        "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}",
-        &second,
-    ]);
-    assert_eq!(again, net, "the owner's network, made again");
+    assert_eq!(network_of(&second), net, "the owner's network, made again");
 }
