@@ -118,7 +118,7 @@ async fn pump(
     let opts = LogsOptionsBuilder::default()
         .stdout(true)
         .stderr(true)
-        .timestamps(true)
+        .timestamps(!req.without_times)
         .follow(req.follow)
         .tail(&tail)
         .since(since)
@@ -126,7 +126,7 @@ async fn pump(
     let mut logs = docker
         .raw()
         .logs(&container_name(&req.workload_id), Some(opts));
-    let mut lines = Lines::new(req.since_unix_millis);
+    let mut lines = Lines::new(req.since_unix_millis, !req.without_times);
     loop {
         // Wait for the next output (or the reader going away)…
         let item = tokio::select! {
@@ -191,6 +191,9 @@ async fn send_with_credit(
 /// Docker's output cut into lines, collected into the next frame.
 struct Lines {
     since_unix_millis: i64,
+    /// Docker prefixes every line (and every piece of a long one) with its
+    /// time; without, a line's text is taken as it is.
+    timed: bool,
     partial: String,
     stream: &'static str,
     chunk: v1::LogChunk,
@@ -198,9 +201,10 @@ struct Lines {
 }
 
 impl Lines {
-    fn new(since_unix_millis: i64) -> Self {
+    fn new(since_unix_millis: i64, timed: bool) -> Self {
         Self {
             since_unix_millis,
+            timed,
             partial: String::new(),
             stream: "stdout",
             chunk: v1::LogChunk::default(),
@@ -223,7 +227,7 @@ impl Lines {
         if !self.partial.is_empty() {
             // Docker splits a long line into partial messages, each with its
             // own timestamp: a continuation drops it (the line keeps its first).
-            if let Some(ts) = timestamp_prefix(text) {
+            if let Some(ts) = self.timed.then(|| timestamp_prefix(text)).flatten() {
                 text = &text[ts.len()..];
             }
             let Some(nl) = text.find('\n') else {
@@ -251,7 +255,11 @@ impl Lines {
     /// with the line's timestamp, keeping only the remainder.
     fn cut_long_line(&mut self) {
         while self.partial.len() > MAX_LINE_BYTES {
-            let ts = timestamp_prefix(&self.partial).unwrap_or("").to_string();
+            let ts = if self.timed {
+                timestamp_prefix(&self.partial).unwrap_or("").to_string()
+            } else {
+                String::new()
+            };
             let mut cut = MAX_LINE_BYTES;
             while !self.partial.is_char_boundary(cut) {
                 cut -= 1;
@@ -271,13 +279,18 @@ impl Lines {
     }
 
     fn line(&mut self, raw: &str) {
-        let (at, cursor, text) = parse_line(raw.trim_end_matches(['\n', '\r']));
+        let raw = raw.trim_end_matches(['\n', '\r']);
+        let (at, cursor, text) = if self.timed {
+            parse_line(raw)
+        } else {
+            (0, String::new(), raw.to_string())
+        };
         if self.since_unix_millis > 0 && at > 0 && at < self.since_unix_millis {
             return;
         }
         self.pending_bytes += text.len() + cursor.len() + 16;
         self.chunk.lines.push(v1::LogLine {
-            at: Some(v1::Timestamp::from_millis(at)),
+            at: self.timed.then(|| v1::Timestamp::from_millis(at)),
             stream: self.stream.into(),
             line: text,
             cursor,
@@ -318,7 +331,7 @@ mod tests {
 
     #[test]
     fn lines_are_cut_and_chunked_with_the_last_unterminated_one_kept() {
-        let mut l = Lines::new(0);
+        let mut l = Lines::new(0, true);
         l.push(out("2026-11-26T01:02:03Z one\n2026-11-26T01:02:04Z tw"))
             .unwrap();
         l.push(out("o\n2026-11-26T01:02:05Z three")).unwrap();
@@ -331,7 +344,7 @@ mod tests {
 
     #[test]
     fn output_without_newlines_is_cut_into_bounded_lines() {
-        let mut l = Lines::new(0);
+        let mut l = Lines::new(0, true);
         let piece = "x".repeat(16 * 1024);
         // Docker's partial messages of one long line, each with a timestamp.
         for i in 0..40 {
@@ -359,9 +372,35 @@ mod tests {
     }
 
     #[test]
+    fn untimed_lines_are_kept_as_written_without_times_or_cursors() {
+        let mut l = Lines::new(0, false);
+        // A line that itself starts with a time is not mistaken for Docker's.
+        l.push(out("2026-11-26T01:02:03Z mine\nplain\nlong "))
+            .unwrap();
+        l.push(out("2026-11-26T01:02:04Z continued\n")).unwrap();
+        let f = l.take_frame().unwrap();
+        let chunk = v1::LogChunk::decode(f.data.as_slice()).unwrap();
+        let texts: Vec<&str> = chunk.lines.iter().map(|l| l.line.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "2026-11-26T01:02:03Z mine",
+                "plain",
+                "long 2026-11-26T01:02:04Z continued"
+            ]
+        );
+        assert!(
+            chunk
+                .lines
+                .iter()
+                .all(|l| l.at.is_none() && l.cursor.is_empty())
+        );
+    }
+
+    #[test]
     fn lines_before_since_are_dropped() {
         let (at, _, _) = parse_line("2026-11-26T01:02:04Z x");
-        let mut l = Lines::new(at);
+        let mut l = Lines::new(at, true);
         l.push(out("2026-11-26T01:02:03Z old\n2026-11-26T01:02:04Z new\n"))
             .unwrap();
         assert_eq!(decode(&l.take_frame().unwrap()), ["new"]);

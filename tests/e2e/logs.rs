@@ -59,6 +59,21 @@ fn large_logs_arrive_whole_and_the_node_stays_connected() {
             &format!("--tail {tail}"),
         );
     }
+    // A plain read skips the node's per-line times; asking for them (or
+    // for JSON) still gets every line with its own.
+    let timed = cli
+        .run(&["logs", "chatty", "--tail", "2", "--timestamps"], None)
+        .ok();
+    for (line, n) in timed.stdout.lines().zip([LINES - 1, LINES]) {
+        let (at, text) = line.split_once(' ').expect("a time, then the line");
+        assert!(at.starts_with("20") && at.ends_with('Z'), "{line}");
+        assert_eq!(text, format!("log line number {n} with some padding text"));
+    }
+    let json = cli
+        .run(&["logs", "chatty", "--tail", "1", "-o", "json"], None)
+        .ok();
+    let v: serde_json::Value = serde_json::from_str(json.stdout.trim()).expect("a JSON line");
+    assert!(v["at"].as_str().is_some_and(|t| t.starts_with("20")), "{v}");
     // Several readers at once, each getting everything.
     let readers: Vec<_> = (0..3)
         .map(|_| {

@@ -30,7 +30,8 @@ pub async fn run(mut ctx: Ctx, a: LogsArgs) -> anyhow::Result<()> {
         tail: a.tail,
         follow: a.follow,
         since: since.map(v1::Timestamp::from_millis),
-        timestamps: a.timestamps,
+        // JSON output prints each line's time.
+        timestamps: a.timestamps || ctx.global.output == Output::Json,
         after_cursor: String::new(),
     };
     let mut retry_delay = Duration::from_millis(500);

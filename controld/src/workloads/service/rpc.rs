@@ -136,6 +136,10 @@ impl v1::workload_service_server::WorkloadService for WorkloadApi {
             tail: r.tail.filter(|n| *n > 0 || r.follow),
             follow: r.follow,
             since_unix_millis: r.since.map_or(0, |t| t.unix_millis),
+            without_times: !r.timestamps
+                && !r.follow
+                && r.since.is_none()
+                && r.after_cursor.is_empty(),
         });
         let opened = self
             .fleet

@@ -97,8 +97,11 @@ pub fn logs(
     after: String,
     name: String,
     closing: impl std::future::Future<Output = ()> + Send + 'static,
-) -> ReceiverStream<Result<v1::LogLine, Status>> {
-    let (tx, rx) = mpsc::channel(64);
+) -> impl futures_util::Stream<Item = Result<v1::LogLine, Status>> + Send + 'static {
+    // A chunk of lines per message (as the agent sent it), flattened where
+    // the response is encoded: one hand-off per chunk, not per line. Two
+    // chunks in flight at most (each ≤ the agent's frame size).
+    let (tx, rx) = mpsc::channel::<Result<Vec<v1::LogLine>, Status>>(2);
     tokio::spawn(async move {
         tokio::pin!(closing);
         // Credit for the agent: one data frame per frame forwarded, granted
@@ -122,16 +125,14 @@ pub fn logs(
                 }
                 Some(Ok(f)) if f.eof => return,
                 Some(Ok(f)) => {
-                    let lines = v1::LogChunk::decode(f.data.as_slice())
+                    let mut lines = v1::LogChunk::decode(f.data.as_slice())
                         .map(|c| c.lines)
                         .unwrap_or_default();
-                    for line in lines {
-                        if !after.is_empty() && line.cursor.as_str() <= after.as_str() {
-                            continue;
-                        }
-                        if tx.send(Ok(line)).await.is_err() {
-                            return;
-                        }
+                    if !after.is_empty() {
+                        lines.retain(|l| l.cursor.as_str() > after.as_str());
+                    }
+                    if !lines.is_empty() && tx.send(Ok(lines)).await.is_err() {
+                        return;
                     }
                     forwarded += 1;
                     if forwarded >= batch {
@@ -157,5 +158,11 @@ pub fn logs(
             }
         }
     });
-    ReceiverStream::new(rx)
+    futures_util::StreamExt::flat_map(ReceiverStream::new(rx), |chunk| {
+        use futures_util::future::Either;
+        match chunk {
+            Ok(lines) => Either::Left(tokio_stream::iter(lines.into_iter().map(Ok))),
+            Err(e) => Either::Right(tokio_stream::once(Err(e))),
+        }
+    })
 }
