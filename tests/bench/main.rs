@@ -30,6 +30,8 @@ perl -MIO::Socket::INET -e '
 
 fn main() {
     let _ = rlimit::increase_nofile_limit(u64::MAX);
+    // The daemons as users run them: not at the tests' debug level.
+    lattice_e2e::log_as_in_production();
     // The relay's idle-connection figure holds 1,000 connections from one address.
     let c = Cluster::start_full(
         &[],

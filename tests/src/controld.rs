@@ -85,16 +85,17 @@ impl Controld {
             .create(true)
             .append(true)
             .open(&self.log)?;
-        let mut child = Command::new(bin("lattice-controld"))
+        let mut cmd = Command::new(bin("lattice-controld"));
+        match crate::daemon_log("LATTICE_TEST_CONTROLD_LOG", "debug") {
+            Some(level) => cmd.env("LATTICE_LOG", level),
+            None => cmd.env_remove("LATTICE_LOG"),
+        };
+        let mut child = cmd
             .arg("--data-dir")
             .arg(&self.data_dir)
             .arg("--listen")
             .arg(listen)
             .args(&self.args)
-            .env(
-                "LATTICE_LOG",
-                std::env::var("LATTICE_TEST_CONTROLD_LOG").unwrap_or_else(|_| "debug".into()),
-            )
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)

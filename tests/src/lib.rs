@@ -31,6 +31,25 @@ pub use netns::OtherComputer;
 pub use postgres::fresh_postgres_database;
 pub use pty::on_a_terminal;
 
+static PRODUCTION_LOGGING: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// Daemons started from now on log at their own default level, as in
+/// production, instead of at debug (which tests keep for diagnosis): for
+/// benchmarks, whose figures must not include debug logging.
+pub fn log_as_in_production() {
+    PRODUCTION_LOGGING.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// `LATTICE_LOG` for a daemon started now: `debug` (unless `var` says
+/// otherwise), or none at all after [`log_as_in_production`].
+fn daemon_log(var: &str, debug: &str) -> Option<String> {
+    if PRODUCTION_LOGGING.load(std::sync::atomic::Ordering::Relaxed) {
+        return None;
+    }
+    Some(std::env::var(var).unwrap_or_else(|_| debug.into()))
+}
+
 /// Path of a workspace binary built next to this test executable.
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
