@@ -140,16 +140,12 @@ async fn resize(docker: &Docker, id: &str, rows: u32, cols: u32) {
     }
 }
 
-/// The command's exit code once Docker has recorded it (it may trail the
-/// end of the output by a moment).
+/// The command's exit code once Docker has recorded it; -1 if it never was.
 pub(crate) async fn exit_code(docker: &Docker, id: &str) -> i32 {
-    for _ in 0..50 {
-        if let Ok((Some(code), _)) = docker.exec_state(id).await {
-            return i32::try_from(code).unwrap_or(-1);
-        }
-        tokio::time::sleep(Duration::from_millis(40)).await;
-    }
-    -1
+    docker
+        .exit_code(id)
+        .await
+        .map_or(-1, |c| i32::try_from(c).unwrap_or(-1))
 }
 
 /// Kills a command nobody is attached to any more (Docker has no API for

@@ -72,12 +72,25 @@ impl Docker {
                 }
             }
         }
-        let inspected = self
-            .inner
-            .inspect_exec(&created.id)
-            .await
-            .map_err(|e| msg(&e))?;
-        Ok((inspected.exit_code.unwrap_or(-1), output))
+        Ok((self.exit_code(&created.id).await.unwrap_or(-1), output))
+    }
+
+    /// An exec's exit code once Docker has recorded it (it may trail the
+    /// end of the output by a moment, when an inspect finds none yet); None
+    /// if Docker has not recorded one within 2 s.
+    pub async fn exit_code(&self, id: &str) -> Option<i64> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        let mut pause = std::time::Duration::from_millis(2);
+        loop {
+            if let Ok((Some(code), _)) = self.exec_state(id).await {
+                return Some(code);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(std::time::Duration::from_millis(40));
+        }
     }
 
     /// Starts an attached command; returns its exec id, output and stdin.
