@@ -30,10 +30,8 @@ pub async fn check_ready(
             let name = container_name(&spec.workload_id);
             matches!(docker.exec(&name, &spec.readiness_args).await, Ok((0, _)))
         }
-        // Postgres: a protocol-level ping (as pg_isready) from the agent,
-        // cheap enough to repeat every few milliseconds; only once the
-        // server accepts connections over TCP the exec check (a real login)
-        // runs — one `docker exec` instead of one per attempt.
+        // Postgres: a real login with the workload's credentials and a
+        // query, from the agent (see `pg`).
         "postgres" => {
             let env = |k: &str| {
                 spec.env
@@ -44,11 +42,14 @@ pub async fn check_ready(
             let Some((ip, port)) = target() else {
                 return false;
             };
-            if !pg::accepting(&ip, port, env("POSTGRES_USER"), env("POSTGRES_DB")).await {
-                return false;
-            }
-            let name = container_name(&spec.workload_id);
-            matches!(docker.exec(&name, &spec.readiness_args).await, Ok((0, _)))
+            pg::ready(&pg::Login {
+                ip: &ip,
+                port,
+                user: env("POSTGRES_USER"),
+                password: env("POSTGRES_PASSWORD"),
+                database: env("POSTGRES_DB"),
+            })
+            .await
         }
         "tcp" => match target() {
             Some((ip, port)) => tcp_ready(&ip, port).await,

@@ -1,70 +1,56 @@
-//! Does a Postgres server accept connections? What `pg_isready` asks
-//! (libpq's `PQping`): send a startup message and read the first reply. An
-//! authentication request, or any error but "the database system is
-//! starting up" (SQLSTATE 57P03), means it accepts connections; no reply,
-//! a refused connection or 57P03 means not yet. No password is sent.
+//! Is a Postgres server ready for its owner? A real login over TCP with the
+//! workload's generated credentials, then `select 1` — what `pg_isready`
+//! followed by a `psql` login checks, done from the agent itself: no
+//! process is started in the container (a `docker exec` cost 100–150 ms per
+//! check), so it is cheap enough to repeat every probe. Nothing of the
+//! credentials or of the server's answer is logged.
 
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+/// The most one check may take (a server that accepts the connection but
+/// never answers is "not ready", not a stuck probe).
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Protocol 3.0.
-const PROTOCOL: i32 = 196_608;
-/// "cannot connect now": starting up, shutting down, in recovery.
-const CANNOT_CONNECT_NOW: &str = "57P03";
-
-/// The startup message for `user` and `database`.
-fn startup(user: &str, database: &str) -> Vec<u8> {
-    let mut body = Vec::new();
-    body.extend_from_slice(&PROTOCOL.to_be_bytes());
-    for (k, v) in [("user", user), ("database", database)] {
-        body.extend_from_slice(k.as_bytes());
-        body.push(0);
-        body.extend_from_slice(v.as_bytes());
-        body.push(0);
-    }
-    body.push(0);
-    let len = i32::try_from(body.len() + 4).unwrap_or(i32::MAX);
-    let mut msg = len.to_be_bytes().to_vec();
-    msg.extend_from_slice(&body);
-    msg
+/// Who logs in, where.
+pub struct Login<'a> {
+    /// The container's address on its owner's network.
+    pub ip: &'a str,
+    /// The server's port in the container.
+    pub port: u32,
+    /// `POSTGRES_USER`.
+    pub user: &'a str,
+    /// `POSTGRES_PASSWORD`.
+    pub password: &'a str,
+    /// `POSTGRES_DB`.
+    pub database: &'a str,
 }
 
-/// Whether a first reply (its type byte and the bytes after the length)
-/// says the server accepts connections.
-fn accepts(kind: u8, body: &[u8]) -> bool {
-    match kind {
-        // An authentication request (or any request of the login's next step).
-        b'R' => true,
-        // An error: fields of a type byte and a NUL-ended string; 'C' is the SQLSTATE.
-        b'E' => {
-            let code = body
-                .split(|b| *b == 0)
-                .find_map(|f| f.strip_prefix(b"C"))
-                .unwrap_or_default();
-            code != CANNOT_CONNECT_NOW.as_bytes()
-        }
-        _ => false,
-    }
-}
-
-/// Pings the server at `ip:port` as `user` on `database`.
-pub async fn accepting(ip: &str, port: u32, user: &str, database: &str) -> bool {
-    let Ok(port) = u16::try_from(port) else {
+/// Whether `login` succeeds and the server answers a query. Refused
+/// connections, "the database system is starting up", a failed login and a
+/// timeout all mean "not yet".
+pub async fn ready(login: &Login<'_>) -> bool {
+    let Ok(port) = u16::try_from(login.port) else {
         return false;
     };
-    let ping = async {
-        let mut s = TcpStream::connect((ip, port)).await.ok()?;
-        s.write_all(&startup(user, database)).await.ok()?;
-        let kind = s.read_u8().await.ok()?;
-        let len = usize::try_from(s.read_i32().await.ok()?).ok()?;
-        let mut body = vec![0u8; len.saturating_sub(4).min(4096)];
-        s.read_exact(&mut body).await.ok()?;
-        Some(accepts(kind, &body))
+    let mut cfg = tokio_postgres::Config::new();
+    cfg.host(login.ip)
+        .port(port)
+        .user(login.user)
+        .password(login.password)
+        .dbname(login.database)
+        .application_name("lattice-readiness")
+        .connect_timeout(CHECK_TIMEOUT);
+    let check = async {
+        let (client, connection) = cfg.connect(tokio_postgres::NoTls).await.ok()?;
+        // The connection does the I/O; it ends once the client is dropped.
+        let io = tokio::spawn(connection);
+        let answered = client.simple_query("select 1").await.is_ok();
+        drop(client);
+        let _ = io.await;
+        Some(answered)
     };
     matches!(
-        tokio::time::timeout(Duration::from_secs(1), ping).await,
+        tokio::time::timeout(CHECK_TIMEOUT, check).await,
         Ok(Some(true))
     )
 }
@@ -73,21 +59,26 @@ pub async fn accepting(ip: &str, port: u32, user: &str, database: &str) -> bool 
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_startup_message_is_length_prefixed_protocol_three() {
-        let m = startup("u_db", "db");
-        assert_eq!(&m[..4], &(m.len() as i32).to_be_bytes());
-        assert_eq!(&m[4..8], &[0, 3, 0, 0]);
-        assert_eq!(&m[8..], b"user\0u_db\0database\0db\0\0");
-    }
-
-    #[test]
-    fn only_an_auth_request_or_an_error_other_than_starting_up_means_accepting() {
-        assert!(accepts(b'R', &[0, 0, 0, 10]), "SASL requested");
-        let starting = b"SFATAL\0C57P03\0Mthe database system is starting up\0\0";
-        assert!(!accepts(b'E', starting));
-        let no_db = b"SFATAL\0C3D000\0Mdatabase \"x\" does not exist\0\0";
-        assert!(accepts(b'E', no_db), "it answered: it accepts connections");
-        assert!(!accepts(b'N', b""), "anything else is not an answer");
+    #[tokio::test]
+    async fn nothing_listening_is_not_ready_and_fails_fast() {
+        // A port nobody listens on: refused at once, not after the timeout.
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = u32::from(l.local_addr().unwrap().port());
+        drop(l);
+        let t = std::time::Instant::now();
+        let login = Login {
+            ip: "127.0.0.1",
+            port,
+            user: "u",
+            password: "p",
+            database: "d",
+        };
+        assert!(!ready(&login).await);
+        assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+        let bad_port = Login {
+            port: 70_000,
+            ..login
+        };
+        assert!(!ready(&bad_port).await);
     }
 }

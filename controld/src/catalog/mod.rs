@@ -136,10 +136,12 @@ impl Catalog {
                     command: r.command.clone(),
                     ports: vec![5432],
                     volume_path: "/var/lib/postgresql/data".into(),
-                    // Ready means the server accepts TCP connections (the
-                    // agent pings it as pg_isready does, cheaply and often),
-                    // then that a real login with the generated credentials
-                    // works over TCP. The values come from the container's own env.
+                    // Ready means a real login with the generated
+                    // credentials works over TCP and answers `select 1`:
+                    // agents check that themselves, from the spec's env.
+                    // The command is the same check for agents older than
+                    // that (they exec it in the container once it accepts
+                    // connections); its values come from the container's env.
                     readiness: "postgres".into(),
                     readiness_args: vec![
                         "sh".into(),
