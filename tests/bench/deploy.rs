@@ -11,7 +11,7 @@ use lattice_e2e::{Cli, docker};
 
 use crate::report::{Row, Section, median, with_range};
 
-const ROUNDS: usize = 5;
+const ROUNDS: usize = 6;
 const NET: &str = "lattice-bench-base";
 
 /// The phases of one Lattice deploy, ms: accepted (CLI start → placed),
@@ -158,61 +158,86 @@ pub fn run(cli: &Cli) -> Section {
     );
     for round in 1..=ROUNDS {
         eprintln!("deploy: round {round}/{ROUNDS}…");
+        // Who goes first alternates (ABBA): whatever one run leaves behind
+        // (a server's shutdown, a volume's removal) falls on both alike.
+        let lattice_first = round % 2 == 1;
         let name = format!("web{round}");
-        lc.push(lattice(
-            cli,
-            &[
-                "deploy",
-                "custom",
+        let mut lattice_web = || {
+            lc.push(lattice(
+                cli,
+                &[
+                    "deploy",
+                    "custom",
+                    &name,
+                    "--image",
+                    "lattice-local/web:latest",
+                    "--port",
+                    "80",
+                    "--wait",
+                ],
                 &name,
-                "--image",
-                "lattice-local/web:latest",
-                "--port",
-                "80",
-                "--wait",
-            ],
-            &name,
-            &mut pc,
-        ));
-        remove(cli, &name);
-        bc.push(baseline(
-            &[
-                "--ip",
-                "10.213.7.11",
-                "-p",
-                "80",
-                "lattice-local/web:latest",
-            ],
-            "bench-base-web",
-            || tcp_ready("10.213.7.11:80"),
-        ));
+                &mut pc,
+            ));
+            remove(cli, &name);
+        };
+        let mut baseline_web = || {
+            bc.push(baseline(
+                &[
+                    "--ip",
+                    "10.213.7.11",
+                    "-p",
+                    "80",
+                    "lattice-local/web:latest",
+                ],
+                "bench-base-web",
+                || tcp_ready("10.213.7.11:80"),
+            ));
+        };
+        if lattice_first {
+            lattice_web();
+            baseline_web();
+        } else {
+            baseline_web();
+            lattice_web();
+        }
         let name = format!("pg{round}");
-        lp.push(lattice(
-            cli,
-            &["deploy", "postgres", &name, "--wait", "--timeout", "2m"],
-            &name,
-            &mut pp,
-        ));
-        remove(cli, &name);
-        bp.push(baseline(
-            &[
-                "--ip",
-                "10.213.7.12",
-                "-p",
-                "5432",
-                "-e",
-                "POSTGRES_USER=u_bench",
-                "-e",
-                "POSTGRES_PASSWORD=bench-only",
-                "-e",
-                "POSTGRES_DB=bench",
-                "-v",
-                "/var/lib/postgresql/data",
-                "lattice-local/postgres:latest",
-            ],
-            "bench-base-pg",
-            || pg_ready("10.213.7.12"),
-        ));
+        let mut lattice_pg = || {
+            lp.push(lattice(
+                cli,
+                &["deploy", "postgres", &name, "--wait", "--timeout", "2m"],
+                &name,
+                &mut pp,
+            ));
+            remove(cli, &name);
+        };
+        let mut baseline_pg = || {
+            bp.push(baseline(
+                &[
+                    "--ip",
+                    "10.213.7.12",
+                    "-p",
+                    "5432",
+                    "-e",
+                    "POSTGRES_USER=u_bench",
+                    "-e",
+                    "POSTGRES_PASSWORD=bench-only",
+                    "-e",
+                    "POSTGRES_DB=bench",
+                    "-v",
+                    "/var/lib/postgresql/data",
+                    "lattice-local/postgres:latest",
+                ],
+                "bench-base-pg",
+                || pg_ready("10.213.7.12"),
+            ));
+        };
+        if lattice_first {
+            lattice_pg();
+            baseline_pg();
+        } else {
+            baseline_pg();
+            lattice_pg();
+        }
     }
     remove(cli, "warm");
     docker(&["network", "rm", NET]);
@@ -221,7 +246,7 @@ pub fn run(cli: &Cli) -> Section {
     let phases = |p: &Phases| {
         format!(
             "accepted and placed {:.0} ms (CLI start, TLS, API, schedule, insert) → starting {:.0} ms \
-             (push to the agent, image check, volume, `docker create`, report) → running {:.0} ms \
+             (push to the agent, volume, `docker create`, report) → running {:.0} ms \
              (`docker start`, readiness probe, report) → the CLI sees it {:.0} ms (watch)",
             median(&p.accept),
             median(&p.start),
@@ -243,7 +268,7 @@ pub fn run(cli: &Cli) -> Section {
         notes: vec![
             format!("Where Lattice's time goes (medians, from the workload's events) — custom: {}.", phases(&pc)),
             format!("Postgres: {}.", phases(&pp)),
-            format!("{ROUNDS} interleaved rounds after one untimed deploy each way."),
+            format!("{ROUNDS} interleaved rounds after one untimed deploy each way; who goes first alternates."),
         ],
     }
 }
