@@ -11,7 +11,9 @@ use lattice_e2e::{Cli, docker};
 
 use crate::report::{Row, Section, median, with_range};
 
-const ROUNDS: usize = 6;
+/// Rounds of each: a Postgres start varies by ±25 % from one to the next
+/// on this machine, for both; a 5 % aim needs a median of many.
+const ROUNDS: usize = 15;
 const NET: &str = "lattice-bench-base";
 
 /// The phases of one Lattice deploy, ms: accepted (CLI start → placed),
