@@ -97,6 +97,17 @@ fn baseline(run: &[&str], name: &str, ready: impl FnMut() -> bool) -> f64 {
     wall
 }
 
+/// `a` then `b`, or `b` then `a`.
+fn in_turn(a_first: bool, a: &mut impl FnMut(), b: &mut impl FnMut()) {
+    if a_first {
+        a();
+        b();
+    } else {
+        b();
+        a();
+    }
+}
+
 fn tcp_ready(addr: &str) -> bool {
     let a: SocketAddr = addr.parse().expect("address");
     TcpStream::connect_timeout(&a, Duration::from_millis(100)).is_ok()
@@ -195,13 +206,7 @@ pub fn run(cli: &Cli) -> Section {
                 || tcp_ready("10.213.7.11:80"),
             ));
         };
-        if lattice_first {
-            lattice_web();
-            baseline_web();
-        } else {
-            baseline_web();
-            lattice_web();
-        }
+        in_turn(lattice_first, &mut lattice_web, &mut baseline_web);
         let name = format!("pg{round}");
         let mut lattice_pg = || {
             lp.push(lattice(
@@ -233,13 +238,7 @@ pub fn run(cli: &Cli) -> Section {
                 || pg_ready("10.213.7.12"),
             ));
         };
-        if lattice_first {
-            lattice_pg();
-            baseline_pg();
-        } else {
-            baseline_pg();
-            lattice_pg();
-        }
+        in_turn(lattice_first, &mut lattice_pg, &mut baseline_pg);
     }
     remove(cli, "warm");
     docker(&["network", "rm", NET]);
