@@ -227,7 +227,7 @@ impl Lines {
         if !self.partial.is_empty() {
             // Docker splits a long line into partial messages, each with its
             // own timestamp: a continuation drops it (the line keeps its first).
-            if let Some(ts) = self.timed.then(|| timestamp_prefix(text)).flatten() {
+            if let Some(ts) = self.docker_time(text) {
                 text = &text[ts.len()..];
             }
             let Some(nl) = text.find('\n') else {
@@ -255,11 +255,7 @@ impl Lines {
     /// with the line's timestamp, keeping only the remainder.
     fn cut_long_line(&mut self) {
         while self.partial.len() > MAX_LINE_BYTES {
-            let ts = if self.timed {
-                timestamp_prefix(&self.partial).unwrap_or("").to_string()
-            } else {
-                String::new()
-            };
+            let ts = self.docker_time(&self.partial).unwrap_or("").to_string();
             let mut cut = MAX_LINE_BYTES;
             while !self.partial.is_char_boundary(cut) {
                 cut -= 1;
@@ -268,6 +264,12 @@ impl Lines {
             self.line(&piece);
             self.partial.insert_str(0, &ts);
         }
+    }
+
+    /// Docker's time at the start of `s` ("TS " included) when this read
+    /// asked for times; a read without them takes every byte as text.
+    fn docker_time<'s>(&self, s: &'s str) -> Option<&'s str> {
+        self.timed.then(|| timestamp_prefix(s)).flatten()
     }
 
     /// The output ended: a last line without a newline is still a line.

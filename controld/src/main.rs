@@ -7,12 +7,16 @@ use lattice_migrations::MigratorTrait;
 
 fn main() -> std::process::ExitCode {
     fixed_mmap_threshold();
-    tokio::runtime::Builder::new_multi_thread()
+    match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_or(std::process::ExitCode::FAILURE, |rt| {
-            rt.block_on(run_main())
-        })
+    {
+        Ok(rt) => rt.block_on(run_main()),
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 /// A login hashes its password with Argon2 in 19 MiB of memory. glibc's

@@ -94,13 +94,11 @@ impl Agentd {
             .open(&self.log)
             .expect("log");
         let mut cmd = Command::new(bin("lattice-agentd"));
-        match crate::daemon_log(
+        crate::set_daemon_log(
+            &mut cmd,
             "LATTICE_TEST_AGENTD_LOG",
             "debug,h2=info,hyper=info,tower=info",
-        ) {
-            Some(level) => cmd.env("LATTICE_LOG", level),
-            None => cmd.env_remove("LATTICE_LOG"),
-        };
+        );
         cmd.args(&self.args)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))

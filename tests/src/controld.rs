@@ -86,10 +86,7 @@ impl Controld {
             .append(true)
             .open(&self.log)?;
         let mut cmd = Command::new(bin("lattice-controld"));
-        match crate::daemon_log("LATTICE_TEST_CONTROLD_LOG", "debug") {
-            Some(level) => cmd.env("LATTICE_LOG", level),
-            None => cmd.env_remove("LATTICE_LOG"),
-        };
+        crate::set_daemon_log(&mut cmd, "LATTICE_TEST_CONTROLD_LOG", "debug");
         let mut child = cmd
             .arg("--data-dir")
             .arg(&self.data_dir)

@@ -41,13 +41,17 @@ pub fn log_as_in_production() {
     PRODUCTION_LOGGING.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
-/// `LATTICE_LOG` for a daemon started now: `debug` (unless `var` says
-/// otherwise), or none at all after [`log_as_in_production`].
-fn daemon_log(var: &str, debug: &str) -> Option<String> {
+/// Sets `LATTICE_LOG` for a daemon about to start: `debug` (unless `var`
+/// says otherwise), or the daemon's own default after [`log_as_in_production`].
+fn set_daemon_log(cmd: &mut std::process::Command, var: &str, debug: &str) {
     if PRODUCTION_LOGGING.load(std::sync::atomic::Ordering::Relaxed) {
-        return None;
+        cmd.env_remove("LATTICE_LOG");
+    } else {
+        cmd.env(
+            "LATTICE_LOG",
+            std::env::var(var).unwrap_or_else(|_| debug.into()),
+        );
     }
-    Some(std::env::var(var).unwrap_or_else(|_| debug.into()))
 }
 
 /// Path of a workspace binary built next to this test executable.
