@@ -181,9 +181,9 @@ pub fn run(t: &Targets, pids: (u32, u32)) -> Section {
         notes: vec![
             format!(
                 "Per round: {} MiB bulk each way, {STREAMS} streams × {} MiB, {ECHOES} echoes after 200 \
-             warm-up; {ROUNDS} rounds after a 64 MiB warm-up (bulk ranges: direct {}, edge {}). \
-             Memory is the growth of both daemons' VmRSS with {IDLE} idle relayed connections \
-             open ({readings}).",
+                 warm-up; {ROUNDS} rounds after a 64 MiB warm-up (bulk ranges: direct {}, edge {}). \
+                 Memory is the growth of both daemons' VmRSS with {IDLE} idle relayed connections \
+                 open ({readings}).",
                 BULK >> 20,
                 PER_STREAM >> 20,
                 range(&tpd, 0),
