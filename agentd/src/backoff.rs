@@ -24,6 +24,20 @@ impl Default for Backoff {
 }
 
 impl Backoff {
+    /// A schedule from `initial` growing ×1.6 to at most `max`.
+    pub fn new(initial: Duration, max: Duration) -> Self {
+        Self {
+            attempt: 0,
+            initial,
+            max,
+        }
+    }
+
+    /// Delays handed out since the last reset.
+    pub fn attempts(&self) -> u32 {
+        self.attempt
+    }
+
     /// The next delay.
     pub fn next_delay(&mut self) -> Duration {
         let base = self.initial.as_secs_f64() * 1.6f64.powi(self.attempt.min(30) as i32);

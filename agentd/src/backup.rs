@@ -22,7 +22,8 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
-use crate::docker::{Docker, ExecRequest, container_name};
+use crate::docker::{Docker, ExecRequest};
+use crate::owned::NodeEngine;
 use crate::stream::Dialer;
 
 /// The most of a failing command's output quoted back.
@@ -42,13 +43,17 @@ fn tail(bytes: &[u8]) -> String {
 type Chunks = std::pin::Pin<Box<dyn Stream<Item = Result<(bool, bytes::Bytes), String>> + Send>>;
 
 /// Streams one backup.
-pub async fn serve_backup(dialer: Dialer, docker: Option<Docker>, req: v1::OpenBackupStream) {
-    let Some(docker) = docker else {
+pub async fn serve_backup(dialer: Dialer, engine: Option<NodeEngine>, req: v1::OpenBackupStream) {
+    let Some(engine) = engine else {
         return dialer
             .refuse(&req.stream_id, "Docker is unavailable on this node".into())
             .await;
     };
-    let name = container_name(&req.workload_id);
+    let name = match engine.container(&req.workload_id).await {
+        Ok((name, _)) => name,
+        Err(e) => return dialer.refuse(&req.stream_id, e).await,
+    };
+    let docker = engine.docker;
     let paused = !req.archive_path.is_empty();
     let (chunks, exec_id): (Chunks, Option<String>) = if paused {
         if let Err(e) = docker.pause(&name).await {
@@ -177,13 +182,17 @@ async fn pump_backup(
 }
 
 /// Receives, verifies and applies one restore.
-pub async fn serve_restore(dialer: Dialer, docker: Option<Docker>, req: v1::OpenRestoreStream) {
-    let Some(docker) = docker else {
+pub async fn serve_restore(dialer: Dialer, engine: Option<NodeEngine>, req: v1::OpenRestoreStream) {
+    let Some(engine) = engine else {
         return dialer
             .refuse(&req.stream_id, "Docker is unavailable on this node".into())
             .await;
     };
-    let name = container_name(&req.workload_id);
+    let name = match engine.container(&req.workload_id).await {
+        Ok((name, _)) => name,
+        Err(e) => return dialer.refuse(&req.stream_id, e).await,
+    };
+    let docker = engine.docker;
     let staged = format!("/tmp/.lattice-restore-{}", req.stream_id);
     let stage_cmd: Vec<String> = vec![
         "sh".into(),

@@ -114,8 +114,8 @@ async fn session(
                         Err(e) => warn!(error = %e, "dropped the desired state"),
                     },
                     Some(v1::control_message::Cmd::OpenLogs(o)) => {
-                        let docker = ctx.docker().await;
-                        tokio::spawn(crate::logs::serve(dialer.clone(), docker, o));
+                        let engine = ctx.engine().await;
+                        tokio::spawn(crate::logs::serve(dialer.clone(), engine, o));
                     }
                     Some(v1::control_message::Cmd::Exec(e)) => {
                         // Off the loop, with a deadline: a command that hangs
@@ -130,20 +130,20 @@ async fn session(
                         });
                     }
                     Some(v1::control_message::Cmd::OpenExec(o)) => {
-                        let docker = ctx.docker().await;
-                        tokio::spawn(crate::exec::serve(dialer.clone(), docker, o));
+                        let engine = ctx.engine().await;
+                        tokio::spawn(crate::exec::serve(dialer.clone(), engine, o));
                     }
                     Some(v1::control_message::Cmd::OpenBackup(o)) => {
-                        let docker = ctx.docker().await;
-                        tokio::spawn(crate::backup::serve_backup(dialer.clone(), docker, o));
+                        let engine = ctx.engine().await;
+                        tokio::spawn(crate::backup::serve_backup(dialer.clone(), engine, o));
                     }
                     Some(v1::control_message::Cmd::OpenRestore(o)) => {
-                        let docker = ctx.docker().await;
-                        tokio::spawn(crate::backup::serve_restore(dialer.clone(), docker, o));
+                        let engine = ctx.engine().await;
+                        tokio::spawn(crate::backup::serve_restore(dialer.clone(), engine, o));
                     }
                     Some(v1::control_message::Cmd::OpenTcp(o)) => {
-                        let docker = ctx.docker().await;
-                        tokio::spawn(crate::tcp::serve(dialer.clone(), docker, o));
+                        let engine = ctx.engine().await;
+                        tokio::spawn(crate::tcp::serve(dialer.clone(), engine, o));
                     }
                     Some(v1::control_message::Cmd::Resync(_)) => ctx.reports.mark_all_dirty(),
                     Some(v1::control_message::Cmd::RemoveVolume(r)) => {
@@ -201,20 +201,18 @@ async fn session(
 pub const FULL_RESYNC: Duration = Duration::from_secs(60);
 
 async fn exec(ctx: &Ctx, correlation_id: &str, e: v1::ExecInWorkload) -> v1::CommandResult {
-    let res = match ctx.docker().await {
-        Some(d) => {
-            let env: Vec<String> = e
-                .env
-                .iter()
-                .map(|v| format!("{}={}", v.key, v.value))
-                .collect();
-            d.exec_env(
-                &crate::docker::container_name(&e.workload_id),
-                &e.command,
-                &env,
-            )
-            .await
-        }
+    let res = match ctx.engine().await {
+        Some(engine) => match engine.container(&e.workload_id).await {
+            Ok((name, _)) => {
+                let env: Vec<String> = e
+                    .env
+                    .iter()
+                    .map(|v| format!("{}={}", v.key, v.value))
+                    .collect();
+                engine.docker.exec_env(&name, &e.command, &env).await
+            }
+            Err(why) => Err(why),
+        },
         None => Err("Docker is unavailable on this node".into()),
     };
     match res {

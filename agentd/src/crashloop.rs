@@ -11,7 +11,7 @@ use bollard::models::{ContainerInspectResponse, RestartPolicyNameEnum};
 use lattice_proto::v1;
 use lattice_proto::v1::WorkloadStatus as S;
 
-use crate::docker::{container_name, published_ports};
+use crate::docker::published_ports;
 use crate::worker::{Attempt, FAILURE_LINES, Pass};
 
 /// How long a restarted container must stay up to count as running again;
@@ -130,7 +130,7 @@ pub async fn watch(a: &mut Attempt<'_>, c: &ContainerInspectResponse) -> Option<
                 Some(p) if p.restart_count == restarts && !p.last_log_lines.is_empty() => {
                     p.last_log_lines.clone()
                 }
-                _ => a.rt.tail(&container_name(id), FAILURE_LINES).await,
+                _ => a.rt.tail(&a.name, FAILURE_LINES).await,
             };
             let restarting = verdict == Verdict::Restarting;
             let message = crash_message(restarts, last_exit, restarting);

@@ -13,24 +13,21 @@ use lattice_proto::v1;
 use tokio::io::AsyncWriteExt;
 use tracing::{debug, warn};
 
-use crate::docker::{Docker, ExecInput, ExecOutput, ExecRequest, container_name};
+use crate::docker::{Docker, ExecInput, ExecOutput, ExecRequest};
+use crate::owned::NodeEngine;
 use crate::stream::Dialer;
 
 async fn start(
-    docker: Option<&Docker>,
+    engine: Option<&NodeEngine>,
     req: &v1::OpenExecStream,
 ) -> Result<(String, ExecOutput, ExecInput), String> {
-    let docker = docker.ok_or("Docker is unavailable on this node")?;
+    let engine = engine.ok_or("Docker is unavailable on this node")?;
     if req.command.is_empty() {
         return Err("no command to run".into());
     }
-    let name = container_name(&req.workload_id);
-    let running = docker
-        .inspect(&name)
-        .await?
-        .and_then(|c| c.state)
-        .and_then(|s| s.running)
-        .unwrap_or(false);
+    let (name, c) = engine.container(&req.workload_id).await?;
+    let docker = &engine.docker;
+    let running = c.state.and_then(|s| s.running).unwrap_or(false);
     if !running {
         return Err("the workload's container is not running".into());
     }
@@ -51,12 +48,14 @@ async fn start(
 }
 
 /// Runs the command until it exits or controld ends the stream.
-pub async fn serve(dialer: Dialer, docker: Option<Docker>, req: v1::OpenExecStream) {
-    let (id, mut output, mut input) = match start(docker.as_ref(), &req).await {
+pub async fn serve(dialer: Dialer, engine: Option<NodeEngine>, req: v1::OpenExecStream) {
+    let (id, mut output, mut input) = match start(engine.as_ref(), &req).await {
         Ok(s) => s,
         Err(error) => return dialer.refuse(&req.stream_id, error).await,
     };
-    let Some(docker) = docker else { return };
+    let Some(docker) = engine.map(|e| e.docker) else {
+        return;
+    };
     let Ok((tx, opened)) = dialer.open_for(&req.stream_id, 16).await else {
         kill(&docker, &id).await;
         return;

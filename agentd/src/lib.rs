@@ -14,6 +14,7 @@ pub mod docker;
 pub mod exec;
 pub mod identity;
 pub mod logs;
+pub mod owned;
 pub mod probe;
 pub mod reports;
 pub mod runtime;
@@ -115,6 +116,15 @@ impl Ctx {
         if let Ok(mut e) = self.exits.lock() {
             e.remove(workload_id);
         }
+    }
+
+    /// The local engine with this node's id, if it answered last time we
+    /// looked (for streams that reach one workload's container).
+    pub async fn engine(&self) -> Option<owned::NodeEngine> {
+        Some(owned::NodeEngine {
+            docker: self.docker().await?,
+            node_id: self.node_id.as_str().into(),
+        })
     }
 
     /// The Docker client, if the engine answered last time we looked.

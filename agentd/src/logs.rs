@@ -13,7 +13,8 @@ use prost::Message;
 use tokio::sync::{Semaphore, mpsc};
 use tracing::debug;
 
-use crate::docker::{Docker, container_name};
+use crate::docker::Docker;
+use crate::owned::NodeEngine;
 use crate::stream::Dialer;
 
 /// Splits Docker's `2026-11-26T01:02:03.123456789Z message` into a time
@@ -56,7 +57,7 @@ fn timestamp_prefix(s: &str) -> Option<&str> {
 /// Docker has ready (never one tiny frame per line), and the stream ends
 /// only after controld has read the end marker, so the end never overtakes
 /// the data.
-pub async fn serve(dialer: Dialer, docker: Option<Docker>, req: v1::OpenLogStream) {
+pub async fn serve(dialer: Dialer, engine: Option<NodeEngine>, req: v1::OpenLogStream) {
     let (tx, rx) = mpsc::channel::<v1::StreamFrame>(8);
     let first = v1::StreamFrame {
         stream_id: req.stream_id.clone(),
@@ -73,8 +74,11 @@ pub async fn serve(dialer: Dialer, docker: Option<Docker>, req: v1::OpenLogStrea
         }
     };
     let (credit, done) = opened.follow_credit();
-    let end = match docker {
-        Some(docker) => pump(&docker, &req, &tx, &credit).await,
+    let end = match engine {
+        Some(engine) => match engine.container(&req.workload_id).await {
+            Ok((name, _)) => pump(&engine.docker, &name, &req, &tx, &credit).await,
+            Err(e) => End::Error(e),
+        },
         None => End::Error("Docker is unavailable on this node".into()),
     };
     let last = match end {
@@ -107,6 +111,7 @@ enum End {
 
 async fn pump(
     docker: &Docker,
+    container: &str,
     req: &v1::OpenLogStream,
     tx: &mpsc::Sender<v1::StreamFrame>,
     credit: &Semaphore,
@@ -123,9 +128,7 @@ async fn pump(
         .tail(&tail)
         .since(since)
         .build();
-    let mut logs = docker
-        .raw()
-        .logs(&container_name(&req.workload_id), Some(opts));
+    let mut logs = docker.raw().logs(container, Some(opts));
     let mut lines = Lines::new(req.since_unix_millis, !req.without_times);
     loop {
         // Wait for the next output (or the reader going away)…

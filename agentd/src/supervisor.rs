@@ -189,7 +189,7 @@ async fn collect_orphans(ctx: Arc<Ctx>, workers: Workers) {
     let Some(rt) = ctx.runtime().await else {
         return;
     };
-    let Ok(ids) = rt.workloads(&ctx.node_id).await else {
+    let Ok(containers) = rt.workloads(&ctx.node_id).await else {
         return;
     };
     let Ok(live) = workers.lock().map(|w| {
@@ -200,10 +200,12 @@ async fn collect_orphans(ctx: Arc<Ctx>, workers: Workers) {
     }) else {
         return;
     };
-    for id in ids {
+    // By the name listed with this node's label: never a same-named
+    // container of another node.
+    for (id, name) in containers {
         if !live.contains(&id) {
-            info!(workload = %id, "removing a container the control plane no longer knows (volume kept)");
-            if let Err(e) = rt.remove(&crate::docker::container_name(&id)).await {
+            info!(workload = %id, container = %name, "removing a container the control plane no longer knows (volume kept)");
+            if let Err(e) = rt.remove(&name).await {
                 warn!(workload = %id, error = %e, "could not remove orphan container");
             }
         }

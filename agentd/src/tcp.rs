@@ -10,15 +10,13 @@ use lattice_proto::v1;
 use tokio::net::TcpStream;
 use tracing::debug;
 
-use crate::docker::{Docker, container_ip, container_name};
+use crate::docker::container_ip;
+use crate::owned::NodeEngine;
 use crate::stream::Dialer;
 
-async fn connect(docker: Option<Docker>, req: &v1::OpenTcpStream) -> Result<TcpStream, String> {
-    let docker = docker.ok_or("Docker is unavailable on this node")?;
-    let c = docker
-        .inspect(&container_name(&req.workload_id))
-        .await?
-        .ok_or("the workload has no container on this node")?;
+async fn connect(engine: Option<NodeEngine>, req: &v1::OpenTcpStream) -> Result<TcpStream, String> {
+    let engine = engine.ok_or("Docker is unavailable on this node")?;
+    let (_, c) = engine.container(&req.workload_id).await?;
     let ip = container_ip(&c).ok_or("the container has no address (is it running?)")?;
     let port = u16::try_from(req.container_port).map_err(|_| "bad port")?;
     let tcp = tokio::time::timeout(
@@ -33,8 +31,8 @@ async fn connect(docker: Option<Docker>, req: &v1::OpenTcpStream) -> Result<TcpS
 }
 
 /// Relays one connection until both directions are done or either side fails.
-pub async fn serve(dialer: Dialer, docker: Option<Docker>, req: v1::OpenTcpStream) {
-    let (container, error) = match connect(docker, &req).await {
+pub async fn serve(dialer: Dialer, engine: Option<NodeEngine>, req: v1::OpenTcpStream) {
+    let (container, error) = match connect(engine, &req).await {
         Ok(t) => (Some(t), None),
         Err(e) => (None, Some(e)),
     };

@@ -3,7 +3,7 @@
 //! request cannot take data from under a live container.
 
 use crate::Ctx;
-use crate::docker::{container_name, volume_name};
+use crate::docker::volume_name;
 use crate::supervisor::Supervisor;
 
 /// Removes workload `workload_id`'s kept volume (gone is success).
@@ -23,7 +23,10 @@ pub async fn remove(ctx: &Ctx, sup: &Supervisor, workload_id: &str) -> Result<()
         .runtime()
         .await
         .ok_or_else(|| "Docker is unavailable on this node".to_string())?;
-    if rt.inspect(&container_name(workload_id)).await?.is_some() {
+    if crate::owned::find(rt.as_ref(), workload_id, &ctx.node_id)
+        .await?
+        .is_some()
+    {
         return Err(
             "a container of that workload still exists on this node; try again once it is removed"
                 .into(),

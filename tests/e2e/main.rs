@@ -16,6 +16,7 @@ mod edge_bind;
 mod edge_quarantine;
 mod exec;
 mod hollow;
+mod identity;
 mod isolation;
 mod json;
 mod lifecycle;

@@ -121,7 +121,7 @@ fn a_removed_workloads_volume_is_listed_reattached_and_deleted() {
 }
 
 #[test]
-fn a_kept_volume_on_a_node_that_is_away_is_refused_then_forgotten() {
+fn a_kept_volume_on_a_node_that_is_away_waits_for_it_then_runs_with_its_data() {
     let mut c = Cluster::processes();
     let cli = c.admin.clone();
     cli.deploy("custom", "files")
@@ -129,6 +129,8 @@ fn a_kept_volume_on_a_node_that_is_away_is_refused_then_forgotten() {
         .port(80)
         .wait()
         .flags(&["--volume", "/srv"])
+        .ok();
+    cli.run(&["exec", "files", "--", "sh", "-c", "echo kept-data > /srv/proof"], None)
         .ok();
     cli.run(&["rm", "files", "--wait"], None).ok();
     c.agent.stop();
@@ -145,14 +147,46 @@ fn a_kept_volume_on_a_node_that_is_away_is_refused_then_forgotten() {
         "a node's fault, not the server's: {}",
         r.stderr
     );
-    let r = cli
-        .deploy("custom", "files")
-        .web()
-        .port(80)
-        .flags(&["--volume", "/srv", "--reuse-volume"])
-        .run()
-        .fails_with(9);
-    assert!(r.stderr.contains("kept volume"), "{}", r.stderr);
+
+    // The deploy is accepted and waits for the node; `--wait` says what it
+    // waits for and returns once the workload runs.
+    let waiter = {
+        let cli = cli.clone();
+        std::thread::spawn(move || {
+            cli.deploy("custom", "files")
+                .web()
+                .port(80)
+                .flags(&["--volume", "/srv", "--reuse-volume", "--timeout", "180s"])
+                .wait()
+                .run()
+        })
+    };
+    let st = c.wait_status(&cli, "files", "pending", 30);
+    assert!(st["node"].as_str().is_some_and(|n| !n.is_empty()), "{st:#}");
+    // Past the node's lease (3 s here) it still waits: it is not `lost`.
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    let st = c.wait_status(&cli, "files", "pending", 10);
+    let why = st["message"].as_str().unwrap_or_default().to_string();
+    assert!(
+        why.contains("waiting for node") && why.contains("kept volume lives"),
+        "{st:#}"
+    );
+    c.agent.restart();
+    let waited = waiter.join().expect("waiter").ok();
+    assert!(
+        waited.stderr.contains("kept volume lives"),
+        "{}",
+        waited.stderr
+    );
+    c.wait_status(&cli, "files", "running", 60);
+    let proof = cli
+        .run(&["exec", "files", "--", "cat", "/srv/proof"], None)
+        .ok();
+    assert_eq!(proof.stdout.trim(), "kept-data", "the old data: {proof:?}");
+
+    // A kept volume whose node is away can still be forgotten.
+    cli.run(&["rm", "files", "--wait"], None).ok();
+    c.agent.stop();
     cli.run(&["volumes", "rm", "files", "--forget", "--yes"], None)
         .ok();
     assert_eq!(volumes(&cli), serde_json::json!([]));

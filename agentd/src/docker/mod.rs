@@ -81,17 +81,43 @@ pub enum CreateError {
     /// The engine does not have the image: pull it and create again (as
     /// `docker run` does, instead of looking the image up before each create).
     NoImage,
-    /// Anything else, phrased for the user.
-    Engine(String),
+    /// Worth another try after a pause: a conflict, a timeout, the engine
+    /// restarting, a race with another agent on the same engine.
+    Transient(String),
+    /// Waiting cannot heal it: a bad image reference, an impossible spec.
+    Invalid(String),
 }
 
 impl std::fmt::Display for CreateError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::NoImage => f.write_str("the image is not on this node"),
-            Self::Engine(e) => f.write_str(e),
+            Self::Transient(e) | Self::Invalid(e) => f.write_str(e),
         }
     }
+}
+
+/// Sorts an engine's refusal of a create: Docker answers 400 for what is
+/// wrong with the request itself; everything else (409 conflicts, 5xx,
+/// a lost connection, a timeout) may heal.
+fn create_error(e: &DockerError) -> CreateError {
+    match e {
+        DockerError::DockerResponseServerError {
+            status_code: 404,
+            message,
+        } if message.contains("No such image") => CreateError::NoImage,
+        DockerError::DockerResponseServerError {
+            status_code: 400,
+            message,
+        } => CreateError::Invalid(message.clone()),
+        other => CreateError::Transient(msg(other)),
+    }
+}
+
+/// Whether a start failed because the container's network is gone (removed
+/// between its create and its start): making the container again heals it.
+pub fn lost_network(message: &str) -> bool {
+    message.contains("network") && message.contains("not found")
 }
 
 fn is_not_found(e: &DockerError) -> bool {
@@ -218,28 +244,36 @@ impl Docker {
         Ok(name)
     }
 
-    /// Creates the container for a spec. A name conflict means it already
-    /// exists, which is what we wanted. The owner's network is looked up
-    /// each time, not remembered: Docker accepts a create on a network
-    /// removed behind our back and fails only at start.
-    pub async fn create(&self, spec: &v1::ContainerSpec, node_id: &str) -> Result<(), CreateError> {
-        let name = container_name(&spec.workload_id);
+    /// Creates the container for a spec under `name` (see [`crate::owned`]).
+    /// A name conflict is success only when the container there is ours: a
+    /// create that raced with ours, or an agent restarted mid-way. The
+    /// owner's network is looked up each time, not remembered: Docker
+    /// accepts a create on a network removed behind our back and fails only
+    /// at start.
+    pub async fn create(
+        &self,
+        name: &str,
+        spec: &v1::ContainerSpec,
+        node_id: &str,
+    ) -> Result<(), CreateError> {
         let body = create_body(spec, node_id, self.isolation.publish_addr);
-        let opts = CreateContainerOptionsBuilder::default().name(&name).build();
+        let opts = CreateContainerOptionsBuilder::default().name(name).build();
         let _g = self.networks.lock().await;
         self.ensure_network(&spec.owner, node_id)
             .await
-            .map_err(CreateError::Engine)?;
+            .map_err(CreateError::Transient)?;
         match self.inner.create_container(Some(opts), body).await {
-            Ok(_)
-            | Err(DockerError::DockerResponseServerError {
-                status_code: 409, ..
-            }) => Ok(()),
+            Ok(_) => Ok(()),
             Err(DockerError::DockerResponseServerError {
-                status_code: 404,
-                message,
-            }) if message.contains("No such image") => Err(CreateError::NoImage),
-            Err(e) => Err(CreateError::Engine(msg(&e))),
+                status_code: 409, ..
+            }) => match self.inspect(name).await {
+                Ok(Some(c)) if crate::owned::is_ours(&c, &spec.workload_id, node_id) => Ok(()),
+                Ok(_) => Err(CreateError::Transient(format!(
+                    "the name {name} was taken by a container that is not this node's"
+                ))),
+                Err(e) => Err(CreateError::Transient(e)),
+            },
+            Err(e) => Err(create_error(&e)),
         }
     }
 
@@ -341,8 +375,8 @@ impl Docker {
         out.split_off(skip)
     }
 
-    /// Workload ids of every container labelled for this node.
-    pub async fn workloads(&self, node_id: &str) -> DResult<Vec<String>> {
+    /// Every container labelled for this node: (workload id, container name).
+    pub async fn workloads(&self, node_id: &str) -> DResult<Vec<(String, String)>> {
         let filters = HashMap::from([(
             "label".to_string(),
             vec![format!("{}={}", label::NODE, node_id)],
@@ -358,7 +392,11 @@ impl Docker {
             .map_err(|e| msg(&e))?;
         Ok(list
             .into_iter()
-            .filter_map(|c| c.labels?.get(label::WORKLOAD).cloned())
+            .filter_map(|c| {
+                let id = c.labels?.get(label::WORKLOAD).cloned()?;
+                let name = c.names?.first()?.trim_start_matches('/').to_string();
+                Some((id, name))
+            })
             .collect())
     }
 

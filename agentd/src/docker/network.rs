@@ -196,6 +196,12 @@ impl super::Docker {
                 Err(DockerError::DockerResponseServerError { message, .. })
                     if is_overlap(&message) => {}
                 Err(e) => {
+                    // Another agent on this engine made the owner's network
+                    // between our look and our create (Docker then refuses
+                    // ours, e.g. for its bridge name): use what it made.
+                    if self.inner.inspect_network(&name, None).await.is_ok() {
+                        return Ok(());
+                    }
                     return Err(format!("could not create the network {name}: {}", msg(&e)));
                 }
             }

@@ -6,7 +6,7 @@ use lattice_proto::v1;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::docker::{Docker, container_ip, container_name};
+use crate::docker::{Docker, container_ip};
 
 mod pg;
 
@@ -27,8 +27,11 @@ pub async fn check_ready(
     let target = || Some((container_ip(c)?, *spec.ports.first()?));
     match spec.readiness.as_str() {
         "exec" => {
-            let name = container_name(&spec.workload_id);
-            matches!(docker.exec(&name, &spec.readiness_args).await, Ok((0, _)))
+            // By id: the container inspected, whatever name it has here.
+            let Some(id) = c.id.as_deref() else {
+                return false;
+            };
+            matches!(docker.exec(id, &spec.readiness_args).await, Ok((0, _)))
         }
         // Postgres: a real login with the workload's credentials and a
         // query, from the agent (see `pg`).

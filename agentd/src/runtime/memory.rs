@@ -25,6 +25,8 @@ struct State {
     missing_images: HashSet<String>,
     exit_at_start: HashMap<String, i64>,
     down: Option<String>,
+    /// Creates that fail (transiently) before one succeeds.
+    failing_creates: u32,
     next_id: u64,
     creates: u64,
 }
@@ -121,6 +123,40 @@ impl Memory {
         }
     }
 
+    /// Makes the next `n` creates fail as a busy engine's would (a
+    /// conflict, a timeout): errors worth retrying.
+    pub fn fail_creates(&self, n: u32) {
+        self.with(|s| s.failing_creates = n);
+    }
+
+    /// Puts a container that is not this agent's under `name`, labelled as
+    /// `labels` say (another node's, or nobody's).
+    pub fn plant(&self, name: &str, labels: &[(&str, &str)]) {
+        let labels = labels
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect();
+        let c = ContainerInspectResponse {
+            id: Some(format!("planted-{name}")),
+            name: Some(format!("/{name}")),
+            config: Some(ContainerConfig {
+                labels: Some(labels),
+                ..Default::default()
+            }),
+            state: Some(ContainerState {
+                running: Some(true),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        self.with(|s| s.containers.insert(name.to_string(), c));
+    }
+
+    /// The container under a name, as inspect shows it.
+    pub fn container_named(&self, name: &str) -> Option<ContainerInspectResponse> {
+        self.with(|s| s.containers.get(name).cloned())
+    }
+
     /// How many containers were created so far.
     pub fn creates(&self) -> u64 {
         self.with(|s| s.creates)
@@ -182,15 +218,33 @@ impl Runtime for Memory {
         self.with(|s| s.volumes.insert(name.clone()));
         Ok(name)
     }
-    async fn create(&self, spec: &v1::ContainerSpec, node_id: &str) -> Result<(), CreateError> {
-        self.up().map_err(CreateError::Engine)?;
-        let name = container_name(&spec.workload_id);
+    async fn create(
+        &self,
+        name: &str,
+        spec: &v1::ContainerSpec,
+        node_id: &str,
+    ) -> Result<(), CreateError> {
+        self.up().map_err(CreateError::Transient)?;
+        let name = name.to_string();
         self.with(|s| {
             if s.missing_images.contains(&spec.image) {
                 return Err(CreateError::NoImage);
             }
-            if s.containers.contains_key(&name) {
-                return Ok(());
+            if s.failing_creates > 0 {
+                s.failing_creates -= 1;
+                return Err(CreateError::Transient(
+                    "Conflict. The container name is already in use by a container being removed"
+                        .into(),
+                ));
+            }
+            if let Some(c) = s.containers.get(&name) {
+                return if crate::owned::is_ours(c, &spec.workload_id, node_id) {
+                    Ok(())
+                } else {
+                    Err(CreateError::Transient(format!(
+                        "the name {name} was taken by a container that is not this node's"
+                    )))
+                };
             }
             s.next_id += 1;
             s.creates += 1;
@@ -293,15 +347,17 @@ impl Runtime for Memory {
             })
             .boxed()
     }
-    async fn workloads(&self, node_id: &str) -> DResult<Vec<String>> {
+    async fn workloads(&self, node_id: &str) -> DResult<Vec<(String, String)>> {
         self.up()?;
         Ok(self.with(|s| {
             s.containers
-                .values()
-                .filter_map(|c| {
+                .iter()
+                .filter_map(|(name, c)| {
                     let l = c.config.as_ref()?.labels.as_ref()?;
-                    (l.get(label::NODE).map(String::as_str) == Some(node_id))
-                        .then(|| l.get(label::WORKLOAD).cloned())?
+                    if l.get(label::NODE).map(String::as_str) != Some(node_id) {
+                        return None;
+                    }
+                    Some((l.get(label::WORKLOAD)?.clone(), name.clone()))
                 })
                 .collect()
         }))

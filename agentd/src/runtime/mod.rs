@@ -42,9 +42,14 @@ pub trait Runtime: Send + Sync {
     async fn pull(&self, image: &str, progress: Progress<'_>) -> DResult<()>;
     /// Creates the workload's volume.
     async fn ensure_volume(&self, spec: &v1::ContainerSpec, node_id: &str) -> DResult<String>;
-    /// Creates the workload's container; [`CreateError::NoImage`] when the
-    /// engine lacks the image.
-    async fn create(&self, spec: &v1::ContainerSpec, node_id: &str) -> Result<(), CreateError>;
+    /// Creates the workload's container under `name`;
+    /// [`CreateError::NoImage`] when the engine lacks the image.
+    async fn create(
+        &self,
+        name: &str,
+        spec: &v1::ContainerSpec,
+        node_id: &str,
+    ) -> Result<(), CreateError>;
     /// Starts a container.
     async fn start(&self, name: &str) -> DResult<()>;
     /// Stops a container cleanly (its own grace period, then a kill).
@@ -59,8 +64,8 @@ pub trait Runtime: Send + Sync {
     async fn tail(&self, name: &str, n: usize) -> Vec<String>;
     /// Whether the workload answers as its spec says it should.
     async fn ready(&self, spec: &v1::ContainerSpec, c: &ContainerInspectResponse) -> bool;
-    /// Workload ids of every container labelled for this node.
-    async fn workloads(&self, node_id: &str) -> DResult<Vec<String>>;
+    /// Every container labelled for this node: (workload id, container name).
+    async fn workloads(&self, node_id: &str) -> DResult<Vec<(String, String)>>;
     /// Events of the containers labelled for this node, from now on.
     fn events(&self, node_id: &str) -> Events;
 }
@@ -85,8 +90,13 @@ impl Runtime for Docker {
     async fn ensure_volume(&self, spec: &v1::ContainerSpec, node_id: &str) -> DResult<String> {
         Docker::ensure_volume(self, spec, node_id).await
     }
-    async fn create(&self, spec: &v1::ContainerSpec, node_id: &str) -> Result<(), CreateError> {
-        Docker::create(self, spec, node_id).await
+    async fn create(
+        &self,
+        name: &str,
+        spec: &v1::ContainerSpec,
+        node_id: &str,
+    ) -> Result<(), CreateError> {
+        Docker::create(self, name, spec, node_id).await
     }
     async fn start(&self, name: &str) -> DResult<()> {
         Docker::start(self, name).await
@@ -109,7 +119,7 @@ impl Runtime for Docker {
     async fn ready(&self, spec: &v1::ContainerSpec, c: &ContainerInspectResponse) -> bool {
         crate::probe::check_ready(self, spec, c).await
     }
-    async fn workloads(&self, node_id: &str) -> DResult<Vec<String>> {
+    async fn workloads(&self, node_id: &str) -> DResult<Vec<(String, String)>> {
         Docker::workloads(self, node_id).await
     }
     fn events(&self, node_id: &str) -> Events {

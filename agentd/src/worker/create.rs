@@ -16,14 +16,12 @@ pub(super) async fn make_container(a: &mut Attempt<'_>) -> Option<Pass> {
     if !a.spec.volume_path.is_empty()
         && let Err(e) = a.rt.ensure_volume(a.spec, &a.ctx.node_id).await
     {
-        return Some(fail(a, e));
+        return Some(a.rep.retrying(S::Starting, &e, a.retry));
     }
-    match a.rt.create(a.spec, &a.ctx.node_id).await {
+    match a.rt.create(&a.name, a.spec, &a.ctx.node_id).await {
         Ok(()) => return None,
         Err(CreateError::NoImage) => {}
-        Err(CreateError::Engine(e)) => {
-            return Some(fail(a, format!("could not create the container: {e}")));
-        }
+        Err(e) => return Some(create_failed(a, &e)),
     }
     let image = &a.spec.image;
     a.rep.status(S::Pulling, &format!("pulling {image}"));
@@ -45,9 +43,19 @@ pub(super) async fn make_container(a: &mut Attempt<'_>) -> Option<Pass> {
             format!("image {image} is not on this node and could not be pulled: {e}"),
         ));
     }
-    match a.rt.create(a.spec, &a.ctx.node_id).await {
+    match a.rt.create(&a.name, a.spec, &a.ctx.node_id).await {
         Ok(()) => None,
-        Err(e) => Some(fail(a, format!("could not create the container: {e}"))),
+        Err(e) => Some(create_failed(a, &e)),
+    }
+}
+
+/// A create the engine refused: retried when it may heal, failed for good
+/// when the request itself is wrong.
+fn create_failed(a: &mut Attempt<'_>, e: &CreateError) -> Pass {
+    let what = format!("could not create the container: {e}");
+    match e {
+        CreateError::Invalid(_) | CreateError::NoImage => fail(a, what),
+        CreateError::Transient(_) => a.rep.retrying(S::Starting, &what, a.retry),
     }
 }
 

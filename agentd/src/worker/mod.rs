@@ -14,8 +14,12 @@ use lattice_proto::v1::WorkloadStatus as S;
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
+use bollard::models::ContainerInspectResponse;
+
 use crate::Ctx;
-use crate::docker::{self, container_name, label, published_ports};
+use crate::backoff::Backoff;
+use crate::docker::{self, label, published_ports};
+use crate::owned::{self, LocateError, Located};
 use crate::probe::is_running;
 use crate::runtime::Runtime;
 
@@ -44,7 +48,14 @@ pub enum Pass {
     Deleted,
     /// The desired state changed mid-way: converge again now.
     Superseded,
+    /// Something that may heal failed (said as retrying): try again after
+    /// this long, the pause growing with each failure in a row.
+    Retry(Duration),
 }
+
+/// The first pause before retrying a transient failure, and the longest.
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+const RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// Runs the workload's task until it is deleted.
 pub async fn run(
@@ -53,9 +64,13 @@ pub async fn run(
     mut wake: mpsc::Receiver<()>,
 ) {
     let mut failed_hash: Option<String> = None;
+    let mut retry = Backoff::new(RETRY_FIRST, RETRY_MAX);
     loop {
         let d = desired.borrow_and_update().clone();
-        let pass = converge(&ctx, &d, &mut desired, &mut failed_hash).await;
+        let pass = converge(&ctx, &d, &mut desired, &mut failed_hash, &mut retry).await;
+        if !matches!(pass, Pass::Retry(_)) {
+            retry.reset();
+        }
         let recheck = match pass {
             Pass::Deleted => {
                 if let Some(spec) = &d.spec {
@@ -66,6 +81,7 @@ pub async fn run(
             Pass::Superseded => continue,
             Pass::Settled => RECHECK,
             Pass::RecheckIn(after) => after.min(RECHECK),
+            Pass::Retry(after) => after,
         };
         tokio::select! {
             r = desired.changed() => if r.is_err() { return },
@@ -79,6 +95,9 @@ pub async fn run(
 pub struct Reporter<'a> {
     ctx: &'a Ctx,
     spec: &'a v1::ContainerSpec,
+    /// What is in the workload's way that is not this node's (see
+    /// [`crate::owned`]); carried by every report while it lasts.
+    conflict: String,
 }
 
 impl Reporter<'_> {
@@ -86,7 +105,24 @@ impl Reporter<'_> {
     pub fn report(&self, mut r: v1::WorkloadReport) {
         r.workload_id.clone_from(&self.spec.workload_id);
         r.spec_hash.clone_from(&self.spec.spec_hash);
+        r.conflict.clone_from(&self.conflict);
         self.ctx.reports.set(r);
+    }
+
+    /// Says that a step failed in a way that may heal, and when it is tried
+    /// again; the workload stays in `status`.
+    pub fn retrying(&self, status: S, what: &str, retry: &mut Backoff) -> Pass {
+        let after = retry.next_delay();
+        let secs = after.as_secs_f64().max(0.1);
+        self.status(
+            status,
+            &format!(
+                "{what}; retrying in {secs:.1}s (attempt {})",
+                retry.attempts()
+            ),
+        );
+        warn!(workload = %self.spec.workload_id, error = %what, retry_in = ?after, "retrying");
+        Pass::Retry(after)
     }
 
     fn send(
@@ -119,11 +155,16 @@ async fn converge(
     d: &v1::DesiredWorkload,
     desired: &mut watch::Receiver<v1::DesiredWorkload>,
     failed_hash: &mut Option<String>,
+    retry: &mut Backoff,
 ) -> Pass {
     let Some(spec) = d.spec.as_ref() else {
         return Pass::Settled;
     };
-    let rep = Reporter { ctx, spec };
+    let mut rep = Reporter {
+        ctx,
+        spec,
+        conflict: String::new(),
+    };
     let Some(rt) = ctx.runtime().await else {
         rep.status(
             S::Pending,
@@ -131,37 +172,53 @@ async fn converge(
         );
         return Pass::Settled;
     };
-    let name = container_name(&spec.workload_id);
-    match Desired::from_wire(d.run) {
+    let want = Desired::from_wire(d.run);
+    let found = match owned::locate(rt.as_ref(), &spec.workload_id, &ctx.node_id).await {
+        Ok(found) => found,
+        // Nothing of ours is there: a deletion is done.
+        Err(LocateError::Blocked(_)) if want == Desired::Deleted => Located {
+            name: docker::container_name(&spec.workload_id),
+            container: None,
+            conflict: None,
+        },
+        Err(LocateError::Blocked(e)) => {
+            rep.conflict.clone_from(&e);
+            return rep.retrying(S::Pending, &e, retry);
+        }
+        Err(LocateError::Engine(e)) => {
+            return rep.retrying(S::Pending, &format!("Docker error: {e}"), retry);
+        }
+    };
+    rep.conflict = found.conflict.clone().unwrap_or_default();
+    match want {
         Desired::Deleted => {
-            if let Err(e) = rt.remove(&name).await {
-                rep.status(S::Deleting, &format!("could not remove the container: {e}"));
-                return Pass::Settled;
+            if found.container.is_some()
+                && let Err(e) = rt.remove(&found.name).await
+            {
+                let what = format!("could not remove the container: {e}");
+                return rep.retrying(S::Deleting, &what, retry);
             }
             if d.purge
                 && let Err(e) = rt
                     .remove_volume(&docker::volume_name(&spec.workload_id))
                     .await
             {
-                rep.status(S::Deleting, &e);
-                return Pass::Settled;
+                return rep.retrying(S::Deleting, &e, retry);
             }
             info!(workload = %spec.workload_id, purge = d.purge, "workload removed");
             rep.status(S::Deleted, "removed");
             Pass::Deleted
         }
         Desired::Stopped => {
-            match rt.inspect(&name).await {
-                Ok(Some(c)) if is_running(&c) => {
+            match &found.container {
+                Some(c) if is_running(c) => {
                     rep.status(S::Stopping, "stopping");
-                    if let Err(e) = rt.stop(&name).await {
-                        rep.status(S::Stopping, &format!("could not stop: {e}"));
-                        return Pass::Settled;
+                    if let Err(e) = rt.stop(&found.name).await {
+                        return rep.retrying(S::Stopping, &format!("could not stop: {e}"), retry);
                     }
                     rep.status(S::Stopped, "stopped; data kept");
                 }
-                Ok(_) => rep.status(S::Stopped, "stopped; data kept"),
-                Err(e) => rep.status(S::Stopping, &format!("Docker error: {e}")),
+                _ => rep.status(S::Stopped, "stopped; data kept"),
             }
             Pass::Settled
         }
@@ -171,10 +228,12 @@ async fn converge(
                 rt: rt.as_ref(),
                 spec,
                 rep: &rep,
+                name: found.name,
                 desired,
                 failed_hash,
+                retry,
             };
-            run_container(&mut a).await
+            run_container(&mut a, found.container).await
         }
     }
 }
@@ -193,19 +252,15 @@ pub struct Attempt<'a> {
     pub spec: &'a v1::ContainerSpec,
     /// Where reports go.
     pub rep: &'a Reporter<'a>,
+    /// The container's name on this node (see [`crate::owned`]).
+    pub name: String,
     desired: &'a mut watch::Receiver<v1::DesiredWorkload>,
     failed_hash: &'a mut Option<String>,
+    retry: &'a mut Backoff,
 }
 
-async fn run_container(a: &mut Attempt<'_>) -> Pass {
-    let name = container_name(&a.spec.workload_id);
-    let existing = match a.rt.inspect(&name).await {
-        Ok(c) => c,
-        Err(e) => {
-            a.rep.status(S::Pending, &format!("Docker error: {e}"));
-            return Pass::Settled;
-        }
-    };
+async fn run_container(a: &mut Attempt<'_>, existing: Option<ContainerInspectResponse>) -> Pass {
+    let name = a.name.clone();
     let existing = match existing {
         Some(c)
             if c.config
@@ -216,11 +271,8 @@ async fn run_container(a: &mut Attempt<'_>) -> Pass {
         {
             a.rep.status(S::Starting, "applying a new spec (data kept)");
             if let Err(e) = a.rt.remove(&name).await {
-                a.rep.status(
-                    S::Failed,
-                    &format!("could not replace the old container: {e}"),
-                );
-                return Pass::Settled;
+                let what = format!("could not replace the old container: {e}");
+                return a.rep.retrying(S::Starting, &what, a.retry);
             }
             None
         }
@@ -246,6 +298,15 @@ async fn run_container(a: &mut Attempt<'_>) -> Pass {
     }
     a.rep.status(S::Starting, "starting");
     if let Err(e) = a.rt.start(&name).await {
+        // Its network went between create and start (another agent on the
+        // engine removed the owner's last container and the network with
+        // it): make the container again.
+        if docker::lost_network(&e) {
+            let _ = a.rt.remove(&name).await;
+            return a
+                .rep
+                .retrying(S::Starting, &format!("could not start: {e}"), a.retry);
+        }
         *a.failed_hash = Some(a.spec.spec_hash.clone());
         let logs = a.rt.tail(&name, FAILURE_LINES).await;
         a.rep.send(
@@ -263,7 +324,7 @@ async fn run_container(a: &mut Attempt<'_>) -> Pass {
 
 /// Polls readiness until ready, failed, superseded or timed out.
 async fn wait_ready(a: &mut Attempt<'_>) -> Pass {
-    let name = container_name(&a.spec.workload_id);
+    let name = a.name.clone();
     let deadline = Instant::now() + a.ctx.ready_timeout;
     let mut baseline_restarts: Option<i64> = None;
     // With nothing to probe, "ready" means it started and stayed up a moment.

@@ -232,3 +232,74 @@ async fn a_missing_image_that_cannot_be_pulled_fails_with_the_reason() {
     assert!(r.message.contains("could not be pulled"), "{}", r.message);
     assert_eq!(h.rt.creates(), 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_transient_create_error_is_retried_with_backoff_not_failed() {
+    let rt = Memory::new();
+    rt.fail_creates(3);
+    let h = start(rt, want(spec("web:1", "h1"), Desired::Running, false));
+    // Each failure is said as retrying, with the attempt; never `failed`.
+    let mut seen = Vec::new();
+    for _ in 0..2000 {
+        if let Some(r) = h.ctx.reports.get(ID) {
+            assert_ne!(Status::from_wire(r.status), Status::Failed, "{}", r.message);
+            if r.message.contains("retrying in") && !seen.contains(&r.message) {
+                seen.push(r.message.clone());
+            }
+            if Status::from_wire(r.status) == Status::Running {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    h.until(Status::Running).await;
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert!(seen[0].contains("(attempt 1)") && seen[2].contains("(attempt 3)"), "{seen:?}");
+    assert!(seen[0].contains("could not create the container: Conflict"), "{seen:?}");
+    assert_eq!(h.rt.creates(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn another_nodes_container_under_our_name_is_left_alone() {
+    let rt = Memory::new();
+    let usual = crate::docker::container_name(ID);
+    rt.plant(
+        &usual,
+        &[
+            (crate::docker::label::WORKLOAD, ID),
+            (crate::docker::label::NODE, "node-2"),
+        ],
+    );
+    let h = start(rt, want(spec("web:1", "h1"), Desired::Running, false));
+    let r = h.until(Status::Running).await;
+    assert!(r.conflict.contains("belongs to another Lattice node (node-2)"), "{r:?}");
+    let second = crate::owned::second_name(ID, "node-1");
+    assert!(r.conflict.contains(&second), "{r:?}");
+    let ours = h.rt.container_named(&second).expect("ours, under the second name");
+    assert!(crate::owned::is_ours(&ours, ID, "node-1"));
+    // The other node's container still runs, untouched, through a stop and
+    // a delete of ours.
+    let _ = h.desired.send(want(spec("web:1", "h1"), Desired::Stopped, false));
+    h.until(Status::Stopped).await;
+    let _ = h.desired.send(want(spec("web:1", "h1"), Desired::Deleted, true));
+    h.until(Status::Deleted).await;
+    assert!(h.rt.container_named(&second).is_none());
+    let theirs = h.rt.container_named(&usual).expect("left alone");
+    assert!(crate::probe::is_running(&theirs));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_container_made_by_hand_under_both_names_blocks_and_says_so() {
+    let rt = Memory::new();
+    rt.plant(&crate::docker::container_name(ID), &[]);
+    rt.plant(&crate::owned::second_name(ID, "node-1"), &[("app", "mine")]);
+    let h = start(rt, want(spec("web:1", "h1"), Desired::Running, false));
+    let r = h.until(Status::Pending).await;
+    assert!(r.message.contains("that Lattice did not make"), "{r:?}");
+    assert!(r.message.contains("retrying in"), "{r:?}");
+    assert_eq!(h.rt.creates(), 0);
+    // Deleting the workload leaves both alone and ends.
+    let _ = h.desired.send(want(spec("web:1", "h1"), Desired::Deleted, false));
+    h.until(Status::Deleted).await;
+    assert!(h.rt.container_named(&crate::docker::container_name(ID)).is_some());
+}

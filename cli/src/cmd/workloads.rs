@@ -123,6 +123,11 @@ pub async fn deploy(mut ctx: Ctx, a: DeployArgs) -> anyhow::Result<()> {
                         .trim_start_matches([':', ' '])),
                 w.name
             ),
+            _ if w.status == v1::WorkloadStatus::Pending as i32 => format!(
+                "{} is accepted and {} (node {}). It starts as soon as it can; \
+                 follow it with `lattice status {}` (or deploy with --wait).",
+                w.name, w.status_message, w.node, w.name
+            ),
             _ => format!(
                 "{} is {} on node {}. Follow it with `lattice status {}` (or deploy with --wait).",
                 w.name,

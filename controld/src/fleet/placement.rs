@@ -32,6 +32,10 @@ pub enum Placement {
     Node(Box<node::Model>),
     /// No node can take it now but one could: it waits, for this reason.
     Wait(String),
+    /// It must go to this node (its kept volume lives there), which is away
+    /// but would take it: it waits for the node, its room held, for this
+    /// reason.
+    WaitOn(Box<node::Model>, String),
 }
 
 impl Fleet {
@@ -194,6 +198,46 @@ impl Fleet {
             Ok(_) => Ok(n),
             Err(Refusal(reasons)) => Err(Error::NoNode(reasons.join("; "))),
         }
+    }
+
+    /// Where a workload that must go to node `node_id` goes (its kept volume
+    /// lives there): that node now, or, when the node is only away and would
+    /// otherwise take it, that node once its agent is back — the workload
+    /// waits `pending` with the reason, as any placement that has to wait.
+    /// Refused when the node could not take it even when back (no room,
+    /// draining). Call inside [`Fleet::placement_turn`].
+    pub async fn place_on(
+        &self,
+        node_id: &str,
+        (cpu_millis, memory_bytes, spec_bytes): (i64, i64, u64),
+    ) -> Result<Placement> {
+        let (nodes, candidates) = self.candidates(None).await?;
+        let (Some(n), Some(c)) = (
+            nodes.into_iter().find(|n| n.id == node_id),
+            candidates.into_iter().find(|c| c.id == node_id),
+        ) else {
+            return Err(Error::NoNode(
+                "its node has been removed from the cluster".into(),
+            ));
+        };
+        let need = need(cpu_millis, memory_bytes, spec_bytes);
+        let refusal = match choose(std::slice::from_ref(&c), need) {
+            Ok(_) => return Ok(Placement::Node(Box::new(n))),
+            Err(Refusal(reasons)) => reasons,
+        };
+        let back = Candidate {
+            connected: true,
+            docker_problem: None,
+            ..c.clone()
+        };
+        if !c.connected && choose(std::slice::from_ref(&back), need).is_ok() {
+            let why = format!(
+                "waiting for node {}, where its kept volume lives, to come back",
+                n.name
+            );
+            return Ok(Placement::WaitOn(Box::new(n), why));
+        }
+        Err(Error::NoNode(refusal.join("; ")))
     }
 
     /// One round of the placer: puts waiting workloads, oldest first, on

@@ -46,6 +46,9 @@ impl Fleet {
         if w.desired == Desired::Deleted {
             return Ok(());
         }
+        if !r.conflict.is_empty() {
+            self.note_conflict(&w.id, reported, &r.conflict).await?;
+        }
         let restarts = i32::try_from(r.restart_count).unwrap_or(i32::MAX);
         // Every new exit is an event of its own, with its code and last lines,
         // even when the status stays crash-looping.
@@ -92,6 +95,17 @@ impl Fleet {
         Ok(())
     }
 
+    /// Says once, as an event, what the node found in the workload's way
+    /// and left alone (reports repeat it while it lasts).
+    async fn note_conflict(&self, workload_id: &str, status: Status, conflict: &str) -> Result<()> {
+        let recent = self.repo.events(workload_id, 50).await?;
+        if recent.iter().any(|e| e.message == conflict) {
+            return Ok(());
+        }
+        warn!(workload = %workload_id, conflict, "a node found something in a workload's way");
+        self.repo.event(workload_id, status, conflict).await
+    }
+
     /// Sets a workload's status from controld's side (scheduling, loss).
     pub async fn set_status(
         &self,
@@ -128,9 +142,12 @@ impl Fleet {
             // Should it still be there on a live stream, it resyncs.
             self.want_resync(&n.id);
             for w in self.repo.workloads_on(&n.id).await? {
+                // A workload waiting for this node to come back (its kept
+                // volume lives there) keeps saying so.
                 let lost = w.status != Status::Lost
                     && w.desired != Desired::Deleted
-                    && w.status != Status::Stopped;
+                    && w.status != Status::Stopped
+                    && w.status != Status::Pending;
                 if lost {
                     warn!(workload = %w.id, node = %n.name, "node unreachable past its lease; workload lost");
                     let msg = format!(

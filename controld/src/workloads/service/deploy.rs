@@ -173,18 +173,17 @@ impl WorkloadApi {
         // placements take turns: two deploys never count the same free room.
         let placing = self.fleet.placement_turn().await;
         let placement = match kept.as_ref().and_then(|k| k.node_id.clone()) {
-            Some(node_id) => Placement::Node(Box::new(
-                self.fleet
-                    .fits_on(&node_id, (cpu, mem, bytes), None)
-                    .await
-                    .map_err(|e| {
-                        Error::NoNode(format!(
-                            "the kept volume of {} is on a node that cannot take it now: {e}; \
-                             start that node's agent, or remove the volume with `lattice volumes rm {} --forget`",
-                            r.name, r.name
-                        ))
-                    })?,
-            )),
+            Some(node_id) => self
+                .fleet
+                .place_on(&node_id, (cpu, mem, bytes))
+                .await
+                .map_err(|e| {
+                    Error::NoNode(format!(
+                        "the kept volume of {} is on a node that cannot take it: {e}; \
+                         make room there, or remove the volume with `lattice volumes rm {} --forget`",
+                        r.name, r.name
+                    ))
+                })?,
             None if kept.is_some() => {
                 return Err(Error::FailedPrecondition(format!(
                     "the node that held the kept volume of {} was removed; forget it with `lattice volumes rm {} --forget`",
@@ -196,7 +195,9 @@ impl WorkloadApi {
         // The row is written outside the turn; the hold keeps its room
         // counted until a reservation read sees the row.
         let hold = match &placement {
-            Placement::Node(n) => Some(self.fleet.hold(&n.id, (cpu, mem, bytes))),
+            Placement::Node(n) | Placement::WaitOn(n, _) => {
+                Some(self.fleet.hold(&n.id, (cpu, mem, bytes)))
+            }
             Placement::Wait(_) => None,
         };
         drop(placing);
@@ -213,6 +214,9 @@ impl WorkloadApi {
                 format!("placed on node {}", n.name),
             ),
             Placement::Wait(why) => (None, Status::Pending, why.clone()),
+            // On its node already (its room held there): the node's agent
+            // starts it when it connects, as every workload placed there.
+            Placement::WaitOn(n, why) => (Some(n), Status::Pending, why.clone()),
         };
         let am = workload::ActiveModel {
             id: Set(id.clone()),
