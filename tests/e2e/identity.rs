@@ -30,13 +30,17 @@ fn running(container: &str) -> bool {
     docker(&["inspect", "--format", "{{.State.Running}}", container]) == "true"
 }
 
-/// Removes the squatters however the test ends.
-struct Squatters(Vec<String>);
+/// Removes containers (then networks) however the test ends.
+#[derive(Default)]
+struct Squatters(Vec<String>, Vec<String>);
 
 impl Drop for Squatters {
     fn drop(&mut self) {
         for s in &self.0 {
             docker(&["rm", "-f", s]);
+        }
+        for n in &self.1 {
+            docker(&["network", "rm", n]);
         }
     }
 }
@@ -54,7 +58,7 @@ fn containers_that_are_not_this_nodes_are_left_alone() {
     // Under each usual name, someone else's container: one another node
     // made (labelled as that node's), one made by hand (no labels).
     docker(&["rm", "-f", &site_usual, &blog_usual]);
-    let _guard = Squatters(vec![site_usual.clone(), blog_usual.clone()]);
+    let _guard = Squatters(vec![site_usual.clone(), blog_usual.clone()], Vec::new());
     let other_node = squat(
         &site_usual,
         &[
@@ -82,8 +86,14 @@ fn containers_that_are_not_this_nodes_are_left_alone() {
     }
     // Theirs run on, untouched (the same containers); ours run beside them
     // under this node's second name.
-    assert_eq!(docker(&["inspect", "--format", "{{.Id}}", &site_usual]), other_node);
-    assert_eq!(docker(&["inspect", "--format", "{{.Id}}", &blog_usual]), by_hand);
+    assert_eq!(
+        docker(&["inspect", "--format", "{{.Id}}", &site_usual]),
+        other_node
+    );
+    assert_eq!(
+        docker(&["inspect", "--format", "{{.Id}}", &blog_usual]),
+        by_hand
+    );
     assert!(running(&site_usual) && running(&blog_usual));
     let ours = docker(&[
         "ps",
@@ -111,8 +121,10 @@ fn containers_that_are_not_this_nodes_are_left_alone() {
     // Stop and remove ours: theirs stay.
     cli.run(&["stop", "site", "blog", "--wait"], None).ok();
     assert!(running(&site_usual) && running(&blog_usual));
-    cli.run(&["rm", "site", "--purge", "--yes", "--wait"], None).ok();
-    cli.run(&["rm", "blog", "--purge", "--yes", "--wait"], None).ok();
+    cli.run(&["rm", "site", "--purge", "--yes", "--wait"], None)
+        .ok();
+    cli.run(&["rm", "blog", "--purge", "--yes", "--wait"], None)
+        .ok();
     assert!(running(&site_usual) && running(&blog_usual), "left alone");
     assert!(docker(&["ps", "-aq", "--filter", &format!("name={ours}")]).is_empty());
 }
@@ -132,16 +144,20 @@ async fn agents_sharing_an_engine_race_to_make_an_owners_network() {
         agents.push(Docker::connect(isolation).await.expect("docker"));
     }
     let run = uuid::Uuid::new_v4().to_string();
-    let mut made = Vec::new();
-    for round in 0..4 {
-        let owner = format!("race-{run}-{round}");
+    let owners: Vec<String> = (0..4).map(|round| format!("race-{run}-{round}")).collect();
+    let mut made = Squatters::default();
+    made.1 = owners
+        .iter()
+        .map(|o| lattice_agentd::docker::network::network_name(o))
+        .collect();
+    for owner in &owners {
         let mut tasks = Vec::new();
         for (i, d) in agents.iter().enumerate() {
             let (d, owner) = (d.clone(), owner.clone());
             let wid = uuid::Uuid::new_v4().to_string();
             let node = format!("race-node-{i}");
             let name = lattice_agentd::docker::container_name(&wid);
-            made.push(name.clone());
+            made.0.push(name.clone());
             tasks.push(tokio::spawn(async move {
                 let spec = v1::ContainerSpec {
                     workload_id: wid,
@@ -155,18 +171,9 @@ async fn agents_sharing_an_engine_race_to_make_an_owners_network() {
             }));
         }
         for t in tasks {
-            t.await.expect("task").expect("every racer's create succeeds");
+            t.await
+                .expect("task")
+                .expect("every racer's create succeeds");
         }
-    }
-    let mut rm = vec!["rm", "-f"];
-    rm.extend(made.iter().map(String::as_str));
-    docker(&rm);
-    for round in 0..4 {
-        let owner = format!("race-{run}-{round}");
-        docker(&[
-            "network",
-            "rm",
-            &lattice_agentd::docker::network::network_name(&owner),
-        ]);
     }
 }

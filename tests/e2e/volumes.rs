@@ -27,9 +27,21 @@ fn a_removed_workloads_volume_is_listed_reattached_and_deleted() {
         &url,
         "create table t (v text); insert into t values ('survives rm')",
     );
-    let rm = cli.run(&["rm", "db", "--wait"], None).ok();
+    // What `rm` promises, `volumes ls` shows at once (while the node is
+    // still removing the container), then as kept.
+    let rm = cli.run(&["rm", "db"], None).ok();
     assert!(rm.stdout.contains("volumes ls"), "{}", rm.stdout);
     let v = volumes(cli);
+    assert_eq!(v[0]["name"], "db", "listed as soon as rm answers: {v}");
+    assert!(
+        v[0]["state"] == "removing" || v[0]["state"] == "kept",
+        "{v}"
+    );
+    let v = lattice_e2e::wait_for(std::time::Duration::from_secs(30), || {
+        let v = volumes(cli);
+        (v[0]["state"] == "kept").then_some(v)
+    })
+    .expect("kept once the node removed the container");
     assert_eq!(v[0]["name"], "db", "{v}");
     assert_eq!(v[0]["kind"], "postgres");
     assert!(!v[0]["node"].as_str().unwrap_or("").is_empty(), "{v}");
@@ -130,8 +142,18 @@ fn a_kept_volume_on_a_node_that_is_away_waits_for_it_then_runs_with_its_data() {
         .wait()
         .flags(&["--volume", "/srv"])
         .ok();
-    cli.run(&["exec", "files", "--", "sh", "-c", "echo kept-data > /srv/proof"], None)
-        .ok();
+    cli.run(
+        &[
+            "exec",
+            "files",
+            "--",
+            "sh",
+            "-c",
+            "echo kept-data > /srv/proof",
+        ],
+        None,
+    )
+    .ok();
     cli.run(&["rm", "files", "--wait"], None).ok();
     c.agent.stop();
     let r = cli

@@ -254,8 +254,14 @@ async fn a_transient_create_error_is_retried_with_backoff_not_failed() {
     }
     h.until(Status::Running).await;
     assert_eq!(seen.len(), 3, "{seen:?}");
-    assert!(seen[0].contains("(attempt 1)") && seen[2].contains("(attempt 3)"), "{seen:?}");
-    assert!(seen[0].contains("could not create the container: Conflict"), "{seen:?}");
+    assert!(
+        seen[0].contains("(attempt 1)") && seen[2].contains("(attempt 3)"),
+        "{seen:?}"
+    );
+    assert!(
+        seen[0].contains("could not create the container: Conflict"),
+        "{seen:?}"
+    );
     assert_eq!(h.rt.creates(), 1);
 }
 
@@ -272,16 +278,26 @@ async fn another_nodes_container_under_our_name_is_left_alone() {
     );
     let h = start(rt, want(spec("web:1", "h1"), Desired::Running, false));
     let r = h.until(Status::Running).await;
-    assert!(r.conflict.contains("belongs to another Lattice node (node-2)"), "{r:?}");
+    assert!(
+        r.conflict
+            .contains("belongs to another Lattice node (node-2)"),
+        "{r:?}"
+    );
     let second = crate::owned::second_name(ID, "node-1");
     assert!(r.conflict.contains(&second), "{r:?}");
-    let ours = h.rt.container_named(&second).expect("ours, under the second name");
+    let ours =
+        h.rt.container_named(&second)
+            .expect("ours, under the second name");
     assert!(crate::owned::is_ours(&ours, ID, "node-1"));
     // The other node's container still runs, untouched, through a stop and
     // a delete of ours.
-    let _ = h.desired.send(want(spec("web:1", "h1"), Desired::Stopped, false));
+    let _ = h
+        .desired
+        .send(want(spec("web:1", "h1"), Desired::Stopped, false));
     h.until(Status::Stopped).await;
-    let _ = h.desired.send(want(spec("web:1", "h1"), Desired::Deleted, true));
+    let _ = h
+        .desired
+        .send(want(spec("web:1", "h1"), Desired::Deleted, true));
     h.until(Status::Deleted).await;
     assert!(h.rt.container_named(&second).is_none());
     let theirs = h.rt.container_named(&usual).expect("left alone");
@@ -299,7 +315,12 @@ async fn a_container_made_by_hand_under_both_names_blocks_and_says_so() {
     assert!(r.message.contains("retrying in"), "{r:?}");
     assert_eq!(h.rt.creates(), 0);
     // Deleting the workload leaves both alone and ends.
-    let _ = h.desired.send(want(spec("web:1", "h1"), Desired::Deleted, false));
+    let _ = h
+        .desired
+        .send(want(spec("web:1", "h1"), Desired::Deleted, false));
     h.until(Status::Deleted).await;
-    assert!(h.rt.container_named(&crate::docker::container_name(ID)).is_some());
+    assert!(
+        h.rt.container_named(&crate::docker::container_name(ID))
+            .is_some()
+    );
 }

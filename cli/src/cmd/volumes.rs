@@ -17,6 +17,7 @@ fn volume_json(v: &v1::Volume) -> Value {
         "node": v.node,
         "created_at": v.created_at.as_ref().and_then(|t| rfc3339(t.unix_millis)),
         "kept_at": v.kept_at.as_ref().and_then(|t| rfc3339(t.unix_millis)),
+        "state": if v.state.is_empty() { "kept" } else { v.state.as_str() },
     })
 }
 
@@ -50,9 +51,13 @@ pub async fn run(mut ctx: Ctx, a: VolumesArgs) -> anyhow::Result<()> {
                         } else {
                             v.node.clone()
                         },
-                        v.kept_at
-                            .as_ref()
-                            .map_or_else(String::new, |t| output::ago(t.unix_millis) + " ago"),
+                        if v.state == "removing" {
+                            "now (its container is being removed)".into()
+                        } else {
+                            v.kept_at
+                                .as_ref()
+                                .map_or_else(String::new, |t| output::ago(t.unix_millis) + " ago")
+                        },
                         v.image.clone(),
                     ]);
                 }

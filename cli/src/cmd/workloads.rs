@@ -388,8 +388,7 @@ pub async fn rm(mut ctx: Ctx, a: RmArgs) -> anyhow::Result<()> {
                 .as_str()
             );
             value["purge"] = json!(purge);
-            let has_volume = w.kind == "postgres" || w.kind == "s3";
-            let kept = if purge || !has_volume {
+            let kept = if purge || !w.has_volume {
                 ""
             } else {
                 "; its data volume is kept (see `lattice volumes ls`)"

@@ -31,6 +31,12 @@ pub struct SpecDoc {
     pub default_limits: Option<LimitsDoc>,
 }
 
+/// Whether a stored spec declares a data volume (one that `rm` keeps); a
+/// spec that does not parse declares none.
+pub fn declares_volume(spec: &str) -> bool {
+    serde_json::from_str::<SpecDoc>(spec).is_ok_and(|s| !s.volume_path.is_empty())
+}
+
 /// Whether a workload keeps data in a volume on its node (an unreadable
 /// spec counts as holding data: the safe answer).
 pub fn has_volume(w: &workload::Model) -> bool {

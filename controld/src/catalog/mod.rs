@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 
 pub mod backup;
 mod docs;
-pub use docs::{LimitsDoc, SecretDoc, SpecDoc, has_volume};
+pub use docs::{LimitsDoc, SecretDoc, SpecDoc, declares_volume, has_volume};
 
 /// Images per kind (flags `--postgres-image`, `--s3-image`).
 #[derive(Debug, Clone)]

@@ -10,7 +10,6 @@ use tracing::warn;
 
 use super::Repo;
 use super::edge_ports::release_ports;
-use crate::catalog::SpecDoc;
 use crate::clock;
 use crate::entity::{edge_port, kept_volume, workload, workload_event, workload_version};
 use crate::error::Result;
@@ -27,9 +26,7 @@ impl Repo {
             let row = workload::Entity::find_by_id(id.to_string()).one(&txn).await?;
             if let Some(w) = &row {
                 release_ports(&txn, id, &w.owner_id, now).await?;
-                let has_volume = serde_json::from_str::<SpecDoc>(&w.spec)
-                    .is_ok_and(|s| !s.volume_path.is_empty());
-                if keep_volume && has_volume {
+                if keep_volume && crate::catalog::declares_volume(&w.spec) {
                     let clash = kept_volume::Entity::delete_many()
                         .filter(kept_volume::Column::OwnerId.eq(&w.owner_id))
                         .filter(kept_volume::Column::Name.eq(&w.name))

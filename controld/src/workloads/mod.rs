@@ -47,6 +47,7 @@ pub fn to_proto(w: &workload::Model, v: &Views) -> v1::Workload {
         last_exit_code: w.last_exit_code,
         version: w.version,
         desired: w.desired.to_string(),
+        has_volume: crate::catalog::declares_volume(&w.spec),
     }
 }
 

@@ -90,6 +90,15 @@ impl WorkloadApi {
         let turn = self.deploys.lock(&c.user.id).await;
         if let Some(w) = self.repo.workload(&c.user.id, &r.name).await? {
             drop(turn);
+            if w.desired == Desired::Deleted {
+                return Err(Error::FailedPrecondition(format!(
+                    "{} is still being removed (its node is removing its container{}); \
+                     deploy again once `lattice rm {} --wait` returns",
+                    w.name,
+                    if w.purge { "" } else { "; its volume is kept" },
+                    w.name
+                )));
+            }
             if w.kind != resolved.kind {
                 return Err(Error::AlreadyExists(format!(
                     "{} is a {} workload, not {}; pick another name, or remove it first with `lattice rm {}`",
