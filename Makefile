@@ -34,8 +34,10 @@ scale:
 	LATTICE_TEST_POSTGRES_URL=$$(scripts/test-postgres.sh) target/release/lattice-scale 1000 100 100 postgres
 
 ## chaos: churn on real Docker under 100 kills, outages and a lost node; checks every invariant, writes docs/RELIABILITY.md (≤ 10 min)
-chaos: prereqs build images
-	target/debug/lattice-chaos
+# (release binaries, as users run them: its timings are theirs)
+chaos: prereqs images
+	$(CARGO) build --release --workspace --bins
+	target/release/lattice-chaos
 
 ## man: man pages for lattice and every subcommand, into target/man
 man: build

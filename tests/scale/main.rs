@@ -155,6 +155,8 @@ fn chrono_free_date() -> String {
 async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let _ = rlimit::increase_nofile_limit(u64::MAX);
+    // The figures are what users get: the daemons' own log level.
+    lattice_e2e::log_as_in_production();
     let arg = |i: usize, d: usize| {
         std::env::args()
             .nth(i)
