@@ -629,3 +629,43 @@ fn signing_in_again_ends_the_previous_session() {
     assert_eq!(e.code(), Code::Unauthenticated);
     cli.run(&["whoami"], None).ok();
 }
+
+/// With no server chosen, a mistake in the input itself is named first:
+/// the newcomer learns what to fix, not that a server is missing.
+#[test]
+fn input_mistakes_are_named_before_a_missing_server() {
+    let cli = Cli::new(None);
+    for (args, says) in [
+        (
+            &["deploy", "foo", "bar"][..],
+            "kind must be postgres, s3 (alias minio) or custom, got \"foo\"",
+        ),
+        (
+            &["deploy", "custom", "x"],
+            "image is required for custom workloads (--image",
+        ),
+        (
+            &["deploy", "postgres", "db", "--port", "0"],
+            "port must be from 1 to 65535",
+        ),
+        (
+            &[
+                "deploy", "custom", "x", "--image", "nginx", "--volume", "data",
+            ],
+            "volume",
+        ),
+        (&["nodes", "rm", "Bad_Name", "--yes"], "name must be"),
+        (&["login", "--email", "nope"], "email must be an address"),
+    ] {
+        let r = cli.run(args, None).fails_with(2);
+        assert!(r.stderr.contains(says), "{args:?}: {}", r.stderr);
+        assert!(
+            !r.stderr.contains("no server chosen"),
+            "{args:?}: {}",
+            r.stderr
+        );
+    }
+    // A correct command still says what is missing.
+    let r = cli.run(&["deploy", "postgres", "db"], None).fails_with(2);
+    assert!(r.stderr.contains("no server chosen"), "{}", r.stderr);
+}

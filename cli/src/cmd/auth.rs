@@ -116,6 +116,10 @@ fn session_json(api: &Api, s: &v1::Session) -> serde_json::Value {
 /// `lattice register`.
 pub async fn register(mut ctx: Ctx, a: RegisterArgs) -> anyhow::Result<()> {
     let args = a.credentials;
+    // A bad --email is said before a server is needed.
+    if let Some(e) = &args.email {
+        validate::email(e).map_err(CliError::from)?;
+    }
     let addr = ctx.server()?;
     let email = email_arg(&ctx, &args, &addr.url)?;
     // Trust the server first (the prompt comes before the password's).
@@ -143,6 +147,10 @@ pub async fn register(mut ctx: Ctx, a: RegisterArgs) -> anyhow::Result<()> {
 
 /// `lattice login`.
 pub async fn login(mut ctx: Ctx, args: CredentialsArgs) -> anyhow::Result<()> {
+    // A bad --email is said before a server is needed.
+    if let Some(e) = &args.email {
+        validate::email(e).map_err(CliError::from)?;
+    }
     let addr = ctx.server()?;
     let email = email_arg(&ctx, &args, &addr.url)?;
     let mut api = Api::connect(&mut ctx).await?;

@@ -14,8 +14,16 @@ fn status_name(s: i32) -> &'static str {
 
 /// `lattice nodes …`.
 pub async fn run(mut ctx: Ctx, a: NodesArgs) -> anyhow::Result<()> {
+    let action = a.action.unwrap_or(NodesAction::Ls);
+    // A bad name is said before a server is needed.
+    if let NodesAction::Rm { name, .. }
+    | NodesAction::Drain { name }
+    | NodesAction::RotateSecret { name } = &action
+    {
+        lattice_proto::validate::name("name", name).map_err(crate::error::CliError::from)?;
+    }
     let mut api = Api::connect(&mut ctx).await?;
-    match a.action.unwrap_or(NodesAction::Ls) {
+    match action {
         NodesAction::Ls => {
             let r = api.list_nodes(v1::ListNodesRequest {}).await?;
             let rows: Vec<_> = r
@@ -96,7 +104,6 @@ pub async fn run(mut ctx: Ctx, a: NodesArgs) -> anyhow::Result<()> {
             })
         }
         NodesAction::Rm { name, force } => {
-            lattice_proto::validate::name("name", &name).map_err(crate::error::CliError::from)?;
             if !ctx.global.yes {
                 crate::confirm::ask(
                     &format!("Remove node {name}? Its agent is cut off at once."),
@@ -121,7 +128,6 @@ pub async fn run(mut ctx: Ctx, a: NodesArgs) -> anyhow::Result<()> {
             )
         }
         NodesAction::Drain { name } => {
-            lattice_proto::validate::name("name", &name).map_err(crate::error::CliError::from)?;
             let n = api
                 .drain_node(v1::DrainRequest { name: name.clone() })
                 .await?;
@@ -137,7 +143,6 @@ pub async fn run(mut ctx: Ctx, a: NodesArgs) -> anyhow::Result<()> {
             )
         }
         NodesAction::RotateSecret { name } => {
-            lattice_proto::validate::name("name", &name).map_err(crate::error::CliError::from)?;
             api.rotate_node_secret(v1::RotateNodeSecretRequest { name: name.clone() })
                 .await?;
             output::emit(

@@ -22,7 +22,17 @@ fn name_ok(name: &str) -> anyhow::Result<()> {
 
 /// `lattice deploy`.
 pub async fn deploy(mut ctx: Ctx, a: DeployArgs) -> anyhow::Result<()> {
+    // Everything the input alone can tell is said before a server is needed.
+    let kind = validate::kind(&a.kind).map_err(CliError::from)?;
+    validate::kind_needs(kind, a.image.as_deref().unwrap_or_default()).map_err(CliError::from)?;
     name_ok(&a.name)?;
+    for p in &a.ports {
+        validate::port(*p).map_err(CliError::from)?;
+    }
+    if let Some(v) = &a.volume {
+        validate::volume_path(v).map_err(CliError::from)?;
+    }
+    validate::command(&a.command).map_err(CliError::from)?;
     let cpu_millis = a
         .cpu
         .as_deref()

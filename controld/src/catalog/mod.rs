@@ -28,15 +28,7 @@ pub struct Catalog {
 
 /// Parses a kind as typed (`postgresql` and `minio` are aliases).
 pub fn parse_kind(raw: &str) -> Result<Kind> {
-    Kind::parse_alias(raw).ok_or_else(|| {
-        Error::Invalid(lattice_proto::ValidationError {
-            field: "kind",
-            rule: format!(
-                "must be postgres, s3 (alias minio) or custom, got {:?}",
-                raw.chars().take(32).collect::<String>()
-            ),
-        })
-    })
+    Ok(lattice_proto::validate::kind(raw)?)
 }
 
 /// A resolved deploy.
@@ -175,12 +167,7 @@ impl Catalog {
                 };
             }
             Kind::Custom => {
-                if r.image.is_empty() {
-                    return Err(Error::Invalid(lattice_proto::ValidationError {
-                        field: "image",
-                        rule: "is required for custom workloads (--image nginx:1.27)".into(),
-                    }));
-                }
+                lattice_proto::validate::kind_needs(Kind::Custom, &r.image)?;
                 out.image = r.image.clone();
                 out.spec = SpecDoc {
                     command: r.command.clone(),

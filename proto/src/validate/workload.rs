@@ -16,6 +16,31 @@ pub const ENV_MAX_COUNT: usize = 50;
 /// Most bytes of environment (keys + values) per workload.
 pub const ENV_MAX_BYTES: usize = 32 * 1024;
 
+/// Parses a workload kind as a user types it (`postgresql` and `minio` are
+/// aliases).
+pub fn kind(raw: &str) -> Result<crate::state::Kind, ValidationError> {
+    crate::state::Kind::parse_alias(raw).ok_or_else(|| {
+        ValidationError::new(
+            "kind",
+            format!(
+                "must be postgres, s3 (alias minio) or custom, got {:?}",
+                truncate(raw)
+            ),
+        )
+    })
+}
+
+/// Checks what a kind needs of a deploy: a custom workload names its image.
+pub fn kind_needs(kind: crate::state::Kind, image: &str) -> Result<(), ValidationError> {
+    if kind == crate::state::Kind::Custom && image.is_empty() {
+        return Err(ValidationError::new(
+            "image",
+            "is required for custom workloads (--image nginx:1.27)",
+        ));
+    }
+    Ok(())
+}
+
 /// Checks a container image reference (`[registry/]repo[:tag][@digest]`).
 pub fn image(raw: &str) -> Result<(), ValidationError> {
     let rule = "must be an image reference like postgres:16 or registry.example.com/team/app:1.2";
