@@ -2,24 +2,30 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: prereqs build images test unit lint fmt bench scale chaos man demo demo-stop postgres clean
+.PHONY: prereqs prereqs-demo build images test unit lint fmt bench scale chaos man demo demo-stop postgres postgres-stop clean
 
-## prereqs: install what a fresh machine lacks (Debian packages; as root), or say the command to run
+## prereqs: install what a fresh machine lacks for the tests (Debian packages; as root), or say the command to run
 prereqs:
-	@scripts/prereqs.sh
+	@scripts/prereqs.sh test
+
+## prereqs-demo: the same for the demo and the images only (no test server, no browser)
+prereqs-demo:
+	@scripts/prereqs.sh demo
 
 ## build: debug binaries (lattice, lattice-controld, lattice-agentd)
 build:
 	$(CARGO) build --workspace --bins
 
 ## images: build lattice-local/{postgres,s3,web} from Debian packages (no registry needed; cached by tag)
-images: prereqs
+images: prereqs-demo
 	images/build.sh
 
 ## test: every test (unit + end-to-end) against real TLS, SQLite, a throwaway Postgres and Docker
 test: prereqs build images
-	@url=$$(scripts/test-postgres.sh) && \
-	  LATTICE_TEST_POSTGRES_URL="$$url" $(CARGO) test --workspace --all-targets
+	@url=$$(scripts/test-postgres.sh) || exit 1; \
+	  LATTICE_TEST_POSTGRES_URL="$$url" $(CARGO) test --workspace --all-targets; rc=$$?; \
+	  echo "make test: the test Postgres still runs on 127.0.0.1:$${LATTICE_TEST_PG_PORT:-54329} (reused by the next run); stop it with: make postgres-stop"; \
+	  exit $$rc
 
 ## bench: relay, deploy, logs and footprint against their baselines (release build), written to docs/BENCHMARKS.md
 # (the workspace's bins include the harnesses: one build, one set of features)
@@ -59,8 +65,12 @@ fmt:
 postgres:
 	@scripts/test-postgres.sh
 
+## postgres-stop: stop the throwaway Postgres that make test and make scale start
+postgres-stop:
+	@scripts/test-postgres.sh stop
+
 ## demo: start controld + agentd, register; Postgres + psql, S3 + aws, a web image + curl + logs, stop
-demo: prereqs build images
+demo: prereqs-demo build images
 	scripts/demo.sh
 
 demo-stop:

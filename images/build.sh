@@ -74,10 +74,21 @@ build_s3s_fs() {
 }
 
 have "$base" || build_base
+# Docker's client warns on every build when it has no buildx (Debian's
+# docker.io has none): said once here, the build's own output shown only
+# when it fails.
+docker buildx version >/dev/null 2>&1 ||
+  echo "images: no docker buildx here; using Docker's legacy builder (the images need nothing newer)"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 for n in "${missing[@]}"; do
   [ "$n" = s3 ] && build_s3s_fs
   echo "images: building lattice-local/$n:latest"
-  docker build -q -t "lattice-local/$n:latest" "$n" >/dev/null
+  if ! docker build -q -t "lattice-local/$n:latest" "$n" >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "images: building lattice-local/$n:latest failed (above)" >&2
+    exit 1
+  fi
 done
 rm -f s3/s3s-fs
 echo "images: ready"

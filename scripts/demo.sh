@@ -98,8 +98,7 @@ fi
 lattice nodes
 
 step "lattice deploy postgres demo-db --wait"
-lattice status demo-db >/dev/null 2>&1 || lattice deploy postgres demo-db --wait
-running_or_start demo-db
+if lattice status demo-db >/dev/null 2>&1; then running_or_start demo-db; else lattice deploy postgres demo-db --wait; fi
 step "lattice access demo-db"
 lattice access demo-db
 step "psql \"\$(lattice access demo-db --format url)\""
@@ -110,8 +109,7 @@ psql "$url" -v ON_ERROR_STOP=1 -q \
 psql "$url" -tA -c "select 'connected to ' || current_database() || ' as ' || current_user || '; visits so far: ' || count(*) from visits"
 
 step "lattice deploy s3 demo-media --wait"
-lattice status demo-media >/dev/null 2>&1 || lattice deploy s3 demo-media --wait
-running_or_start demo-media
+if lattice status demo-media >/dev/null 2>&1; then running_or_start demo-media; else lattice deploy s3 demo-media --wait; fi
 step "aws s3 cp / ls through the public endpoint (credentials from lattice access --format env)"
 (
   eval "$(lattice access demo-media --format env)"
@@ -125,8 +123,7 @@ step "aws s3 cp / ls through the public endpoint (credentials from lattice acces
 )
 
 step "lattice deploy custom demo-web --image $web_image --port 80 --wait"
-lattice status demo-web >/dev/null 2>&1 || lattice deploy custom demo-web --image "$web_image" --port 80 --wait
-running_or_start demo-web
+if lattice status demo-web >/dev/null 2>&1; then running_or_start demo-web; else lattice deploy custom demo-web --image "$web_image" --port 80 --wait; fi
 web_url=$(lattice access demo-web --format endpoint)
 step "curl $web_url"
 curl -fsS --max-time 10 "$web_url"

@@ -80,6 +80,13 @@ pub fn table() -> Table {
         .set_content_arrangement(ContentArrangement::Dynamic);
     if !colour() {
         t.force_no_tty();
+        // Plain (NO_COLOR) on a terminal still wraps to the terminal.
+        if std::io::stdout().is_terminal()
+            && let Ok((w, _)) = crossterm::terminal::size()
+            && w >= 20
+        {
+            t.set_width(w);
+        }
     }
     // A terminal that reports no size (0 columns: some ptys, CI runners)
     // would squeeze every column to one character: use $COLUMNS, else do
@@ -99,6 +106,18 @@ pub fn table() -> Table {
         }
     }
     t
+}
+
+/// Caps column `index` at `width` characters, its cells wrapping within:
+/// a long message (a pull error) stays readable where the terminal's width
+/// is unknown (piped, or a terminal that reports none).
+pub fn cap_column(t: &mut Table, index: usize, width: u16) {
+    if let Some(c) = t.column_mut(index) {
+        c.set_constraint(ColumnConstraint::Boundaries {
+            lower: Width::Fixed(10),
+            upper: Width::Fixed(width),
+        });
+    }
 }
 
 /// Sets a table's header; no column is narrower than its heading, so a
@@ -200,6 +219,28 @@ pub fn date(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_capped_column_wraps_a_long_message_where_the_width_is_unknown() {
+        let mut t = table();
+        t.set_content_arrangement(ContentArrangement::Disabled);
+        header(&mut t, &["WHEN", "STATUS", "MESSAGE"]);
+        cap_column(&mut t, 2, 100);
+        let long =
+            "image registry.example.com/team/app:1 is not on this node and could not be pulled: "
+                .repeat(3);
+        t.add_row(vec!["2m ago".to_string(), "failed".into(), long.clone()]);
+        let out = t.to_string();
+        assert!(
+            out.lines().all(|l| l.chars().count() <= 130),
+            "every line fits:\n{out}"
+        );
+        let words: String = out.split_whitespace().collect();
+        assert!(
+            words.contains("couldnotbepulled"),
+            "nothing is cut off:\n{out}"
+        );
+    }
 
     #[test]
     fn spans_have_one_style() {

@@ -117,7 +117,14 @@ pub async fn wait(
                 Err(CliError::NotFound(format!("{name} was deleted")).into())
             };
         }
-        progress.show(&w);
+        let reached = matches!(
+            (target, Status::from_wire(w.status)),
+            (Target::Running, Status::Running) | (Target::Stopped, Status::Stopped)
+        );
+        // The state waited for is said once, by the command's own result.
+        if !reached {
+            progress.show(&w);
+        }
         match (target, Status::from_wire(w.status)) {
             (Target::Running, Status::Running) | (Target::Stopped, Status::Stopped) => {
                 break Ok(Some(w));

@@ -241,6 +241,7 @@ pub async fn status(mut ctx: Ctx, a: NameArg) -> anyhow::Result<()> {
         if !d.events.is_empty() {
             let mut t = output::table();
             output::header(&mut t, &["WHEN", "STATUS", "MESSAGE"]);
+            output::cap_column(&mut t, 2, 100);
             for e in &d.events {
                 t.add_row(vec![
                     e.at.as_ref()
