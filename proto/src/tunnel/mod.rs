@@ -5,9 +5,10 @@
 //! protobuf frames, no HTTP/2, as bore and rathole carry visitor data.
 //!
 //! [`splice`] copies both ways with half-close and holds no buffer while a
-//! direction is idle: it waits until its source is readable, then reads into
-//! a fresh buffer that is freed once written, so a thousand idle relayed
-//! connections cost only their sockets and TLS state.
+//! direction is idle: while bytes keep coming, each direction reuses one
+//! buffer; the moment its source has nothing to read, the buffer is freed,
+//! so a thousand idle relayed connections cost only their sockets and TLS
+//! state, and a bulk transfer allocates once, not once per chunk.
 
 use std::future::poll_fn;
 use std::io;
@@ -207,22 +208,24 @@ impl Half {
                 ready!(Pin::new(&mut *dst).poll_flush(cx)).map_err(|_| dst_side)?;
                 self.unflushed = false;
             }
-            // Written: hold nothing while waiting for more.
-            self.buf = BytesMut::new();
+            // Written: the buffer is kept for the next read while bytes
+            // keep coming, and freed below once the source goes quiet.
+            self.buf.clear();
             self.pos = 0;
             if self.eof {
+                self.buf = BytesMut::new();
                 ready!(Pin::new(&mut *dst).poll_shutdown(cx)).map_err(|_| dst_side)?;
                 self.done = true;
                 return Poll::Ready(Ok(()));
             }
-            ready!(src.poll_read_ready(cx)).map_err(|_| src_side)?;
-            let mut buf = BytesMut::with_capacity(CHUNK);
-            let n = ready!(tokio_util::io::poll_read_buf(
-                Pin::new(&mut *src),
-                cx,
-                &mut buf
-            ))
-            .map_err(|_| src_side)?;
+            let n = match self.poll_read(cx, src) {
+                Poll::Pending => {
+                    // Nothing to read: hold nothing while waiting for more.
+                    self.buf = BytesMut::new();
+                    return Poll::Pending;
+                }
+                Poll::Ready(r) => r.map_err(|_| src_side)?,
+            };
             if n == 0 {
                 self.eof = true;
                 continue;
@@ -231,8 +234,18 @@ impl Half {
             progress
                 .last_ms
                 .store(progress.elapsed_ms(), Ordering::Relaxed);
-            self.buf = buf;
         }
+    }
+
+    /// Reads what `src` has into the (reused) buffer.
+    fn poll_read<S: ReadReady>(
+        &mut self,
+        cx: &mut Context<'_>,
+        src: &mut S,
+    ) -> Poll<io::Result<usize>> {
+        ready!(src.poll_read_ready(cx))?;
+        self.buf.reserve(CHUNK);
+        tokio_util::io::poll_read_buf(Pin::new(src), cx, &mut self.buf)
     }
 }
 

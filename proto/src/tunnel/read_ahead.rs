@@ -2,13 +2,14 @@
 //!
 //! rustls reads the socket 4 KiB at a time, so a bulk transfer costs one
 //! system call per 4 KiB. [`ReadAhead`] reads up to 64 KiB per call and
-//! hands rustls its 4 KiB from memory; once drained its buffer is freed, so
-//! an idle connection holds none (a `tokio::io::BufReader` keeps its buffer
-//! for the connection's life: 64 KiB per idle relayed connection per side).
+//! hands rustls its 4 KiB from memory. The buffer is reused while the socket
+//! has bytes and freed as soon as a read would wait, so an idle connection
+//! holds none (a `tokio::io::BufReader` keeps its buffer for the
+//! connection's life: 64 KiB per idle relayed connection per side).
 
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -62,21 +63,26 @@ impl<T: AsyncRead + Unpin> AsyncRead for ReadAhead<T> {
                 // A large read gains nothing from a copy.
                 return Pin::new(&mut this.inner).poll_read(cx, out);
             }
-            let mut fresh = BytesMut::with_capacity(AHEAD);
-            // Pending drops `fresh`: nothing is held while waiting.
-            ready!(tokio_util::io::poll_read_buf(
-                Pin::new(&mut this.inner),
-                cx,
-                &mut fresh
-            ))?;
-            this.buf = fresh;
+            // Drained, the buffer's whole allocation is reused (no copy).
+            this.buf.reserve(AHEAD);
+            match tokio_util::io::poll_read_buf(Pin::new(&mut this.inner), cx, &mut this.buf) {
+                Poll::Pending => {
+                    // Nothing is held while waiting.
+                    this.buf = BytesMut::new();
+                    return Poll::Pending;
+                }
+                Poll::Ready(r) => {
+                    r?;
+                    if this.buf.is_empty() {
+                        // End of stream: nothing more will come.
+                        this.buf = BytesMut::new();
+                    }
+                }
+            }
         }
         let n = out.remaining().min(this.buf.len());
         out.put_slice(&this.buf[..n]);
         this.buf.advance(n);
-        if this.buf.is_empty() {
-            this.buf = BytesMut::new();
-        }
         Poll::Ready(Ok(()))
     }
 }
@@ -134,5 +140,26 @@ mod tests {
         }
         assert_eq!(got, data);
         assert_eq!(r.buf.capacity(), 0, "drained: the buffer is freed");
+    }
+
+    #[tokio::test]
+    async fn a_connection_waiting_for_bytes_holds_no_buffer() {
+        let (mut w, r) = tokio::io::duplex(1 << 20);
+        w.write_all(&[7u8; 10_000]).await.unwrap();
+        let mut r = ReadAhead::new(r);
+        let mut small = [0u8; 4096];
+        let mut got = 0;
+        while got < 10_000 {
+            got += r.read(&mut small).await.unwrap();
+        }
+        // The peer is quiet: the next read waits, and holds nothing.
+        let waiting =
+            tokio::time::timeout(std::time::Duration::from_millis(50), r.read(&mut small));
+        assert!(waiting.await.is_err(), "nothing to read yet");
+        assert_eq!(r.buf.capacity(), 0, "a waiting read frees the buffer");
+        // Bytes again: served as before.
+        w.write_all(b"more").await.unwrap();
+        let n = r.read(&mut small).await.unwrap();
+        assert_eq!(&small[..n], b"more");
     }
 }
