@@ -27,9 +27,10 @@ test: prereqs build images
 	  echo "make test: the test Postgres still runs on 127.0.0.1:$${LATTICE_TEST_PG_PORT:-54329} (reused by the next run); stop it with: make postgres-stop"; \
 	  exit $$rc
 
-## bench: relay, deploy, logs and footprint against their baselines (release build), written to docs/BENCHMARKS.md
+## bench: relay (beside a plain floor and rathole), deploy, logs and footprint against their baselines (release build), written to docs/BENCHMARKS.md
 # (the workspace's bins include the harnesses: one build, one set of features)
 bench: images
+	scripts/bench-peers.sh
 	$(CARGO) build --release --workspace --bins
 	target/release/lattice-bench
 

@@ -4,9 +4,10 @@
 //! against `docker logs`. Writes docs/BENCHMARKS.md (keeping `make scale`'s
 //! sections).
 //!
-//! The relay's custom workload runs two small servers: an echo server (port
-//! 7000) for round-trip latency and idle connections, and a source (port
-//! 7001) that writes zeros as fast as it can for throughput.
+//! The relay's workload is relay/peer.c on the local base image: an echo
+//! server (port 7000) for round trips and idle connections, and a sink
+//! (port 7002) for throughput. `lattice-bench floor-relay …` is the plain
+//! relay the relay section measures as the floor.
 
 mod deploy;
 mod footprint;
@@ -16,19 +17,11 @@ mod report;
 
 use lattice_e2e::{Cluster, docker};
 
-const SERVERS: &str = r#"
-perl -MIO::Socket::INET -e '
-  $SIG{CHLD}="IGNORE";
-  for $p (7000, 7001) { if (!fork) {
-    $s = IO::Socket::INET->new(LocalPort=>$p, Listen=>4096, ReuseAddr=>1) or die "listen $p: $!";
-    while ($c = $s->accept) { if (!fork) {
-      if ($p == 7000) { while (sysread($c, $b, 65536)) { syswrite($c, $b) } }
-      else { $z = "\0" x 262144; while (syswrite($c, $z)) {} }
-      exit 0 } close $c }
-  } }
-  sleep' "#;
-
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("floor-relay") {
+        relay::floor_relay(&args[2..]);
+    }
     let _ = rlimit::increase_nofile_limit(u64::MAX);
     // The daemons as users run them: not at the tests' debug level.
     lattice_e2e::log_as_in_production();
@@ -56,22 +49,11 @@ fn main() {
         eprintln!("footprint…");
         sections.push(footprint::run(cli, pids));
     }
+    let peer = relay::peer_image();
     cli.run(
         &[
-            "deploy",
-            "custom",
-            "bench",
-            "--image",
-            "lattice-local/web:latest",
-            "--port",
-            "7000",
-            "--port",
-            "7001",
+            "deploy", "custom", "bench", "--image", &peer, "--port", "7000", "--port", "7002",
             "--wait",
-            "--",
-            "sh",
-            "-c",
-            SERVERS,
         ],
         None,
     )
@@ -102,14 +84,20 @@ fn main() {
             .expect("a public endpoint");
         format!("127.0.0.1:{}", e["port"])
     };
-    let targets = relay::Targets {
-        direct_echo: format!("{ip}:7000"),
-        direct_src: format!("{ip}:7001"),
-        edge_echo: edge(7000),
-        edge_src: edge(7001),
-    };
     if wanted("relay") {
-        sections.push(relay::run(&targets, pids));
+        let direct = relay::Path {
+            name: "direct",
+            sink: format!("{ip}:7002"),
+            echo: format!("{ip}:7000"),
+            pids: Vec::new(),
+        };
+        let lattice = relay::Path {
+            name: "Lattice",
+            sink: edge(7002),
+            echo: edge(7000),
+            pids: vec![pids.0, pids.1],
+        };
+        sections.push(relay::run(direct, lattice));
     }
     cli.run(&["rm", "bench", "--yes", "--wait"], None).ok();
     if wanted("deploy") {
