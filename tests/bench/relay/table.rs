@@ -6,6 +6,19 @@ use std::fmt::Write as _;
 use super::{CHUNK, ECHOES, Figures, IDLE, PARALLEL, ROUNDS, STREAM};
 use crate::report::{Row, Section, median, with_range};
 
+/// What each attempt to close the gap to the floor gave, measured with
+/// this section's bench (medians of 3 interleaved rounds, Lattice row).
+const ATTEMPTS: &str = "What each attempt gave (2026-12-06, this bench, Lattice's row; one stream MB/s and \
+    CPU-s/GB / 8 streams MB/s and CPU-s/GB): **before** (a new 64 KiB buffer per chunk) 876 and \
+    1.34 / 1164 and 1.21, 0.73× the floor; **one reused buffer per direction**, freed when its \
+    source goes quiet, and the TLS read-ahead likewise (kept) 977 and 1.30 / 1162 and 1.21, 0.88× \
+    the floor; **rustls on aws-lc-rs** instead of ring for the data connection, on top: 957 and \
+    1.30 / 1191 and 1.19 — the same within the rounds' ranges, so the tree stays on the one \
+    provider it has (ring: no C build of aws-lc, one provider in every config); AES-GCM is not \
+    where the rest goes. `splice(2)` on the plain legs does not apply: each plain leg's other \
+    end is the encrypted hop, whose bytes must pass through user space to be sealed or opened; \
+    only kernel TLS would let them stay in the kernel, and this kernel has no `tls` ULP.";
+
 const DIRECT: usize = 0;
 const FLOOR: usize = 1;
 const LATTICE: usize = 2;
@@ -145,6 +158,7 @@ pub fn section(names: &[&str], f: &[Figures], per_conn: f64, readings: &str) -> 
         rows,
         notes: vec![
             paths_table(names, f),
+            ATTEMPTS.into(),
             format!(
                 "Per round and path: one {mib} MiB stream, {PARALLEL} parallel streams of {mib} MiB, \
                  {ECHOES} echoes after 200 warm-up; {ROUNDS} rounds after a 64 MiB warm-up per path, \
