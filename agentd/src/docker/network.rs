@@ -198,9 +198,14 @@ impl super::Docker {
                 Err(e) => {
                     // Another agent on this engine made the owner's network
                     // between our look and our create (Docker then refuses
-                    // ours, e.g. for its bridge name): use what it made.
-                    if self.inner.inspect_network(&name, None).await.is_ok() {
-                        return Ok(());
+                    // ours, e.g. for its bridge name): use what it made. The
+                    // winner's network may be visible by name a moment after
+                    // it holds the bridge name, so look for up to 2 s.
+                    for _ in 0..20 {
+                        if self.inner.inspect_network(&name, None).await.is_ok() {
+                            return Ok(());
+                        }
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                     }
                     return Err(format!("could not create the network {name}: {}", msg(&e)));
                 }
