@@ -49,42 +49,43 @@ fn main() {
         eprintln!("footprint…");
         sections.push(footprint::run(cli, pids));
     }
-    let peer = relay::peer_image();
-    cli.run(
-        &[
-            "deploy", "custom", "bench", "--image", &peer, "--port", "7000", "--port", "7002",
-            "--wait",
-        ],
-        None,
-    )
-    .ok();
-    let acc = cli
-        .run(&["access", "bench", "--format", "json"], None)
-        .ok()
-        .json();
-    let id = cli
-        .run(&["status", "bench", "-o", "json"], None)
-        .ok()
-        .json()["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
-    let ip = docker(&[
-        "inspect",
-        "-f",
-        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-        &format!("lattice-{id}"),
-    ]);
-    let edge = |cport: u64| {
-        let e = acc["endpoints"]
-            .as_array()
-            .expect("endpoints")
-            .iter()
-            .find(|e| e["via"] == "public" && e["container_port"] == cport)
-            .expect("a public endpoint");
-        format!("127.0.0.1:{}", e["port"])
-    };
+    // The relay's workload, only when the relay section runs.
     if wanted("relay") {
+        let peer = relay::peer_image();
+        cli.run(
+            &[
+                "deploy", "custom", "bench", "--image", &peer, "--port", "7000", "--port", "7002",
+                "--wait",
+            ],
+            None,
+        )
+        .ok();
+        let acc = cli
+            .run(&["access", "bench", "--format", "json"], None)
+            .ok()
+            .json();
+        let id = cli
+            .run(&["status", "bench", "-o", "json"], None)
+            .ok()
+            .json()["id"]
+            .as_str()
+            .expect("id")
+            .to_string();
+        let ip = docker(&[
+            "inspect",
+            "-f",
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+            &format!("lattice-{id}"),
+        ]);
+        let edge = |cport: u64| {
+            let e = acc["endpoints"]
+                .as_array()
+                .expect("endpoints")
+                .iter()
+                .find(|e| e["via"] == "public" && e["container_port"] == cport)
+                .expect("a public endpoint");
+            format!("127.0.0.1:{}", e["port"])
+        };
         let direct = relay::Path {
             name: "direct",
             sink: format!("{ip}:7002"),
@@ -98,8 +99,8 @@ fn main() {
             pids: vec![pids.0, pids.1],
         };
         sections.push(relay::run(direct, lattice));
+        cli.run(&["rm", "bench", "--yes", "--wait"], None).ok();
     }
-    cli.run(&["rm", "bench", "--yes", "--wait"], None).ok();
     if wanted("deploy") {
         eprintln!("deploy…");
         sections.push(deploy::run(cli));
