@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: prereqs prereqs-demo build images test unit lint fmt bench scale chaos man demo demo-stop postgres postgres-stop clean
+.PHONY: prereqs prereqs-demo build images test unit lint fmt bench scale scale-heap chaos man demo demo-stop postgres postgres-stop clean
 
 ## prereqs: install what a fresh machine lacks for the tests (Debian packages; as root), or say the command to run
 prereqs:
@@ -34,11 +34,16 @@ bench: images
 	$(CARGO) build --release --workspace --bins
 	target/release/lattice-bench
 
-## scale: 1,000 hollow nodes and 10,000 workloads on one controld, on SQLite and on Postgres, written to docs/BENCHMARKS.md
+## scale: 1,000 hollow nodes and 10,000 workloads on one controld, three runs on SQLite and three on Postgres, written to docs/BENCHMARKS.md
 scale:
 	$(CARGO) build --release --workspace --bins
 	target/release/lattice-scale 1000 100 100 sqlite
 	LATTICE_TEST_POSTGRES_URL=$$(scripts/test-postgres.sh) target/release/lattice-scale 1000 100 100 postgres
+
+## scale-heap: one SQLite scale run with controld under heaptrack: what holds its heap at the peak and over the run
+scale-heap:
+	$(CARGO) build --release --workspace --bins
+	scripts/scale-heap.sh
 
 ## chaos: churn on real Docker under 100 kills, outages and a lost node; checks every invariant, writes docs/RELIABILITY.md (≤ 10 min)
 # (release binaries, as users run them: its timings are theirs)

@@ -5,13 +5,24 @@ use lattice_controld::args::{AdminAction, Args, Command, MigrateAction};
 use lattice_controld::{Config, Server, accounts::Accounts, store, telemetry};
 use lattice_migrations::MigratorTrait;
 
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     fixed_mmap_threshold();
     match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
-        Ok(rt) => rt.block_on(run_main()),
+        Ok(rt) => {
+            rt.spawn(lattice_controld::memory::trim_forever(trim_heap));
+            rt.block_on(run_main())
+        }
         Err(e) => {
             eprintln!("error: could not start the async runtime: {e}");
             std::process::ExitCode::FAILURE
@@ -32,6 +43,22 @@ fn fixed_mmap_threshold() {
     // other thread exists, with a documented parameter and a valid value.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
+}
+
+/// Hands glibc's free heap pages back to the kernel (see
+/// `lattice_controld::memory`); other allocators do their own.
+fn trim_heap() {
+    #[cfg(all(
+        target_os = "linux",
+        target_env = "gnu",
+        not(feature = "jemalloc"),
+        not(feature = "mimalloc")
+    ))]
+    // SAFETY: malloc_trim only returns free pages of malloc's own arenas to
+    // the kernel; it takes their locks and touches no live block.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

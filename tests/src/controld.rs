@@ -85,7 +85,18 @@ impl Controld {
             .create(true)
             .append(true)
             .open(&self.log)?;
-        let mut cmd = Command::new(bin("lattice-controld"));
+        // `LATTICE_TEST_CONTROLD_WRAPPER="heaptrack -o /tmp/hp"` runs controld
+        // under a profiler (`make scale-heap` does).
+        let wrapper = std::env::var("LATTICE_TEST_CONTROLD_WRAPPER").unwrap_or_default();
+        let mut words = wrapper.split_whitespace();
+        let mut cmd = match words.next() {
+            Some(program) => {
+                let mut c = Command::new(program);
+                c.args(words).arg(bin("lattice-controld"));
+                c
+            }
+            None => Command::new(bin("lattice-controld")),
+        };
         crate::set_daemon_log(&mut cmd, "LATTICE_TEST_CONTROLD_LOG", "debug");
         let mut child = cmd
             .arg("--data-dir")
