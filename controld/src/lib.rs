@@ -25,7 +25,6 @@ pub mod fleet;
 pub mod fsutil;
 pub mod housekeeping;
 pub mod keyed_lock;
-pub mod memory;
 pub mod ops;
 pub mod quota;
 pub mod repo;

@@ -5,60 +5,19 @@ use lattice_controld::args::{AdminAction, Args, Command, MigrateAction};
 use lattice_controld::{Config, Server, accounts::Accounts, store, telemetry};
 use lattice_migrations::MigratorTrait;
 
-#[cfg(feature = "jemalloc")]
-#[global_allocator]
-static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+mod allocator;
 
 fn main() -> std::process::ExitCode {
-    fixed_mmap_threshold();
+    allocator::setup();
     match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
-        Ok(rt) => {
-            rt.spawn(lattice_controld::memory::trim_forever(trim_heap));
-            rt.block_on(run_main())
-        }
+        Ok(rt) => rt.block_on(run_main()),
         Err(e) => {
             eprintln!("error: could not start the async runtime: {e}");
             std::process::ExitCode::FAILURE
         }
-    }
-}
-
-/// A login hashes its password with Argon2 in 19 MiB of memory. glibc's
-/// malloc serves a block that large with mmap, but on freeing it raises its
-/// mmap threshold above that size, so every later hash came from the heap —
-/// and stayed there: 19 MiB resident for good after one login (measured:
-/// one 19 MiB mapping of controld's 46 MiB at rest). A fixed threshold (the
-/// default 128 KiB, set explicitly, which turns glibc's raising off) hands
-/// such blocks back at once.
-fn fixed_mmap_threshold() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes malloc's tuning; it is called before any
-    // other thread exists, with a documented parameter and a valid value.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
-    }
-}
-
-/// Hands glibc's free heap pages back to the kernel (see
-/// `lattice_controld::memory`); other allocators do their own.
-fn trim_heap() {
-    #[cfg(all(
-        target_os = "linux",
-        target_env = "gnu",
-        not(feature = "jemalloc"),
-        not(feature = "mimalloc")
-    ))]
-    // SAFETY: malloc_trim only returns free pages of malloc's own arenas to
-    // the kernel; it takes their locks and touches no live block.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 

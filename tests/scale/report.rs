@@ -146,8 +146,9 @@ pub fn render(s: &Setup, f: &[Figures]) -> String {
         "One controld ({build} build, {backend} store) and {} hollow nodes — real agents (identity, TLS, heartbeats every 2 s,\n\
          reports, convergence) over in-memory engines whose containers take 0.5 s to start, all on this machine —\n\
          driven over gRPC by {} users deploying {} workloads each, {CONCURRENCY} deploys in flight. {} runs, each from\n\
-         a fresh controld and database; the peak is controld's high-water mark when every workload runs, at rest\n\
-         is its resident set after the list samples and 10 s more.\n",
+         a fresh controld and database. Memory is controld's resident set: once the fleet has joined; its\n\
+         high-water mark when every workload runs (the peak under churn); its high-water mark over the whole run, the\n\
+         200 list samples that follow included; and at rest, 10 s after the list samples.\n",
         s.nodes,
         s.users,
         s.per_user,
@@ -184,7 +185,10 @@ pub fn write(s: &Setup, md: &str) {
     };
     std::fs::write(
         &path,
-        format!("{before}\n\n{}{after}", md.trim_end()) + "\n",
+        format!("{before}\n\n{}\n{after}", md.trim_end())
+            .trim_end()
+            .to_string()
+            + "\n",
     )
     .expect("write docs/BENCHMARKS.md");
 }
