@@ -1,18 +1,21 @@
-//! controld's memory allocator: jemalloc, handing freed pages back to the
-//! kernel about a second after a burst frees them.
+//! controld's memory allocator: jemalloc, for Rust and C alike (SQLite's
+//! page cache and statements included), handing freed pages back to the
+//! kernel on its own threads in the seconds after a burst.
 //!
 //! glibc's malloc keeps freed pages in per-thread arenas (up to eight per
 //! core) and returns them only from an arena's top, so after a burst —
 //! 10,000 deploys, 200 lists of 1,000 nodes — controld stayed 40–210 MiB
 //! above its live heap, more at rest than at the peak, and by a different
-//! amount every run. A periodic `malloc_trim` fixed the figure but stalled
-//! every thread for up to 150 ms (List p99 went from 9 to 160 ms).
-//! jemalloc purges on its own background threads, per arena; mimalloc held
-//! the most. The trial's figures are in docs/BENCHMARKS.md ("Fleet
-//! memory"); the `system-allocator` and `mimalloc` features build the
-//! others to repeat it.
+//! amount every run. A periodic `malloc_trim` fixed the figure but stalls
+//! every thread of an arena while it walks it (List p99 went from 9 to
+//! 160 ms on SQLite). jemalloc purges on its own background threads, per
+//! arena; it must also serve C's `malloc` (unprefixed), or SQLite's
+//! allocations stay on glibc's arenas. mimalloc held the most. The trial's
+//! figures are in docs/BENCHMARKS.md ("Fleet memory"); building with
+//! `--no-default-features --features system-allocator` (or `mimalloc`)
+//! repeats it.
 
-#[cfg(not(any(feature = "system-allocator", feature = "mimalloc")))]
+#[cfg(feature = "jemalloc")]
 #[global_allocator]
 static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
@@ -21,24 +24,24 @@ static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// A C string's address, as jemalloc reads its options: `const char *`.
-#[cfg(not(any(feature = "system-allocator", feature = "mimalloc")))]
+#[cfg(feature = "jemalloc")]
 #[repr(transparent)]
 pub struct Options(*const u8);
 
 // SAFETY: the pointer is to a 'static, immutable byte string.
-#[cfg(not(any(feature = "system-allocator", feature = "mimalloc")))]
+#[cfg(feature = "jemalloc")]
 unsafe impl Sync for Options {}
 
 /// jemalloc's options, read once when it starts: purge on background
-/// threads, not on the threads serving requests; hand dirty pages back
-/// after 1 s (the default 10 s left a burst's pages resident through the
-/// next one) and skip the lazy "muzzy" stage. `_RJEM_MALLOC_CONF` in the
-/// environment still overrides them.
-#[cfg(not(any(feature = "system-allocator", feature = "mimalloc")))]
-#[unsafe(export_name = "_rjem_malloc_conf")]
+/// threads, not on the threads serving requests, at jemalloc's default
+/// pace (dirty pages back to the kernel over 10 s). With a faster pace (1
+/// or 5 s) List's p99 under `make scale` rose to 80–150 ms in half the runs
+/// (9–15 ms at this pace). `MALLOC_CONF` in the
+/// environment still overrides it.
+#[cfg(feature = "jemalloc")]
+#[unsafe(export_name = "malloc_conf")]
 #[allow(non_upper_case_globals)]
-pub static malloc_conf: Options =
-    Options(b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0".as_ptr());
+pub static malloc_conf: Options = Options(b"background_thread:true\0".as_ptr());
 
 /// Before any other thread exists.
 pub fn setup() {

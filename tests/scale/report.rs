@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::run::{CONCURRENCY, Figures, Setup, WATCHERS};
+use crate::run::{CONCURRENCY, Figures, REST, Setup, WATCHERS};
 
 /// Memory aim per run: at rest no more than at the peak, and both within this.
 const RSS_AIM_MIB: u64 = 200;
@@ -148,11 +148,12 @@ pub fn render(s: &Setup, f: &[Figures]) -> String {
          driven over gRPC by {} users deploying {} workloads each, {CONCURRENCY} deploys in flight. {} runs, each from\n\
          a fresh controld and database. Memory is controld's resident set: once the fleet has joined; its\n\
          high-water mark when every workload runs (the peak under churn); its high-water mark over the whole run, the\n\
-         200 list samples that follow included; and at rest, 10 s after the list samples.\n",
+         200 list samples that follow included; and at rest, {} s after the list samples.\n",
         s.nodes,
         s.users,
         s.per_user,
-        f.len()
+        f.len(),
+        REST.as_secs()
     );
     let cols: String = (1..=f.len()).map(|r| format!(" run {r} |")).collect();
     let dashes: String = f.iter().map(|_| "---|").collect();

@@ -15,6 +15,10 @@ use tonic::transport::Channel;
 pub const CONCURRENCY: usize = 32;
 /// Samples per latency figure.
 const SAMPLES: usize = 200;
+/// How long controld rests before its memory and CPU at rest are read:
+/// long enough for an allocator to hand back what the burst freed (jemalloc
+/// decays freed pages over 10 s).
+pub const REST: Duration = Duration::from_secs(30);
 /// Users watching all their workloads during the deploys.
 pub const WATCHERS: usize = 10;
 
@@ -232,8 +236,8 @@ pub async fn once(setup: &Setup) -> Figures {
         proc_field(pid, "VmRSS:") >> 10
     );
     let cpu1 = cpu_secs(pid);
-    tokio::time::sleep(Duration::from_secs(10)).await;
-    let rest_cpu = (cpu_secs(pid) - cpu1) / 10.0;
+    tokio::time::sleep(REST).await;
+    let rest_cpu = (cpu_secs(pid) - cpu1) / REST.as_secs_f64();
     let full_rss = proc_field(pid, "VmRSS:");
     let high_water = proc_field(pid, "VmHWM:");
 

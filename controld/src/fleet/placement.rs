@@ -94,7 +94,7 @@ impl Fleet {
     async fn candidates(
         &self,
         replacing: Option<&str>,
-    ) -> Result<(Vec<node::Model>, Vec<Candidate>)> {
+    ) -> Result<(Arc<Vec<node::Model>>, Vec<Candidate>)> {
         let nodes = self.repo.nodes_for_placement().await?;
         let used = self.reserved(replacing).await?;
         let cap = i64::try_from(self.node_spec_bytes).unwrap_or(i64::MAX);
@@ -130,7 +130,7 @@ impl Fleet {
         memory_bytes: i64,
         spec_bytes: u64,
     ) -> Result<Placement> {
-        let (mut nodes, candidates) = self.candidates(None).await?;
+        let (nodes, candidates) = self.candidates(None).await?;
         let need = need(cpu_millis, memory_bytes, spec_bytes);
         if nodes.is_empty() {
             return Ok(Placement::Wait(
@@ -141,11 +141,11 @@ impl Fleet {
         }
         match choose(&candidates, need) {
             Ok(c) => {
-                let i = nodes
+                let n = nodes
                     .iter()
-                    .position(|n| n.id == c.id)
+                    .find(|n| n.id == c.id)
                     .ok_or_else(|| Error::internal("the chosen node is not in the snapshot"))?;
-                Ok(Placement::Node(Box::new(nodes.swap_remove(i))))
+                Ok(Placement::Node(Box::new(n.clone())))
             }
             Err(Refusal(reasons)) => match never_fits(&self.capacities(&nodes), need) {
                 Some(why) => Err(Error::NoNode(why)),
@@ -179,7 +179,7 @@ impl Fleet {
     ) -> Result<node::Model> {
         let (nodes, candidates) = self.candidates(replacing).await?;
         let (Some(n), Some(mut c)) = (
-            nodes.into_iter().find(|n| n.id == node_id),
+            nodes.iter().find(|n| n.id == node_id).cloned(),
             candidates.into_iter().find(|c| c.id == node_id),
         ) else {
             return Err(Error::NoNode(
@@ -213,7 +213,7 @@ impl Fleet {
     ) -> Result<Placement> {
         let (nodes, candidates) = self.candidates(None).await?;
         let (Some(n), Some(c)) = (
-            nodes.into_iter().find(|n| n.id == node_id),
+            nodes.iter().find(|n| n.id == node_id).cloned(),
             candidates.into_iter().find(|c| c.id == node_id),
         ) else {
             return Err(Error::NoNode(

@@ -11,12 +11,14 @@ use crate::entity::node;
 /// The cached copy and a generation bumped by every invalidation.
 #[derive(Clone, Default)]
 pub struct NodeView {
-    inner: Arc<Mutex<(u64, Option<Vec<node::Model>>)>>,
+    inner: Arc<Mutex<(u64, Option<Arc<Vec<node::Model>>>)>>,
 }
 
 impl NodeView {
-    /// The copy, if there is one, and the generation to store a fresh load under.
-    pub fn get(&self) -> (u64, Option<Vec<node::Model>>) {
+    /// The copy (shared, not cloned: every deploy reads it, and a clone of
+    /// 1,000 rows was 90 million string copies in one `make scale` run), if
+    /// there is one, and the generation to store a fresh load under.
+    pub fn get(&self) -> (u64, Option<Arc<Vec<node::Model>>>) {
         self.inner
             .lock()
             .map(|g| (g.0, g.1.clone()))
@@ -24,11 +26,11 @@ impl NodeView {
     }
 
     /// Keeps `rows` as the copy unless a write came after generation `gen`.
-    pub fn put(&self, generation: u64, rows: &[node::Model]) {
+    pub fn put(&self, generation: u64, rows: &Arc<Vec<node::Model>>) {
         if let Ok(mut g) = self.inner.lock()
             && g.0 == generation
         {
-            g.1 = Some(rows.to_vec());
+            g.1 = Some(rows.clone());
         }
     }
 
@@ -87,10 +89,10 @@ mod tests {
         let (generation, none) = v.get();
         assert!(none.is_none());
         v.invalidate(); // a write while the load ran
-        v.put(generation, &[row("a", true)]);
+        v.put(generation, &Arc::new(vec![row("a", true)]));
         assert!(v.get().1.is_none(), "a stale load is dropped");
         let (generation, _) = v.get();
-        v.put(generation, &[row("a", true)]);
+        v.put(generation, &Arc::new(vec![row("a", true)]));
         assert_eq!(v.get().1.map(|r| r.len()), Some(1));
         v.heartbeat("a", true, None);
         assert!(v.get().1.is_some(), "nothing the scheduler reads changed");
