@@ -4,6 +4,11 @@
 # the run (joined, the burst, at rest). The profile is kept in
 # target/scale-heap/ for heaptrack_gui or heaptrack_print. Installs heaptrack
 # (Debian) when it is missing.
+#
+# heaptrack sees malloc through LD_PRELOAD, which the jemalloc linked into
+# controld takes precedence over: the profiled controld is built on glibc's
+# malloc (--features system-allocator). The live heap is the same whatever
+# the allocator; what each allocator keeps resident is `make scale`'s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,13 +25,24 @@ fi
 out=target/scale-heap
 rm -rf "$out"
 mkdir -p "$out"
+cargo build --release -p lattice-controld --no-default-features --features system-allocator
+cp target/release/lattice-controld "$out/lattice-controld"
+# Put the usual build back for everything else.
+cargo build --release -p lattice-controld
 # heaptrack's own way, by hand: controld itself (not a wrapper shell) runs
 # with the preload, so the harness's pid, memory figures and stop are its.
 lib=$(dirname "$(command -v heaptrack)")/../lib/heaptrack
 mkfifo "$out/pipe"
 "$lib/libexec/heaptrack_interpret" <"$out/pipe" | gzip -1 >"$out/controld.gz" &
 interpreter=$!
-LATTICE_TEST_CONTROLD_WRAPPER="env LD_PRELOAD=$lib/libheaptrack_preload.so DUMP_HEAPTRACK_OUTPUT=$PWD/$out/pipe" \
+# The harness runs "WRAPPER <its controld> ARGS": run the glibc build instead.
+cat >"$out/wrap" <<WRAP
+#!/bin/sh
+shift
+exec env LD_PRELOAD=$lib/libheaptrack_preload.so DUMP_HEAPTRACK_OUTPUT=$PWD/$out/pipe $PWD/$out/lattice-controld "\$@"
+WRAP
+chmod +x "$out/wrap"
+LATTICE_TEST_CONTROLD_WRAPPER="$PWD/$out/wrap" \
   target/release/lattice-scale "${NODES:-1000}" 100 100 sqlite 1 >"$out/scale.log" 2>&1 \
   || { tail -n 20 "$out/scale.log" >&2; exit 1; }
 wait "$interpreter"

@@ -11,6 +11,7 @@
 //! on the server `LATTICE_TEST_POSTGRES_URL` names, which `make scale`
 //! starts).
 
+mod probe;
 mod report;
 mod run;
 

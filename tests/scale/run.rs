@@ -11,6 +11,8 @@ use lattice_proto::v1::node_service_client::NodeServiceClient;
 use lattice_proto::v1::workload_service_client::WorkloadServiceClient;
 use tonic::transport::Channel;
 
+use crate::probe::{cpu_secs, ms, proc_field};
+
 /// Deploys in flight at once.
 pub const CONCURRENCY: usize = 32;
 /// Samples per latency figure.
@@ -323,41 +325,6 @@ fn bearer<T>(msg: T, token: &str) -> tonic::Request<T> {
         format!("Bearer {token}").parse().expect("header"),
     );
     r
-}
-
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
-}
-
-fn ms(mut v: Vec<f64>) -> (f64, f64) {
-    v.sort_by(f64::total_cmp);
-    (pct(&v, 0.5), pct(&v, 0.99))
-}
-
-fn proc_field(pid: u32, key: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(key))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-/// CPU seconds the process has used (user + system).
-fn cpu_secs(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, r)| r)
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let ticks: u64 = fields
-        .get(11..13)
-        .map_or(0, |f| f.iter().filter_map(|x| x.parse::<u64>().ok()).sum());
-    ticks as f64 / 100.0
 }
 
 async fn ready_nodes(ch: &Channel, token: &str) -> (usize, f64) {
