@@ -43,7 +43,7 @@ exec env LD_PRELOAD=$lib/libheaptrack_preload.so DUMP_HEAPTRACK_OUTPUT=$PWD/$out
 WRAP
 chmod +x "$out/wrap"
 LATTICE_TEST_CONTROLD_WRAPPER="$PWD/$out/wrap" \
-  target/release/lattice-scale "${NODES:-1000}" 100 100 sqlite 1 >"$out/scale.log" 2>&1 \
+  target/release/lattice-scale "${NODES:-1000}" "${USERS:-100}" "${PER_USER:-100}" sqlite 1 >"$out/scale.log" 2>&1 \
   || { tail -n 20 "$out/scale.log" >&2; exit 1; }
 wait "$interpreter"
 rm -f "$out/pipe"
