@@ -26,7 +26,7 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// A C string's address, as jemalloc reads its options: `const char *`.
 #[cfg(feature = "jemalloc")]
 #[repr(transparent)]
-pub struct Options(*const u8);
+pub struct Options(*const std::ffi::c_char);
 
 // SAFETY: the pointer is to a 'static, immutable byte string.
 #[cfg(feature = "jemalloc")]
@@ -41,7 +41,7 @@ unsafe impl Sync for Options {}
 #[cfg(feature = "jemalloc")]
 #[unsafe(export_name = "malloc_conf")]
 #[allow(non_upper_case_globals)]
-pub static malloc_conf: Options = Options(b"background_thread:true\0".as_ptr());
+pub static malloc_conf: Options = Options(c"background_thread:true".as_ptr());
 
 /// Before any other thread exists.
 pub fn setup() {

@@ -8,17 +8,20 @@ use std::sync::{Arc, Mutex};
 
 use crate::entity::node;
 
+/// Every node row, shared by whoever reads the copy.
+pub type Rows = Arc<Vec<node::Model>>;
+
 /// The cached copy and a generation bumped by every invalidation.
 #[derive(Clone, Default)]
 pub struct NodeView {
-    inner: Arc<Mutex<(u64, Option<Arc<Vec<node::Model>>>)>>,
+    inner: Arc<Mutex<(u64, Option<Rows>)>>,
 }
 
 impl NodeView {
     /// The copy (shared, not cloned: every deploy reads it, and a clone of
     /// 1,000 rows was 90 million string copies in one `make scale` run), if
     /// there is one, and the generation to store a fresh load under.
-    pub fn get(&self) -> (u64, Option<Arc<Vec<node::Model>>>) {
+    pub fn get(&self) -> (u64, Option<Rows>) {
         self.inner
             .lock()
             .map(|g| (g.0, g.1.clone()))
@@ -26,7 +29,7 @@ impl NodeView {
     }
 
     /// Keeps `rows` as the copy unless a write came after generation `gen`.
-    pub fn put(&self, generation: u64, rows: &Arc<Vec<node::Model>>) {
+    pub fn put(&self, generation: u64, rows: &Rows) {
         if let Ok(mut g) = self.inner.lock()
             && g.0 == generation
         {
