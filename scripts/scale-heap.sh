@@ -49,7 +49,7 @@ wait "$interpreter"
 rm -f "$out/pipe"
 profile=$out/controld.gz
 heaptrack_print -f "$profile" --print-peaks 1 --peak-limit 15 --print-allocators 0 \
-  --print-temporary 0 --print-leaks 0 --print-histogram 0 -s 0 \
+  --print-temporary 0 --print-leaks 0 -s 0 \
   --print-massif "$out/massif.out" --massif-threshold 100 --massif-detailed-freq 1000000 \
   >"$out/peaks.txt" 2>&1
 grep -E "^[0-9.]+[KMG]? peak memory|^  in |^[^ ].*::|peak heap|peak RSS|calls to allocation|total runtime" \

@@ -85,8 +85,9 @@ impl Controld {
             .create(true)
             .append(true)
             .open(&self.log)?;
-        // `LATTICE_TEST_CONTROLD_WRAPPER="heaptrack -o /tmp/hp"` runs controld
-        // under a profiler (`make scale-heap` does).
+        // `LATTICE_TEST_CONTROLD_WRAPPER="PROGRAM ARGS"` runs controld as
+        // `PROGRAM ARGS <controld> <flags>`, e.g. under a profiler
+        // (`make scale-heap` does).
         let wrapper = std::env::var("LATTICE_TEST_CONTROLD_WRAPPER").unwrap_or_default();
         let mut words = wrapper.split_whitespace();
         let mut cmd = match words.next() {
