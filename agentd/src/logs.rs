@@ -6,14 +6,13 @@
 use std::time::UNIX_EPOCH;
 
 use bollard::container::LogOutput;
-use bollard::query_parameters::LogsOptionsBuilder;
 use futures_util::StreamExt;
 use lattice_proto::v1;
 use prost::Message;
 use tokio::sync::{Semaphore, mpsc};
 use tracing::debug;
 
-use crate::docker::Docker;
+use crate::docker::{Docker, LogQuery};
 use crate::owned::NodeEngine;
 use crate::stream::Dialer;
 
@@ -76,7 +75,10 @@ pub async fn serve(dialer: Dialer, engine: Option<NodeEngine>, req: v1::OpenLogS
     let (credit, done) = opened.follow_credit();
     let end = match engine {
         Some(engine) => match engine.container(&req.workload_id).await {
-            Ok((name, _)) => pump(&engine.docker, &name, &req, &tx, &credit).await,
+            Ok((name, inspect)) => {
+                let tty = inspect.config.and_then(|c| c.tty).unwrap_or(false);
+                pump(&engine.docker, &name, tty, &req, &tx, &credit).await
+            }
             Err(e) => End::Error(e),
         },
         None => End::Error("Docker is unavailable on this node".into()),
@@ -112,6 +114,7 @@ enum End {
 async fn pump(
     docker: &Docker,
     container: &str,
+    tty: bool,
     req: &v1::OpenLogStream,
     tx: &mpsc::Sender<v1::StreamFrame>,
     credit: &Semaphore,
@@ -119,16 +122,18 @@ async fn pump(
     let tail = req
         .tail
         .map_or_else(|| "all".to_string(), |n| n.to_string());
-    let since = i32::try_from(req.since_unix_millis / 1000).unwrap_or(0);
-    let opts = LogsOptionsBuilder::default()
-        .stdout(true)
-        .stderr(true)
-        .timestamps(!req.without_times)
-        .follow(req.follow)
-        .tail(&tail)
-        .since(since)
-        .build();
-    let mut logs = docker.raw().logs(container, Some(opts));
+    let query = LogQuery {
+        container,
+        follow: req.follow,
+        timestamps: !req.without_times,
+        tail: &tail,
+        since: req.since_unix_millis / 1000,
+        tty,
+    };
+    let mut logs = match docker.logs(&query).await {
+        Ok(logs) => logs,
+        Err(e) => return End::Error(e),
+    };
     let mut lines = Lines::new(req.since_unix_millis, !req.without_times);
     loop {
         // Wait for the next output (or the reader going away)…
@@ -142,19 +147,22 @@ async fn pump(
                 return End::Error(e);
             }
             // …then take what Docker has ready or has within a moment, up to
-            // a chunk: full frames instead of a line or two each.
+            // a chunk: full frames instead of a line or two each. The timer
+            // is armed only once the output runs dry.
+            let deadline = tokio::time::sleep(COALESCE);
+            tokio::pin!(deadline);
             while lines.pending_bytes < CHUNK_BYTES {
-                match tokio::time::timeout(COALESCE, logs.next()).await {
-                    Ok(Some(item)) => {
-                        if let Err(e) = lines.push(item) {
-                            return End::Error(e);
-                        }
-                    }
-                    Ok(None) => {
-                        ended = true;
-                        break;
-                    }
-                    Err(_) => break,
+                let item = tokio::select! {
+                    biased;
+                    i = logs.next() => i,
+                    () = &mut deadline => break,
+                };
+                let Some(item) = item else {
+                    ended = true;
+                    break;
+                };
+                if let Err(e) = lines.push(item) {
+                    return End::Error(e);
                 }
             }
         }
@@ -215,14 +223,14 @@ impl Lines {
         }
     }
 
-    fn push(&mut self, item: Result<LogOutput, bollard::errors::Error>) -> Result<(), String> {
+    fn push(&mut self, item: Result<LogOutput, String>) -> Result<(), String> {
         let (stream, bytes) = match item {
             Ok(LogOutput::StdOut { message } | LogOutput::Console { message }) => {
                 ("stdout", message)
             }
             Ok(LogOutput::StdErr { message }) => ("stderr", message),
             Ok(_) => return Ok(()),
-            Err(e) => return Err(format!("Docker stopped serving logs: {e}")),
+            Err(e) => return Err(e),
         };
         self.stream = stream;
         let text = String::from_utf8_lossy(&bytes);
@@ -319,7 +327,7 @@ impl Lines {
 mod tests {
     use super::*;
 
-    fn out(s: &str) -> Result<LogOutput, bollard::errors::Error> {
+    fn out(s: &str) -> Result<LogOutput, String> {
         Ok(LogOutput::StdOut {
             message: s.as_bytes().to_vec().into(),
         })
