@@ -77,7 +77,21 @@ pub async fn serve(dialer: Dialer, engine: Option<NodeEngine>, req: v1::OpenLogS
         Some(engine) => match engine.container(&req.workload_id).await {
             Ok((name, inspect)) => {
                 let tty = inspect.config.and_then(|c| c.tty).unwrap_or(false);
-                pump(&engine.docker, &name, tty, &req, &tx, &credit).await
+                let req_follow = req.follow;
+                let (docker, req, tx, credit) = (
+                    engine.docker.clone(),
+                    req.clone(),
+                    tx.clone(),
+                    credit.clone(),
+                );
+                let pumped = async move { pump(&docker, &name, tty, &req, &tx, &credit).await };
+                match reader_runtime().filter(|_| !req_follow) {
+                    Some(rt) => rt
+                        .spawn(pumped)
+                        .await
+                        .unwrap_or_else(|_| End::Error("the log reader stopped".into())),
+                    None => pumped.await,
+                }
             }
             Err(e) => End::Error(e),
         },
@@ -99,6 +113,26 @@ pub async fn serve(dialer: Dialer, engine: Option<NodeEngine>, req: v1::OpenLogS
     // Our side is finished; dropping the call before controld ends its own
     // would reset the stream and discard frames it has not read yet.
     let _ = done.await;
+}
+
+/// The thread log readers run on: a runtime of its own, on one thread, so
+/// a follower woken for each line Docker writes wakes that one thread, not
+/// the agent's workers in turn. None if the thread could not start.
+fn reader_runtime() -> Option<&'static tokio::runtime::Handle> {
+    static RT: std::sync::OnceLock<Option<tokio::runtime::Handle>> = std::sync::OnceLock::new();
+    RT.get_or_init(|| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()?;
+        let handle = rt.handle().clone();
+        std::thread::Builder::new()
+            .name("log-readers".into())
+            .spawn(move || rt.block_on(std::future::pending::<()>()))
+            .ok()?;
+        Some(handle)
+    })
+    .as_ref()
 }
 
 /// How the copy from Docker ended.

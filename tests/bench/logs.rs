@@ -14,7 +14,7 @@ const LINES: usize = 200_000;
 const ROUNDS: usize = 3;
 /// Follow rounds: each of the three readers goes first twice.
 const FOLLOW_ROUNDS: usize = 6;
-const FOLLOW_FOR: Duration = Duration::from_secs(5);
+const FOLLOW_FOR: Duration = Duration::from_secs(10);
 
 /// What one reader gave: lines, seconds, and seconds until its first line.
 struct Reading {

@@ -229,7 +229,7 @@ impl Stream for LogStream {
                     this.ended = true;
                     if !this.buf.is_empty() {
                         return Poll::Ready(Some(Err(
-                            "Docker's log stream ended inside a message".into()
+                            "Docker's log stream ended inside a message".into(),
                         )));
                     }
                 }

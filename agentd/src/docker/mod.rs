@@ -23,8 +23,8 @@ use lattice_proto::v1;
 mod archive;
 mod exec;
 mod log_stream;
-pub use log_stream::{LogQuery, Logs};
 pub use exec::{ExecInput, ExecOutput, ExecRequest};
+pub use log_stream::{LogQuery, Logs};
 pub mod network;
 mod spec;
 
