@@ -16,7 +16,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bollard::container::LogOutput;
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper::body::{Body, Incoming};
@@ -94,7 +94,7 @@ pub struct LogStream {
     _send: http1::SendRequest<Empty<Bytes>>,
     body: Incoming,
     ended: bool,
-    buf: BytesMut,
+    demux: Demux,
 }
 
 impl LogStream {
@@ -146,7 +146,7 @@ impl LogStream {
             _send: send,
             body: resp.into_body(),
             ended: false,
-            buf: BytesMut::new(),
+            demux: Demux::default(),
         };
         if !status.is_success() {
             return Err(stream.refusal(status).await);
@@ -211,7 +211,7 @@ impl Stream for LogStream {
             if this.ended {
                 return Poll::Ready(None);
             }
-            match next_message(&mut this.buf) {
+            match this.demux.next() {
                 Ok(Some(out)) => return Poll::Ready(Some(Ok(out))),
                 Ok(None) => {}
                 Err(e) => {
@@ -220,14 +220,14 @@ impl Stream for LogStream {
                 }
             }
             match this.poll_chunk(cx) {
-                Poll::Ready(Some(Ok(data))) => this.buf.extend_from_slice(&data),
+                Poll::Ready(Some(Ok(data))) => this.demux.push(data),
                 Poll::Ready(Some(Err(e))) => {
                     this.ended = true;
                     return Poll::Ready(Some(Err(e)));
                 }
                 Poll::Ready(None) => {
                     this.ended = true;
-                    if !this.buf.is_empty() {
+                    if !this.demux.is_empty() {
                         return Poll::Ready(Some(Err(
                             "Docker's log stream ended inside a message".into(),
                         )));
@@ -239,9 +239,71 @@ impl Stream for LogStream {
     }
 }
 
+/// Docker's stream format cut out of the body's chunks: a message wholly
+/// inside a chunk is handed on without a copy; one that spans chunks is
+/// put together.
+#[derive(Default)]
+struct Demux {
+    /// The rest of the chunk being read.
+    cur: Bytes,
+    /// A message begun in one chunk and continued in the next.
+    buf: BytesMut,
+}
+
+impl Demux {
+    fn push(&mut self, data: Bytes) {
+        if self.buf.is_empty() && self.cur.is_empty() {
+            self.cur = data;
+        } else {
+            self.buf.extend_from_slice(&data);
+        }
+    }
+
+    fn next(&mut self) -> Result<Option<LogOutput>, String> {
+        if !self.buf.is_empty() {
+            return take_message(&mut self.buf);
+        }
+        let out = take_message(&mut self.cur)?;
+        if out.is_none() && !self.cur.is_empty() {
+            // A message the next chunk continues.
+            self.buf.extend_from_slice(&self.cur);
+            self.cur.clear();
+        }
+        Ok(out)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.cur.is_empty() && self.buf.is_empty()
+    }
+}
+
+/// Bytes a message can be taken off without a copy where it can.
+trait Input {
+    fn bytes(&self) -> &[u8];
+    fn take(&mut self, n: usize) -> Bytes;
+}
+
+impl Input for Bytes {
+    fn bytes(&self) -> &[u8] {
+        self
+    }
+    fn take(&mut self, n: usize) -> Bytes {
+        self.split_to(n)
+    }
+}
+
+impl Input for BytesMut {
+    fn bytes(&self) -> &[u8] {
+        self
+    }
+    fn take(&mut self, n: usize) -> Bytes {
+        self.split_to(n).freeze()
+    }
+}
+
 /// Takes the next whole message of Docker's stream format off `buf`.
-fn next_message(buf: &mut BytesMut) -> Result<Option<LogOutput>, String> {
-    let Some(header) = buf.get(..8) else {
+fn take_message(buf: &mut impl Input) -> Result<Option<LogOutput>, String> {
+    let Some(header) = buf.bytes().get(..8) else {
         return Ok(None);
     };
     let stream = header[0];
@@ -249,11 +311,11 @@ fn next_message(buf: &mut BytesMut) -> Result<Option<LogOutput>, String> {
     if header[1..4] != [0, 0, 0] || stream > 2 || len > MAX_MESSAGE {
         return Err("Docker's log stream is not in its stream format".into());
     }
-    if buf.len() < 8 + len {
+    if buf.bytes().len() < 8 + len {
         return Ok(None);
     }
-    buf.advance(8);
-    let message = buf.split_to(len).freeze();
+    let _header = buf.take(8);
+    let message = buf.take(len);
     Ok(Some(match stream {
         0 => LogOutput::StdIn { message },
         1 => LogOutput::StdOut { message },
@@ -278,28 +340,32 @@ mod tests {
         all.extend(frame(2, "two\n"));
         all.extend(frame(1, ""));
         for cut in 0..all.len() {
-            let mut buf = BytesMut::new();
-            let mut got = Vec::new();
-            for part in [&all[..cut], &all[cut..]] {
-                buf.extend_from_slice(part);
-                while let Some(m) = next_message(&mut buf).unwrap() {
-                    got.push(m);
+            for second in cut..all.len() {
+                let mut d = Demux::default();
+                let mut got = Vec::new();
+                for part in [&all[..cut], &all[cut..second], &all[second..]] {
+                    d.push(Bytes::copy_from_slice(part));
+                    while let Some(m) = d.next().unwrap() {
+                        got.push(m);
+                    }
                 }
+                assert!(d.is_empty(), "cuts at {cut} and {second}");
+                assert!(matches!(&got[..], [
+                    LogOutput::StdOut { message: a },
+                    LogOutput::StdErr { message: b },
+                    LogOutput::StdOut { message: c },
+                ] if a == "one\n" && b == "two\n" && c.is_empty()));
             }
-            assert!(buf.is_empty(), "cut at {cut}");
-            assert!(matches!(&got[..], [
-                LogOutput::StdOut { message: a },
-                LogOutput::StdErr { message: b },
-                LogOutput::StdOut { message: c },
-            ] if a == "one\n" && b == "two\n" && c.is_empty()));
         }
     }
 
     #[test]
     fn a_stream_that_is_not_docker_format_is_an_error() {
         let mut buf = BytesMut::from(&b"HTTP/1.1 200 OK\r\n"[..]);
-        assert!(next_message(&mut buf).is_err());
+        assert!(take_message(&mut buf).is_err());
+        let mut bytes = Bytes::from_static(b"HTTP/1.1 200 OK\r\n");
+        assert!(take_message(&mut bytes).is_err());
         let mut huge = BytesMut::from(&[1u8, 0, 0, 0, 0xff, 0xff, 0xff, 0xff][..]);
-        assert!(next_message(&mut huge).is_err(), "a length past the bound");
+        assert!(take_message(&mut huge).is_err(), "a length past the bound");
     }
 }
