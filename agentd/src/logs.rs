@@ -85,7 +85,9 @@ pub async fn serve(dialer: Dialer, engine: Option<NodeEngine>, req: v1::OpenLogS
                     credit.clone(),
                 );
                 let pumped = async move { pump(&docker, &name, tty, &req, &tx, &credit).await };
-                match reader_runtime().filter(|_| !req_follow) {
+                // A TTY's read goes through bollard, whose pooled
+                // connections belong on the agent's own runtime.
+                match reader_runtime().filter(|_| !req_follow && !tty) {
                     Some(rt) => rt
                         .spawn(pumped)
                         .await
@@ -115,22 +117,30 @@ pub async fn serve(dialer: Dialer, engine: Option<NodeEngine>, req: v1::OpenLogS
     let _ = done.await;
 }
 
-/// The thread log readers run on: a runtime of its own, on one thread, so
-/// a follower woken for each line Docker writes wakes that one thread, not
-/// the agent's workers in turn. None if the thread could not start.
+/// The thread whole reads run on: a runtime of its own, on one thread. A
+/// read is bound by the agent, and there it runs hot instead of handing
+/// off between the agent's workers. None if the thread could not start.
 fn reader_runtime() -> Option<&'static tokio::runtime::Handle> {
     static RT: std::sync::OnceLock<Option<tokio::runtime::Handle>> = std::sync::OnceLock::new();
     RT.get_or_init(|| {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .ok()?;
-        let handle = rt.handle().clone();
+        // The runtime is made on its thread and never dropped on ours (a
+        // runtime may not be dropped inside another).
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
         std::thread::Builder::new()
             .name("log-readers".into())
-            .spawn(move || rt.block_on(std::future::pending::<()>()))
+            .spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    let _ = tx.send(None);
+                    return;
+                };
+                let _ = tx.send(Some(rt.handle().clone()));
+                rt.block_on(std::future::pending::<()>());
+            })
             .ok()?;
-        Some(handle)
+        rx.recv().ok().flatten()
     })
     .as_ref()
 }
@@ -164,7 +174,11 @@ async fn pump(
         since: req.since_unix_millis / 1000,
         tty,
     };
-    let mut logs = match docker.logs(&query).await {
+    let opened = tokio::select! {
+        l = docker.logs(&query) => l,
+        _ = tx.closed() => return End::ReaderGone,
+    };
+    let mut logs = match opened {
         Ok(logs) => logs,
         Err(e) => return End::Error(e),
     };
@@ -176,18 +190,20 @@ async fn pump(
             _ = tx.closed() => return End::ReaderGone,
         };
         let mut ended = item.is_none();
+        // A failure still sends the lines read before it.
+        let mut failed = None;
         if let Some(item) = item {
-            if let Err(e) = lines.push(item) {
-                return End::Error(e);
-            }
             // …then take what Docker has ready or has within a moment, up to
             // a chunk: full frames instead of a line or two each.
-            match gather(&mut logs, &mut lines).await {
-                Ok(end) => ended = end,
-                Err(e) => return End::Error(e),
+            match lines.push(item) {
+                Ok(()) => match gather(&mut logs, &mut lines).await {
+                    Ok(end) => ended = end,
+                    Err(e) => failed = Some(e),
+                },
+                Err(e) => failed = Some(e),
             }
         }
-        if ended {
+        if ended || failed.is_some() {
             lines.finish();
         }
         if let Some(frame) = lines.take_frame()
@@ -195,6 +211,9 @@ async fn pump(
         {
             debug!("log reader went away");
             return End::ReaderGone;
+        }
+        if let Some(e) = failed {
+            return End::Error(e);
         }
         if ended {
             return End::Done;

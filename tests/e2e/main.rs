@@ -21,6 +21,7 @@ mod isolation;
 mod json;
 mod lifecycle;
 mod lockout;
+mod log_reader;
 mod logs;
 mod nodes;
 mod operations;

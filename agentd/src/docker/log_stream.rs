@@ -54,6 +54,9 @@ pub fn unix_socket() -> Option<PathBuf> {
 /// pieces of at most 16 KiB; anything far larger is not a log stream.
 const MAX_MESSAGE: usize = 1 << 20;
 
+/// How long Docker may take to answer a log read (bollard's own limit).
+const OPEN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// Most of an error response kept for its message.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
@@ -90,7 +93,10 @@ type Conn = http1::Connection<TokioIo<UnixStream>, Empty<Bytes>>;
 pub struct LogStream {
     conn: Pin<Box<Conn>>,
     conn_done: bool,
-    /// Kept so the connection lives until the body has been read.
+    /// How the connection failed, if it did: reported once the body has
+    /// handed over what it already holds.
+    conn_error: Option<String>,
+    /// The connection's request side; one request is ever sent on it.
     _send: http1::SendRequest<Empty<Bytes>>,
     body: Incoming,
     ended: bool,
@@ -101,6 +107,17 @@ impl LogStream {
     /// Asks Docker at `socket` for the logs `q` names; Docker's refusal
     /// (an unknown container, a bad option) is the error.
     pub async fn open(socket: &Path, q: &LogQuery<'_>) -> Result<Self, String> {
+        tokio::time::timeout(OPEN_TIMEOUT, Self::open_now(socket, q))
+            .await
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "Docker did not answer a log read within {} s",
+                    OPEN_TIMEOUT.as_secs()
+                ))
+            })
+    }
+
+    async fn open_now(socket: &Path, q: &LogQuery<'_>) -> Result<Self, String> {
         if q.container.is_empty()
             || !q
                 .container
@@ -131,6 +148,7 @@ impl LogStream {
             .map_err(|e| format!("bad log request: {e}"))?;
         // The connection has to run for the request to go out.
         let resp = tokio::select! {
+            biased;
             r = send.send_request(req) => r.map_err(|e| format!("Docker did not answer: {e}"))?,
             c = conn.as_mut() => {
                 return Err(match c {
@@ -143,6 +161,7 @@ impl LogStream {
         let stream = Self {
             conn,
             conn_done: false,
+            conn_error: None,
             _send: send,
             body: resp.into_body(),
             ended: false,
@@ -159,6 +178,7 @@ impl LogStream {
         let Self { mut conn, body, .. } = self;
         let read = Limited::new(body, MAX_ERROR_BODY).collect();
         let bytes = tokio::select! {
+            biased;
             b = read => b.map(|c| c.to_bytes()).unwrap_or_default(),
             _ = conn.as_mut() => Bytes::new(),
         };
@@ -175,7 +195,7 @@ impl LogStream {
         let mut conn_waiting = false;
         loop {
             match Pin::new(&mut self.body).poll_frame(cx) {
-                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Ready(None) => return Poll::Ready(self.conn_error.take().map(Err)),
                 Poll::Ready(Some(Err(e))) => {
                     return Poll::Ready(Some(Err(format!("Docker's log stream failed: {e}"))));
                 }
@@ -194,7 +214,7 @@ impl LogStream {
                 Poll::Ready(Ok(())) => self.conn_done = true,
                 Poll::Ready(Err(e)) => {
                     self.conn_done = true;
-                    return Poll::Ready(Some(Err(format!("Docker's connection failed: {e}"))));
+                    self.conn_error = Some(format!("Docker's connection failed: {e}"));
                 }
                 Poll::Pending => conn_waiting = true,
             }
@@ -308,7 +328,7 @@ fn take_message(buf: &mut impl Input) -> Result<Option<LogOutput>, String> {
     };
     let stream = header[0];
     let len = u32::from_be_bytes([header[4], header[5], header[6], header[7]]) as usize;
-    if header[1..4] != [0, 0, 0] || stream > 2 || len > MAX_MESSAGE {
+    if header[1..4] != [0, 0, 0] || stream > 3 || len > MAX_MESSAGE {
         return Err("Docker's log stream is not in its stream format".into());
     }
     if buf.bytes().len() < 8 + len {
@@ -319,6 +339,8 @@ fn take_message(buf: &mut impl Input) -> Result<Option<LogOutput>, String> {
     Ok(Some(match stream {
         0 => LogOutput::StdIn { message },
         1 => LogOutput::StdOut { message },
+        // 3 is Docker's own: what went wrong reading the log (a damaged
+        // log file), sent where it happened; the read goes on.
         _ => LogOutput::StdErr { message },
     }))
 }
@@ -339,6 +361,7 @@ mod tests {
         let mut all = frame(1, "one\n");
         all.extend(frame(2, "two\n"));
         all.extend(frame(1, ""));
+        all.extend(frame(3, "Error grabbing logs: x\n"));
         for cut in 0..all.len() {
             for second in cut..all.len() {
                 let mut d = Demux::default();
@@ -354,7 +377,9 @@ mod tests {
                     LogOutput::StdOut { message: a },
                     LogOutput::StdErr { message: b },
                     LogOutput::StdOut { message: c },
-                ] if a == "one\n" && b == "two\n" && c.is_empty()));
+                    LogOutput::StdErr { message: d },
+                ] if a == "one\n" && b == "two\n" && c.is_empty()
+                    && d.starts_with(b"Error grabbing")));
             }
         }
     }
