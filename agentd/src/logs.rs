@@ -6,7 +6,7 @@
 use std::time::UNIX_EPOCH;
 
 use bollard::container::LogOutput;
-use futures_util::{FutureExt, StreamExt};
+use futures_util::StreamExt;
 use lattice_proto::v1;
 use prost::Message;
 use tokio::sync::{Semaphore, mpsc};
@@ -77,7 +77,10 @@ pub async fn serve(dialer: Dialer, engine: Option<NodeEngine>, req: v1::OpenLogS
         Some(engine) => match engine.container(&req.workload_id).await {
             Ok((name, inspect)) => {
                 let tty = inspect.config.and_then(|c| c.tty).unwrap_or(false);
-                let req_follow = req.follow;
+                // Whole reads on their own thread; a TTY's read goes through
+                // bollard, whose pooled connections belong on the agent's
+                // own runtime.
+                let own_thread = !req.follow && !tty;
                 let (docker, req, tx, credit) = (
                     engine.docker.clone(),
                     req.clone(),
@@ -85,9 +88,7 @@ pub async fn serve(dialer: Dialer, engine: Option<NodeEngine>, req: v1::OpenLogS
                     credit.clone(),
                 );
                 let pumped = async move { pump(&docker, &name, tty, &req, &tx, &credit).await };
-                // A TTY's read goes through bollard, whose pooled
-                // connections belong on the agent's own runtime.
-                match reader_runtime().filter(|_| !req_follow && !tty) {
+                match own_thread.then(reader_runtime).flatten() {
                     Some(rt) => rt
                         .spawn(pumped)
                         .await
@@ -230,9 +231,7 @@ async fn pump(
 /// holds only about 270 of its one-line writes, so even a 1 ms sleep
 /// stalls Docker during a flood (0.85× `docker logs -f` against 1.03×).
 async fn gather(logs: &mut Logs, lines: &mut Lines) -> Result<bool, String> {
-    if take_ready(logs, lines)? {
-        return Ok(true);
-    }
+    // Polled only when the output is not ready (biased), so registered only then.
     let deadline = tokio::time::sleep(COALESCE);
     tokio::pin!(deadline);
     while lines.pending_bytes < CHUNK_BYTES {
@@ -245,19 +244,6 @@ async fn gather(logs: &mut Logs, lines: &mut Lines) -> Result<bool, String> {
             return Ok(true);
         };
         lines.push(item)?;
-    }
-    Ok(false)
-}
-
-/// Takes the output Docker has ready, without waiting, until the frame is
-/// full; true when the output ended.
-fn take_ready(logs: &mut Logs, lines: &mut Lines) -> Result<bool, String> {
-    while lines.pending_bytes < CHUNK_BYTES {
-        match logs.next().now_or_never() {
-            Some(Some(item)) => lines.push(item)?,
-            Some(None) => return Ok(true),
-            None => break,
-        }
     }
     Ok(false)
 }

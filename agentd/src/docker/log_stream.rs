@@ -41,13 +41,11 @@ pub struct LogQuery<'a> {
     pub tty: bool,
 }
 
-/// The Unix socket the agent reaches Docker on (`DOCKER_HOST`, else
-/// Docker's default); none when Docker is reached some other way.
+/// The Unix socket the agent reaches Docker on, if it reaches it over one.
 pub fn unix_socket() -> Option<PathBuf> {
-    match std::env::var("DOCKER_HOST") {
-        Err(_) => Some(PathBuf::from("/var/run/docker.sock")),
-        Ok(host) => host.strip_prefix("unix://").map(PathBuf::from),
-    }
+    super::socket_description()
+        .strip_prefix("unix://")
+        .map(PathBuf::from)
 }
 
 /// Largest message Docker's stream may carry: its log lines come in
